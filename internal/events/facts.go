@@ -1,0 +1,152 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/shopspring/decimal"
+)
+
+// Item states, normalized from each provider's own codes.
+const (
+	StateSucceeded = "succeeded"
+	StatePending   = "pending"
+	StateFailed    = "failed"
+	StateCanceled  = "canceled"
+)
+
+// Directions of a statement item, from the wallet's point of view.
+const (
+	DirectionIn  = "in"
+	DirectionOut = "out"
+)
+
+// Kinds of statement item. The provider's code for each lives with the provider (see sources/vandar).
+const (
+	KindPayment            = "payment"
+	KindSettlement         = "settlement"
+	KindRefund             = "refund"
+	KindCashIn             = "cash_in"
+	KindInternalDeposit    = "internal_deposit"
+	KindInternalWithdrawal = "internal_withdrawal"
+	KindSubscription       = "subscription"
+	KindCorrection         = "correction"
+	KindReturned           = "returned"
+)
+
+// StatementItem is one line of a provider's statement in the state the provider reported it.
+//
+// Amount and Fee are never negative; Direction says which way the money went. WalletAfter is the provider's
+// running wallet balance after the item, and is only meaningful when MovedWallet is true: for failed, abandoned
+// and pending items the provider reports 0 there, which is not a balance.
+type StatementItem struct {
+	Provider    string           `json:"provider"`
+	Account     string           `json:"account"` // the provider account: a Vandar business slug
+	ItemID      string           `json:"item_id"` // the provider's own id
+	StatusCode  int              `json:"status_code"`
+	Kind        string           `json:"kind"`
+	State       string           `json:"state"`
+	Direction   string           `json:"direction"`
+	Channel     string           `json:"channel"` // normalized channel code: ipg, form, refund, settlement, cash_in, …
+	Amount      decimal.Decimal  `json:"amount"`
+	Fee         decimal.Decimal  `json:"fee"`
+	Currency    string           `json:"currency"`
+	MovedWallet bool             `json:"moved_wallet"`
+	WalletAfter *decimal.Decimal `json:"wallet_after,omitempty"`
+	CreatedAt   time.Time        `json:"created_at"`
+	EffectiveAt time.Time        `json:"effective_at"` // when it moved (or would move) the wallet
+	// ReturnsItemID names the item this one gives money back for (a settlement returned by the bank), where
+	// the provider says so.
+	ReturnsItemID string          `json:"returns_item_id,omitempty"`
+	TrackID       string          `json:"track_id,omitempty"`
+	Description   string          `json:"description,omitempty"`
+	Raw           json.RawMessage `json:"raw"` // the provider's item exactly as received
+}
+
+// Event wraps the item. Its id covers everything about the item that a provider may change: a new status, a
+// new amount, fee, direction or running balance is a new fact.
+func (s StatementItem) Event() (Event, error) {
+	wallet := ""
+	if s.WalletAfter != nil {
+		wallet = s.WalletAfter.String()
+	}
+	id := NewID(s.Provider, s.Account, FeedStatement, s.ItemID, fmt.Sprint(s.StatusCode), s.State, s.Direction,
+		s.Amount.String(), s.Fee.String(), s.Currency, fmt.Sprint(s.MovedWallet), wallet,
+		s.EffectiveAt.UTC().Format(time.RFC3339Nano))
+	t := s.EffectiveAt
+	if t.IsZero() {
+		t = s.CreatedAt
+	}
+	return newEvent(TypeStatementItem, "/"+s.Provider+"/"+s.Account+"/"+FeedStatement, s.ItemID,
+		Key(s.Provider, s.Account), id, t, s)
+}
+
+// Balance is a balance a provider reported for one account and currency at one moment.
+//
+// Amount is the wallet figure to compare with the ledger. Figures keeps every figure the provider gave by its
+// own name (YabandPay: available, reserve, usable, deposit), as reported: the documents contradict each other on
+// how they relate, so mizan records and never derives them.
+type Balance struct {
+	Provider   string                     `json:"provider"`
+	Account    string                     `json:"account"`
+	Currency   string                     `json:"currency"`
+	Amount     decimal.Decimal            `json:"amount"`
+	Figures    map[string]decimal.Decimal `json:"figures,omitempty"`
+	ObservedAt time.Time                  `json:"observed_at"`
+	Raw        json.RawMessage            `json:"raw"`
+}
+
+// Event wraps the observation. Every observation is its own fact (its time is part of the id); the same
+// response re-published after a crash keeps its id.
+func (b Balance) Event() (Event, error) {
+	parts := []string{b.Provider, b.Account, FeedBalance, b.Currency, b.ObservedAt.UTC().Format(time.RFC3339Nano),
+		b.Amount.String()}
+	for _, name := range sortedKeys(b.Figures) {
+		parts = append(parts, name+"="+b.Figures[name].String())
+	}
+	return newEvent(TypeBalance, "/"+b.Provider+"/"+b.Account+"/"+FeedBalance, b.Currency,
+		Key(b.Provider, b.Account), NewID(parts...), b.ObservedAt, b)
+}
+
+// Watermark says: for this source and feed, every item up to Through has been published. The reconciler
+// compares a reported balance with the ledger only once the statement watermark has passed the balance's
+// observation time.
+type Watermark struct {
+	Provider string    `json:"provider"`
+	Account  string    `json:"account"`
+	Feed     string    `json:"feed"`
+	Source   string    `json:"source"` // the sources-file name of the source that polled
+	Through  time.Time `json:"through"`
+	PolledAt time.Time `json:"polled_at"`
+	Items    int       `json:"items"` // items published by the poll that set this watermark
+}
+
+// Event wraps the watermark. Two polls that reach the same point give the same id.
+func (w Watermark) Event() (Event, error) {
+	id := NewID(w.Provider, w.Account, "watermark", w.Feed, w.Through.UTC().Format(time.RFC3339Nano))
+	return newEvent(TypeWatermark, "/"+w.Provider+"/"+w.Account+"/"+w.Feed, w.Feed,
+		Key(w.Provider, w.Account), id, w.PolledAt, w)
+}
+
+// DeadLetter is what the reconciler publishes to TopicDLQ for a message it cannot apply: the message itself,
+// where it came from and why it was refused.
+type DeadLetter struct {
+	Topic      string    `json:"topic"`
+	Partition  int       `json:"partition"`
+	Offset     int64     `json:"offset"`
+	Key        string    `json:"key"`
+	EventID    string    `json:"event_id,omitempty"`
+	Reason     string    `json:"reason"`
+	Value      []byte    `json:"value"` // the original message value, base64 in JSON
+	RefusedAt  time.Time `json:"refused_at"`
+	RefusedBy  string    `json:"refused_by"` // consumer group
+	RetryCount int       `json:"retry_count"`
+}
+
+// Event wraps the dead letter; its id is derived from the message's position, so a replayed refusal is the
+// same dead letter.
+func (d DeadLetter) Event() (Event, error) {
+	id := NewID("deadletter", d.Topic, fmt.Sprint(d.Partition), fmt.Sprint(d.Offset))
+	return newEvent(TypeDeadLetter, "/mizan/reconciler/"+d.RefusedBy, d.Topic, d.Key, id, d.RefusedAt, d)
+}
