@@ -1,0 +1,119 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+const goodFile = `
+sources:
+  - name: vandar-acme
+    provider: vandar
+    business: acme
+    access_token_env: VANDAR_ACME_ACCESS_TOKEN
+    refresh_token_env: VANDAR_ACME_REFRESH_TOKEN
+    feeds: { statement: "@every 1m", balance: "*/5 * * * *", settlements: "*/5 * * * *", batches: "*/10 * * * *" }
+  - name: yabandpay-main
+    provider: yabandpay
+    user: "036870"
+    api_url: https://mapi.yabandpay.com
+    secret_key_env: YABANDPAY_SECRET_KEY
+    currencies: [EUR, CHF]
+    feeds: { balance: "*/5 * * * *" }
+`
+
+var goodEnv = map[string]string{
+	"VANDAR_ACME_ACCESS_TOKEN":  "access-secret-value",
+	"VANDAR_ACME_REFRESH_TOKEN": "refresh-secret-value",
+	"YABANDPAY_SECRET_KEY":      "yaband-secret-value",
+}
+
+func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParseSourcesAcceptsTheDocumentedExample(t *testing.T) {
+	t.Parallel()
+	s, err := ParseSources([]byte(goodFile), getenv(goodEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Sources) != 2 {
+		t.Fatalf("got %d sources", len(s.Sources))
+	}
+	v, ok := s.Find("vandar-acme")
+	if !ok || v.Account != "acme" || v.APIURL != DefaultVandarAPIURL || v.BatchURL != DefaultVandarBatchURL {
+		t.Fatalf("vandar source: %+v", v)
+	}
+	if v.AccessToken.Reveal() != "access-secret-value" || v.RefreshToken.Reveal() != "refresh-secret-value" {
+		t.Fatal("tokens not read from the named variables")
+	}
+	y, _ := s.Find("yabandpay-main")
+	if y.Account != "036870" || strings.Join(y.Currencies, ",") != "EUR,CHF" || y.SecretKey.Reveal() != "yaband-secret-value" {
+		t.Fatalf("yabandpay source: %+v", y)
+	}
+	// A source printed with %v or %+v must not show its secrets.
+	for _, out := range []string{fmt.Sprintf("%v", v), fmt.Sprintf("%+v", y), fmt.Sprintf("%#v", v)} {
+		for _, secret := range goodEnv {
+			if strings.Contains(out, secret) {
+				t.Fatalf("secret printed: %s", out)
+			}
+		}
+	}
+}
+
+func TestParseSourcesRefusesBadFilesNamingSourceAndField(t *testing.T) {
+	t.Parallel()
+	replace := func(old, new string) string { return strings.Replace(goodFile, old, new, 1) }
+	tests := []struct {
+		name, file string
+		env        map[string]string
+		want       string
+	}{
+		{"malformed YAML", "sources: [", goodEnv, "malformed YAML"},
+		{"empty file", "", goodEnv, "empty"},
+		{"no sources", "sources: []", goodEnv, "no sources"},
+		{"unknown field is a typo, not ignored", replace("business: acme", "busines: acme"), goodEnv, "busines"},
+		{"unknown provider", replace("provider: vandar", "provider: paypal"), goodEnv, "source vandar-acme: field provider: unknown provider \"paypal\""},
+		{"unknown feed", replace("statement: \"@every 1m\"", "ledger: \"@every 1m\""), goodEnv, "source vandar-acme: field feeds.ledger"},
+		{"yabandpay has no statement feed", replace("feeds: { balance: \"*/5 * * * *\" }", "feeds: { statement: \"@every 1m\" }"), goodEnv, "source yabandpay-main: field feeds.statement"},
+		{"bad cron spec", replace("\"@every 1m\"", "\"every minute\""), goodEnv, "source vandar-acme: field feeds.statement: bad cron spec"},
+		{"missing secret", goodFile, map[string]string{"VANDAR_ACME_ACCESS_TOKEN": "x", "YABANDPAY_SECRET_KEY": "y"}, "source vandar-acme: field refresh_token_env: environment variable VANDAR_ACME_REFRESH_TOKEN is not set"},
+		{"missing secret env name", replace("    refresh_token_env: VANDAR_ACME_REFRESH_TOKEN\n", ""), goodEnv, "source vandar-acme: field refresh_token_env: required"},
+		{"duplicate name", replace("name: yabandpay-main", "name: vandar-acme"), goodEnv, "used by another source"},
+		{"bad currency", replace("[EUR, CHF]", "[EUR, euro]"), goodEnv, "source yabandpay-main: field currencies"},
+		{"bad url", replace("api_url: https://mapi.yabandpay.com", "api_url: mapi.yabandpay.com"), goodEnv, "source yabandpay-main: field api_url"},
+		{"bad business", replace("business: acme", "business: \"Acme Inc\""), goodEnv, "source vandar-acme: field business"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := ParseSources([]byte(tt.file), getenv(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("error = %v, want it to contain %q", err, tt.want)
+			}
+			for _, secret := range goodEnv {
+				if strings.Contains(err.Error(), secret) {
+					t.Fatalf("secret in error: %v", err)
+				}
+			}
+		})
+	}
+}
+
+func TestReadEnvNamesWhatIsMissing(t *testing.T) {
+	t.Parallel()
+	_, err := ReadEnv(getenv(map[string]string{"DATABASE_URL": "postgres://x"}), "DATABASE_URL", "KAFKA_BROKERS", "MIZAN_SECRET_KEY")
+	if err == nil || !strings.Contains(err.Error(), "KAFKA_BROKERS, MIZAN_SECRET_KEY must be set") {
+		t.Fatalf("error = %v", err)
+	}
+	e, err := ReadEnv(getenv(map[string]string{"KAFKA_BROKERS": " a:9092, b:9092 ,", "MIZAN_SECRET_KEY": "0123456789abcdef"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(e.KafkaBrokers, "|") != "a:9092|b:9092" {
+		t.Fatalf("brokers = %q", e.KafkaBrokers)
+	}
+	if _, err := ReadEnv(getenv(map[string]string{"MIZAN_SECRET_KEY": "short"})); err == nil {
+		t.Fatal("a short secret key was accepted")
+	}
+}
