@@ -120,6 +120,10 @@ type Watermark struct {
 	Through  time.Time `json:"through"`
 	PolledAt time.Time `json:"polled_at"`
 	Items    int       `json:"items"` // items published by the poll that set this watermark
+	// LastEvent is the id of the last event this feed published up to Through. Watermarks travel on their own
+	// topic, so one can overtake the data it vouches for; a consumer trusts the watermark only once it has
+	// applied LastEvent, which (same key, same partition) means it has applied everything before it too.
+	LastEvent string `json:"last_event,omitempty"`
 }
 
 // Event wraps the watermark. Two polls that reach the same point give the same id.
