@@ -1,0 +1,23 @@
+// Command poller reads the providers and publishes what they report to Kafka.
+//
+//	poller run                  poll every source on its cron schedule until stopped
+//	poller once [--source NAME] poll every source (or one) once; exit non-zero if any poll failed
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "poller:", err)
+		os.Exit(1)
+	}
+}

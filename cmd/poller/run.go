@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/mizanhq/mizan/internal/cli"
+	"github.com/mizanhq/mizan/internal/config"
+	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/poller"
+)
+
+const usage = `usage:
+  poller run                   poll every source on its cron schedule until stopped
+  poller once [--source NAME]  poll every source (or one) once; exit non-zero if any poll failed`
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	var source string
+	switch args[0] {
+	case "run":
+		if len(args) > 1 {
+			return fmt.Errorf("poller run takes no arguments\n%s", usage)
+		}
+	case "once":
+		fs := flag.NewFlagSet("once", flag.ContinueOnError)
+		fs.StringVar(&source, "source", "", "poll only the source with this name")
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+	}
+
+	log := cli.Logger(stderr, getenv).With("cmd", "poller")
+	env, err := config.ReadEnv(getenv, "DATABASE_URL", "KAFKA_BROKERS", "MIZAN_SOURCES", "MIZAN_SECRET_KEY")
+	if err != nil {
+		return err
+	}
+	sources, err := config.LoadSources(env.SourcesPath, getenv)
+	if err != nil {
+		return err
+	}
+	if source != "" {
+		if _, ok := sources.Find(source); !ok {
+			return fmt.Errorf("no source named %q in %s", source, env.SourcesPath)
+		}
+	}
+	pool, err := cli.Pool(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	pub := kafka.NewPublisher(cli.Kafka(env, log))
+	defer pub.Close()
+	p, err := poller.New(poller.Config{}, sources, pool, pub, env.SecretKey, log)
+	if err != nil {
+		return err
+	}
+	if args[0] == "run" {
+		return p.Run(ctx)
+	}
+	if err := p.Once(ctx, source); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "poller: every poll complete")
+	return nil
+}

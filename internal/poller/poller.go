@@ -1,0 +1,263 @@
+// Package poller runs mizan's sources: it asks each provider for what changed, turns the answers into events,
+// publishes them to Kafka, and only then moves the source's cursor in PostgreSQL.
+//
+// Publish-then-advance is what makes delivery at-least-once: a crash between the two re-publishes a page,
+// and the events' deterministic ids make the reconciler skip what it has seen.
+package poller
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/robfig/cron/v3"
+
+	"github.com/mizanhq/mizan/internal/config"
+	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/pollstate"
+	"github.com/mizanhq/mizan/internal/sources/vandar"
+)
+
+// Publisher sends a batch of events to a topic (a base name such as events.TopicStatement; the publisher
+// applies any deployment prefix) and returns once every one is acknowledged by all in-sync replicas.
+type Publisher interface {
+	Publish(ctx context.Context, topic string, evs []events.Event) error
+}
+
+// Config tunes a Poller. Zero values take the documented defaults.
+type Config struct {
+	// RereadWindow is how far back the statement feed re-reads items it has already passed, to see their
+	// status changes. Default 48h (the "last 2 days"); Vandar filters by whole Tehran days.
+	RereadWindow time.Duration
+	// SettleDelay keeps the newest items for the next poll: only items created and effective before
+	// now − SettleDelay are published, so an item the provider is still writing is never half-seen and the
+	// watermark holds. Default 10s.
+	SettleDelay time.Duration
+	// PageSize is the statement page size; Vandar's maximum, 100, is the default.
+	PageSize int
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// HTTPTimeout bounds one provider request. Default 30s.
+	HTTPTimeout time.Duration
+}
+
+// Poller polls the configured sources.
+type Poller struct {
+	cfg     Config
+	sources config.Sources
+	pool    *pgxpool.Pool
+	pub     Publisher
+	sealer  *pollstate.Sealer
+	cursors *pollstate.Cursors
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	clients map[string]*vandar.Client
+}
+
+// New returns a Poller. secretKey encrypts the stored provider tokens.
+func New(cfg Config, sources config.Sources, pool *pgxpool.Pool, pub Publisher, secretKey config.Secret, log *slog.Logger) (*Poller, error) {
+	sealer, err := pollstate.NewSealer(secretKey.Reveal())
+	if err != nil {
+		return nil, err
+	}
+	cfg.RereadWindow = cmp.Or(cfg.RereadWindow, 48*time.Hour)
+	cfg.SettleDelay = cmp.Or(cfg.SettleDelay, 10*time.Second)
+	cfg.PageSize = cmp.Or(cfg.PageSize, 100)
+	cfg.HTTPTimeout = cmp.Or(cfg.HTTPTimeout, 30*time.Second)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Poller{cfg: cfg, sources: sources, pool: pool, pub: pub, sealer: sealer,
+		cursors: pollstate.NewCursors(pool), log: log, clients: map[string]*vandar.Client{}}, nil
+}
+
+// Once polls every feed of one source (or of every source when name is ""), each once. It returns an error
+// naming every feed that failed, after trying them all.
+func (p *Poller) Once(ctx context.Context, name string) error {
+	var srcs []config.Source
+	if name == "" {
+		srcs = p.sources.Sources
+	} else {
+		src, ok := p.sources.Find(name)
+		if !ok {
+			return fmt.Errorf("no source named %q in the sources file", name)
+		}
+		srcs = []config.Source{src}
+	}
+	var errs []error
+	for _, src := range srcs {
+		for _, feed := range feedOrder(src) {
+			if err := p.PollFeed(ctx, src, feed); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// feedOrder polls the statement first: a balance observed after the statement poll is then covered by the
+// statement's watermark sooner.
+func feedOrder(src config.Source) []string {
+	var out []string
+	for _, f := range []string{events.FeedStatement, events.FeedSettlements, events.FeedBatches, events.FeedBalance} {
+		if _, ok := src.Feeds[f]; ok {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Run schedules every feed of every source on its cron spec until ctx is done. A tick that finds the previous
+// one still running is skipped, not queued; the advisory lock also skips a tick another replica is running.
+func (p *Poller) Run(ctx context.Context) error {
+	c := cron.New(cron.WithParser(cronParser{}), cron.WithChain(cron.SkipIfStillRunning(cronLogger{p.log})))
+	for _, src := range p.sources.Sources {
+		for _, feed := range feedOrder(src) {
+			src, feed := src, feed
+			if _, err := c.AddFunc(src.Feeds[feed], func() {
+				if err := p.PollFeed(ctx, src, feed); err != nil && ctx.Err() == nil {
+					p.log.Error("poll failed", "source", src.Name, "feed", feed, "err", err)
+				}
+			}); err != nil {
+				return fmt.Errorf("source %s: feed %s: %w", src.Name, feed, err)
+			}
+		}
+	}
+	c.Start()
+	p.log.Info("poller scheduled", "sources", len(p.sources.Sources))
+	<-ctx.Done()
+	// Wait for running polls: each finishes the page it is publishing and saves its cursor.
+	<-c.Stop().Done()
+	return nil
+}
+
+// PollFeed polls one feed of one source once, under the source's advisory lock.
+func (p *Poller) PollFeed(ctx context.Context, src config.Source, feed string) error {
+	release, err := pollstate.Lock(ctx, p.pool, src.Name+"/"+feed)
+	if errors.Is(err, pollstate.ErrLocked) {
+		p.log.Info("poll skipped: another process is polling it", "source", src.Name, "feed", feed)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer release()
+	start := p.cfg.Now()
+	n, err := p.pollFeed(ctx, src, feed, start)
+	log := p.log.With("source", src.Name, "provider", src.Provider, "account", src.Account, "feed", feed,
+		"items", n, "duration", time.Since(start).Round(time.Millisecond))
+	if err != nil {
+		log.Error("poll failed", "err", err)
+		return fmt.Errorf("source %s feed %s: %w", src.Name, feed, err)
+	}
+	log.Info("poll complete")
+	return nil
+}
+
+func (p *Poller) pollFeed(ctx context.Context, src config.Source, feed string, start time.Time) (int, error) {
+	switch {
+	case src.Provider == events.ProviderVandar && feed == events.FeedStatement:
+		return p.pollVandarStatement(ctx, src, start)
+	case src.Provider == events.ProviderVandar && feed == events.FeedBalance:
+		return p.pollVandarBalance(ctx, src)
+	}
+	return 0, fmt.Errorf("feed %s of %s is not implemented yet", feed, src.Provider)
+}
+
+func (p *Poller) vandarClient(src config.Source) (*vandar.Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.clients[src.Name]; ok {
+		return c, nil
+	}
+	c, err := vandar.New(vandar.Config{
+		APIURL:   src.APIURL,
+		BatchURL: src.BatchURL,
+		Business: src.Account,
+		Tokens:   pollstate.NewTokens(p.pool, p.sealer, src.Name, src.AccessToken.Reveal(), src.RefreshToken.Reveal()),
+		Logger:   p.log.With("source", src.Name),
+		Now:      p.cfg.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", src.Name, err)
+	}
+	p.clients[src.Name] = c
+	return c, nil
+}
+
+func (p *Poller) pollVandarStatement(ctx context.Context, src config.Source, start time.Time) (int, error) {
+	client, err := p.vandarClient(src)
+	if err != nil {
+		return 0, err
+	}
+	var cur statementCursor
+	if _, err := p.cursors.Load(ctx, src.Name, events.FeedStatement, &cur); err != nil {
+		return 0, err
+	}
+	cutoff := start.Add(-p.cfg.SettleDelay)
+	topic := events.TopicStatement
+	poll := &statementPoll{
+		client:   client,
+		publish:  func(ctx context.Context, evs []events.Event) error { return p.pub.Publish(ctx, topic, evs) },
+		save:     func(ctx context.Context, c statementCursor) error { return p.cursors.Save(ctx, src.Name, events.FeedStatement, c) },
+		cursor:   cur,
+		cutoff:   cutoff,
+		window:   cutoff.Add(-p.cfg.RereadWindow),
+		pageSize: p.cfg.PageSize,
+	}
+	n, err := poll.run(ctx)
+	if err != nil {
+		return n, err
+	}
+	return n, p.publishWatermark(ctx, src, events.Watermark{Feed: events.FeedStatement, Through: cutoff,
+		PolledAt: start, Items: n, LastEvent: poll.cursor.LastEvent})
+}
+
+func (p *Poller) pollVandarBalance(ctx context.Context, src config.Source) (int, error) {
+	client, err := p.vandarClient(src)
+	if err != nil {
+		return 0, err
+	}
+	bal, err := client.Balance(ctx)
+	if err != nil {
+		return 0, err
+	}
+	ev, err := bal.Event()
+	if err != nil {
+		return 0, err
+	}
+	if err := p.pub.Publish(ctx, events.TopicBalance, []events.Event{ev}); err != nil {
+		return 0, err
+	}
+	return 1, p.publishWatermark(ctx, src, events.Watermark{Feed: events.FeedBalance, Through: bal.ObservedAt,
+		PolledAt: bal.ObservedAt, Items: 1, LastEvent: ev.ID})
+}
+
+// publishWatermark tells the reconciler how far a feed's data now reaches.
+func (p *Poller) publishWatermark(ctx context.Context, src config.Source, w events.Watermark) error {
+	w.Provider, w.Account, w.Source = src.Provider, src.Account, src.Name
+	ev, err := w.Event()
+	if err != nil {
+		return err
+	}
+	return p.pub.Publish(ctx, events.TopicWatermark, []events.Event{ev})
+}
+
+// cronParser makes the scheduler accept exactly what config validated.
+type cronParser struct{}
+
+func (cronParser) Parse(spec string) (cron.Schedule, error) { return config.ParseCron(spec) }
+
+// cronLogger routes robfig/cron's messages to slog.
+type cronLogger struct{ log *slog.Logger }
+
+func (l cronLogger) Info(msg string, kv ...any) { l.log.Info("cron: "+msg, kv...) }
+func (l cronLogger) Error(err error, msg string, kv ...any) {
+	l.log.Error("cron: "+msg, append(kv, "err", err)...)
+}

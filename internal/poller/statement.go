@@ -1,0 +1,222 @@
+package poller
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/sources/vandar"
+)
+
+// statementCursor is what the statement feed persists between polls.
+type statementCursor struct {
+	// LastID is the id of the last item such that it and every item before it has been published.
+	LastID string `json:"last_id,omitempty"`
+	// Through is the watermark of the last complete poll.
+	Through time.Time `json:"through,omitzero"`
+	// LastEvent is the id of the last event published; the watermark names it (see events.Watermark).
+	LastEvent string `json:"last_event,omitempty"`
+}
+
+// StatementClient is what the statement feed needs of a provider client.
+type StatementClient interface {
+	Statement(ctx context.Context, q vandar.StatementQuery) (vandar.StatementPage, error)
+}
+
+// statementPoll is one poll of one business's statement.
+//
+// Order matters downstream: the ledger books each wallet's movements in the order they arrive, and the
+// running-balance and balance checks compare against the provider's running `wallet`, which follows the
+// order in which items moved the wallet. Items come from Vandar in id order (creation order), but an item
+// moves the wallet at its effective time, which can be later (a pending payment that succeeds ten minutes
+// on). So the poll holds items in a heap keyed by effective time and releases an item only when no item yet
+// to come can be effective before it: every later item was created after the newest one seen so far, and
+// nothing is effective before it was created.
+//
+// Only items created and effective up to the cutoff (the poll's start less SettleDelay) are published; the
+// rest wait for the next poll, whose cutoff is later. That keeps every poll's output after the previous
+// poll's in effective-time order, and makes the watermark ("everything up to the cutoff is published") true.
+type statementPoll struct {
+	client   StatementClient
+	publish  func(ctx context.Context, evs []events.Event) error
+	save     func(ctx context.Context, c statementCursor) error
+	cursor   statementCursor
+	cutoff   time.Time
+	window   time.Time // re-read items created from this day on, for status changes
+	pageSize int
+
+	held      heldItems
+	lastSeen  string    // id of the newest new item seen
+	newest    time.Time // created_at of the newest new item seen
+	published int
+}
+
+type heldItem struct {
+	item events.StatementItem
+	id   uint64
+	// prev is the id of the new item seen just before this one ("" for re-read items, which are behind the
+	// cursor already): while this item is held, the cursor may not pass prev.
+	prev  string
+	reread bool
+}
+
+// releaseAt is when an item may be published: its effective time if it moved the wallet, else its creation.
+func (h heldItem) releaseAt() time.Time {
+	if h.item.MovedWallet {
+		return h.item.EffectiveAt
+	}
+	return h.item.CreatedAt
+}
+
+type heldItems []heldItem
+
+func (h heldItems) Len() int { return len(h) }
+func (h heldItems) Less(i, j int) bool {
+	if c := h[i].releaseAt().Compare(h[j].releaseAt()); c != 0 {
+		return c < 0
+	}
+	return h[i].id < h[j].id
+}
+func (h heldItems) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *heldItems) Push(x any)   { *h = append(*h, x.(heldItem)) }
+func (h *heldItems) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return it
+}
+
+func itemID(it events.StatementItem) (uint64, error) {
+	id, err := strconv.ParseUint(it.ItemID, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("statement item id %q is not a number: %w", it.ItemID, err)
+	}
+	return id, nil
+}
+
+// run executes the poll and returns the number of items published.
+func (p *statementPoll) run(ctx context.Context) (int, error) {
+	if p.cursor.LastID != "" {
+		if err := p.reread(ctx); err != nil {
+			return p.published, err
+		}
+	}
+	if err := p.readNew(ctx); err != nil {
+		return p.published, err
+	}
+	// Everything due by the cutoff goes now; what is left is effective after it and waits for the next poll.
+	if err := p.release(ctx, p.cutoff); err != nil {
+		return p.published, err
+	}
+	p.cursor.Through = p.cutoff
+	return p.published, p.save(ctx, p.cursor)
+}
+
+// reread pages through the trailing window for items the cursor has passed, so that status changes of old
+// items (pending → succeeded, a settlement failing) are seen.
+func (p *statementPoll) reread(ctx context.Context) error {
+	last, err := strconv.ParseUint(p.cursor.LastID, 10, 64)
+	if err != nil {
+		return fmt.Errorf("stored statement cursor %q is not an item id: %w", p.cursor.LastID, err)
+	}
+	q := vandar.StatementQuery{Sort: "ASC", PerPage: p.pageSize, FromDate: p.window, ToDate: p.cutoff}
+	for {
+		page, err := p.client.Statement(ctx, q)
+		if err != nil {
+			return fmt.Errorf("re-read statement window: %w", err)
+		}
+		for _, it := range page.Items {
+			id, err := itemID(it)
+			if err != nil {
+				return err
+			}
+			if id > last {
+				return nil // new items are read by readNew, in order
+			}
+			heap.Push(&p.held, heldItem{item: it, id: id, reread: true})
+		}
+		if !page.HasMore || len(page.Items) == 0 {
+			return nil
+		}
+		q.StartAfter = page.Items[len(page.Items)-1].ItemID
+	}
+}
+
+// readNew pages on from the cursor, publishing as it goes so that a backfill of millions of items runs in
+// constant memory.
+func (p *statementPoll) readNew(ctx context.Context) error {
+	p.lastSeen = p.cursor.LastID
+	q := vandar.StatementQuery{Sort: "ASC", PerPage: p.pageSize, StartAfter: p.cursor.LastID}
+	for {
+		page, err := p.client.Statement(ctx, q)
+		if err != nil {
+			return fmt.Errorf("read statement after %q: %w", q.StartAfter, err)
+		}
+		for _, it := range page.Items {
+			if it.CreatedAt.After(p.cutoff) {
+				// Later items belong to the next poll.
+				return p.release(ctx, p.newest)
+			}
+			id, err := itemID(it)
+			if err != nil {
+				return err
+			}
+			heap.Push(&p.held, heldItem{item: it, id: id, prev: p.lastSeen})
+			p.lastSeen = it.ItemID
+			p.newest = it.CreatedAt
+		}
+		if err := p.release(ctx, p.newest); err != nil {
+			return err
+		}
+		if !page.HasMore || len(page.Items) == 0 {
+			return nil
+		}
+		q.StartAfter = page.Items[len(page.Items)-1].ItemID
+	}
+}
+
+// release publishes, in order, every held item due by until (and by the cutoff), then moves the cursor as far
+// as it safely can.
+func (p *statementPoll) release(ctx context.Context, until time.Time) error {
+	if until.After(p.cutoff) {
+		until = p.cutoff
+	}
+	var evs []events.Event
+	for p.held.Len() > 0 && !p.held[0].releaseAt().After(until) {
+		h := heap.Pop(&p.held).(heldItem)
+		ev, err := h.item.Event()
+		if err != nil {
+			return err
+		}
+		evs = append(evs, ev)
+	}
+	if len(evs) > 0 {
+		if err := p.publish(ctx, evs); err != nil {
+			return err
+		}
+		p.published += len(evs)
+		p.cursor.LastEvent = evs[len(evs)-1].ID
+	}
+	next := p.safeCursor()
+	if next == p.cursor.LastID && len(evs) == 0 {
+		return nil
+	}
+	p.cursor.LastID = next
+	return p.save(ctx, p.cursor)
+}
+
+// safeCursor is the furthest id the cursor may move to: the newest item seen, unless an item read after the
+// cursor is still held, in which case just before the oldest such item. Re-read items are behind the cursor
+// already and the next poll's window reads them again, so they never hold it back.
+func (p *statementPoll) safeCursor() string {
+	cursor, oldest := p.lastSeen, ^uint64(0)
+	for _, h := range p.held {
+		if !h.reread && h.id < oldest {
+			cursor, oldest = h.prev, h.id
+		}
+	}
+	return cursor
+}

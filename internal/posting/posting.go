@@ -1,0 +1,205 @@
+// Package posting holds mizan's posting rules: which normalized event becomes which double-entry ledger entry,
+// against which accounts. The chart of accounts is defined here, in code, next to the rules that use it
+// (docs/accounts.md explains it for analysts).
+//
+// Rules are pure: they look at one event and return entries. Whether an entry is new is the ledger's business
+// (idempotency keys); what the provider's figures imply is the checks' business.
+package posting
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/shopspring/decimal"
+
+	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/ledger"
+)
+
+// Chart of accounts. Codes are colon-separated: type, provider, account (business or merchant), name.
+// Amounts are signed with debit positive: an asset's balance is positive, an income's negative.
+
+// Wallet is a provider wallet of one business or merchant, in one currency.
+func Wallet(provider, account, currency string) ledger.Account {
+	code := fmt.Sprintf("assets:%s:%s:wallet", provider, account)
+	if currency != events.CurrencyToman { // multi-currency providers get one wallet account per currency
+		code += ":" + strings.ToLower(currency)
+	}
+	return ledger.Account{Code: code, Type: ledger.AccountAsset, Currency: currency}
+}
+
+// Fees are what the provider charged (Vandar's wage).
+func Fees(provider, account, currency string) ledger.Account {
+	return ledger.Account{Code: fmt.Sprintf("expenses:%s:%s:fees", provider, account), Type: ledger.AccountExpense, Currency: currency}
+}
+
+// Sales is income received through one channel (ipg, form, subscription, pos, …).
+func Sales(provider, account, channel, currency string) ledger.Account {
+	return ledger.Account{Code: fmt.Sprintf("income:%s:%s:sales:%s", provider, account, channel), Type: ledger.AccountIncome, Currency: currency}
+}
+
+// Refunds is a contra-income account: refunds paid back to customers are debited here.
+func Refunds(provider, account, currency string) ledger.Account {
+	return ledger.Account{Code: fmt.Sprintf("income:%s:%s:refunds", provider, account), Type: ledger.AccountIncome, Currency: currency}
+}
+
+// InTransit holds settlements that have left the wallet and not yet reached the bank account.
+func InTransit(provider, account, currency string) ledger.Account {
+	return ledger.Account{Code: fmt.Sprintf("assets:%s:%s:settlements_in_transit", provider, account), Type: ledger.AccountAsset, Currency: currency}
+}
+
+// CashIn is the owner's own money deposited into the wallet from a bank (cash-in by deposit or code).
+func CashIn(provider, account, currency string) ledger.Account {
+	return ledger.Account{Code: fmt.Sprintf("equity:%s:%s:cash_in", provider, account), Type: ledger.AccountEquity, Currency: currency}
+}
+
+// InternalTransfers are the provider's internal deposits and withdrawals.
+func InternalTransfers(provider, account, currency string) ledger.Account {
+	return ledger.Account{Code: fmt.Sprintf("equity:%s:%s:internal_transfers", provider, account), Type: ledger.AccountEquity, Currency: currency}
+}
+
+// OpeningBalance is what the wallet held before the history mizan reads.
+func OpeningBalance(provider, account, currency string) ledger.Account {
+	return ledger.Account{Code: fmt.Sprintf("equity:%s:%s:opening_balance", provider, account), Type: ledger.AccountEquity, Currency: currency}
+}
+
+// Suspense takes movements mizan cannot attribute (a provider correction): they stay visible until a person
+// decides where they belong.
+func Suspense(provider, account, currency string) ledger.Account {
+	return ledger.Account{Code: fmt.Sprintf("liabilities:%s:%s:suspense", provider, account), Type: ledger.AccountLiability, Currency: currency}
+}
+
+// StatementKey is the idempotency key of the entry a statement item's wallet movement posts. It names the
+// item, not its state: an item seen pending, then succeeded, then again with a changed fee moves the wallet
+// once, and the later reports are checked against it instead of posted.
+func StatementKey(it events.StatementItem) string {
+	return fmt.Sprintf("%s:%s:statement:%s", it.Provider, it.Account, it.ItemID)
+}
+
+// OpeningKey is the idempotency key of a wallet's opening-balance entry: there is only ever one.
+func OpeningKey(provider, account, currency string) string {
+	return fmt.Sprintf("%s:%s:opening:%s", provider, account, currency)
+}
+
+// NetEffect is what a statement item did to the wallet: +(amount − fee) for money in, −(amount + fee) for money
+// out, 0 when it did not move the wallet.
+func NetEffect(it events.StatementItem) decimal.Decimal {
+	switch {
+	case !it.MovedWallet:
+		return decimal.Zero
+	case it.Direction == events.DirectionIn:
+		return it.Amount.Sub(it.Fee)
+	default:
+		return it.Amount.Add(it.Fee).Neg()
+	}
+}
+
+// Statement returns the entry a statement item posts, or false when the item did not move the wallet
+// (failed, abandoned and pending payments: DESIGN.md "Ledger").
+//
+// Money in: wallet +(amount − fee), fees +fee, counter-account −amount.
+// Money out: wallet −(amount + fee), fees +fee, counter-account +amount.
+func Statement(it events.StatementItem, eventID string) (ledger.Entry, bool, error) {
+	if !it.MovedWallet {
+		return ledger.Entry{}, false, nil
+	}
+	if it.Amount.IsNegative() || it.Fee.IsNegative() {
+		return ledger.Entry{}, false, fmt.Errorf("statement item %s: negative amount or fee", it.ItemID)
+	}
+	counter, err := counterAccount(it)
+	if err != nil {
+		return ledger.Entry{}, false, err
+	}
+	p, a, c := it.Provider, it.Account, it.Currency
+	var postings []ledger.Posting
+	add := func(acc ledger.Account, amt decimal.Decimal) {
+		if !amt.IsZero() {
+			postings = append(postings, ledger.Posting{Account: acc, Amount: amt})
+		}
+	}
+	switch it.Direction {
+	case events.DirectionIn:
+		add(Wallet(p, a, c), it.Amount.Sub(it.Fee))
+		add(Fees(p, a, c), it.Fee)
+		add(counter, it.Amount.Neg())
+	case events.DirectionOut:
+		add(Wallet(p, a, c), it.Amount.Add(it.Fee).Neg())
+		add(Fees(p, a, c), it.Fee)
+		add(counter, it.Amount)
+	default:
+		return ledger.Entry{}, false, fmt.Errorf("statement item %s: unknown direction %q", it.ItemID, it.Direction)
+	}
+	if len(postings) < 2 {
+		// A zero-amount item moved nothing worth an entry.
+		return ledger.Entry{}, false, nil
+	}
+	meta := map[string]any{
+		"event_id": eventID, "item_id": it.ItemID, "status_code": it.StatusCode, "kind": it.Kind,
+		"channel": it.Channel, "direction": it.Direction,
+	}
+	if it.WalletAfter != nil {
+		meta["provider_wallet_after"] = it.WalletAfter.String()
+	}
+	if it.ReturnsItemID != "" {
+		meta["returns_item_id"] = it.ReturnsItemID
+	}
+	return ledger.Entry{
+		IdempotencyKey: StatementKey(it),
+		EffectiveAt:    it.EffectiveAt,
+		Description:    fmt.Sprintf("%s %s item %s: %s %s via %s", p, a, it.ItemID, it.Kind, it.Direction, it.Channel),
+		Metadata:       meta,
+		Postings:       postings,
+	}, true, nil
+}
+
+// counterAccount is where the other side of a wallet movement goes, by what the item is.
+func counterAccount(it events.StatementItem) (ledger.Account, error) {
+	p, a, c := it.Provider, it.Account, it.Currency
+	switch {
+	case it.Channel == "refund" && it.Direction == events.DirectionOut:
+		return Refunds(p, a, c), nil
+	case it.Kind == events.KindSettlement:
+		return InTransit(p, a, c), nil
+	case it.Kind == events.KindReturned:
+		// A settlement the bank sent back: the money returns from transit.
+		return InTransit(p, a, c), nil
+	case it.Kind == events.KindInternalDeposit || it.Kind == events.KindInternalWithdrawal:
+		return InternalTransfers(p, a, c), nil
+	case it.Kind == events.KindCorrection:
+		return Suspense(p, a, c), nil
+	case it.Channel == "cash_in" || it.Kind == events.KindCashIn:
+		return CashIn(p, a, c), nil
+	case it.Kind == events.KindPayment || it.Kind == events.KindSubscription:
+		channel := it.Channel
+		if channel == "" {
+			channel = "other"
+		}
+		return Sales(p, a, channel, c), nil
+	}
+	return ledger.Account{}, fmt.Errorf("statement item %s: no posting rule for kind %q (status %d) moving the wallet %s",
+		it.ItemID, it.Kind, it.StatusCode, it.Direction)
+}
+
+// Opening returns the entry that opens a wallet at what it held before the first item mizan reads, so the
+// ledger agrees with the provider from the start (DESIGN.md: no alert). It returns false when the wallet
+// started empty or the first item carries no running balance.
+func Opening(it events.StatementItem) (ledger.Entry, bool) {
+	if !it.MovedWallet || it.WalletAfter == nil {
+		return ledger.Entry{}, false
+	}
+	before := it.WalletAfter.Sub(NetEffect(it))
+	if before.IsZero() {
+		return ledger.Entry{}, false
+	}
+	p, a, c := it.Provider, it.Account, it.Currency
+	return ledger.Entry{
+		IdempotencyKey: OpeningKey(p, a, c),
+		EffectiveAt:    it.EffectiveAt,
+		Description:    fmt.Sprintf("%s %s opening balance before item %s", p, a, it.ItemID),
+		Metadata:       map[string]any{"before_item_id": it.ItemID},
+		Postings: []ledger.Posting{
+			{Account: Wallet(p, a, c), Amount: before},
+			{Account: OpeningBalance(p, a, c), Amount: before.Neg()},
+		},
+	}, true
+}

@@ -1,0 +1,210 @@
+// Package reconciler consumes mizan's events and applies them to the ledger: a Kafka consumer group whose
+// every batch is one PostgreSQL transaction, with offsets committed only after that transaction commits.
+//
+// Exactly once in effect: each event id is recorded in the same transaction as its effects, and ids already
+// recorded are skipped, so the replays that at-least-once delivery brings change nothing. A message that
+// cannot be applied goes to the dead-letter topic with the reason and never blocks its partition.
+package reconciler
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/cenkalti/backoff/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/kafka"
+)
+
+// Consumer is what the reconciler needs of a Kafka consumer group member.
+type Consumer interface {
+	FetchBatch(ctx context.Context) ([]kafka.Message, error)
+	Commit(ctx context.Context, msgs []kafka.Message) error
+	Lag(ctx context.Context) (map[string]map[int]int64, int64, error)
+}
+
+// Publisher sends events to a topic (for dead letters).
+type Publisher interface {
+	Publish(ctx context.Context, topic string, evs []events.Event) error
+}
+
+// Config tunes a Reconciler.
+type Config struct {
+	// Group is the consumer group id, recorded in dead letters. Default "mizan-reconciler".
+	Group string
+	// IdleAfter is how long FetchBatch may find nothing before an --until-idle run checks whether the group
+	// has caught up. Default 2s.
+	IdleAfter time.Duration
+	// SoftStop is how long a batch in flight may take to finish after shutdown is asked for. Default 30s.
+	SoftStop time.Duration
+	// RetryMax bounds the backoff between attempts when PostgreSQL or Kafka is unreachable. Default 30s.
+	RetryMax time.Duration
+}
+
+// Reconciler applies events to the ledger.
+type Reconciler struct {
+	cfg      Config
+	pool     *pgxpool.Pool
+	consumer Consumer
+	dlq      Publisher
+	log      *slog.Logger
+
+	// Stats since start, for the run summary.
+	Stats Stats
+}
+
+// Stats counts what a run did.
+type Stats struct {
+	Messages    int
+	Batches     int
+	DeadLetters int
+}
+
+// New returns a Reconciler.
+func New(cfg Config, pool *pgxpool.Pool, consumer Consumer, dlq Publisher, log *slog.Logger) *Reconciler {
+	cfg.Group = cmp.Or(cfg.Group, "mizan-reconciler")
+	cfg.IdleAfter = cmp.Or(cfg.IdleAfter, 2*time.Second)
+	cfg.SoftStop = cmp.Or(cfg.SoftStop, 30*time.Second)
+	cfg.RetryMax = cmp.Or(cfg.RetryMax, 30*time.Second)
+	return &Reconciler{cfg: cfg, pool: pool, consumer: consumer, dlq: dlq, log: log}
+}
+
+// Run consumes until ctx is done, or, with untilIdle, until the group has consumed and committed every
+// partition to its end; then it returns nil.
+func (r *Reconciler) Run(ctx context.Context, untilIdle bool) error {
+	for ctx.Err() == nil {
+		fetchCtx, cancel := ctx, context.CancelFunc(func() {})
+		if untilIdle {
+			fetchCtx, cancel = context.WithTimeout(ctx, r.cfg.IdleAfter)
+		}
+		msgs, err := r.consumer.FetchBatch(fetchCtx)
+		cancel()
+		if len(msgs) == 0 {
+			if ctx.Err() != nil {
+				break
+			}
+			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("fetch: %w", err)
+			}
+			if untilIdle {
+				caughtUp, err := r.caughtUp(ctx)
+				if err != nil {
+					return err
+				}
+				if caughtUp {
+					return nil
+				}
+			}
+			continue
+		}
+		// A batch that was fetched is finished even when shutdown is asked for meanwhile: applied, committed,
+		// offsets committed, within SoftStop.
+		stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.SoftStop)
+		err = r.handle(stopCtx, ctx, msgs)
+		stop()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reconciler) caughtUp(ctx context.Context) (bool, error) {
+	_, total, err := r.consumer.Lag(ctx)
+	if err != nil {
+		return false, fmt.Errorf("check consumer lag: %w", err)
+	}
+	return total == 0, nil
+}
+
+// handle applies one fetched batch and commits its offsets, retrying infrastructure failures with backoff
+// until they clear or ctx (the run's) ends.
+func (r *Reconciler) handle(ctx, runCtx context.Context, msgs []kafka.Message) error {
+	batch := make([]decoded, len(msgs))
+	for i, m := range msgs {
+		batch[i] = decode(m)
+	}
+	op := func() (struct{}, error) {
+		err := r.applyAll(ctx, batch)
+		if err != nil && runCtx.Err() != nil {
+			return struct{}{}, backoff.Permanent(err)
+		}
+		return struct{}{}, err
+	}
+	_, err := backoff.Retry(runCtx, op,
+		backoff.WithBackOff(&backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond,
+			RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: r.cfg.RetryMax}),
+		backoff.WithMaxElapsedTime(0),
+		backoff.WithNotify(func(err error, wait time.Duration) {
+			r.log.Warn("apply failed; retrying", "err", err, "retry_in", wait.Round(time.Millisecond), "messages", len(msgs))
+		}))
+	if err != nil {
+		return fmt.Errorf("apply batch of %d: %w", len(msgs), err)
+	}
+	if err := r.consumer.Commit(ctx, msgs); err != nil {
+		// The ledger has the batch; a replay after this is skipped by event id.
+		return fmt.Errorf("commit offsets: %w", err)
+	}
+	r.Stats.Messages += len(msgs)
+	r.Stats.Batches++
+	return nil
+}
+
+// applyAll applies a batch, isolating messages that cannot be applied: it tries the batch as one
+// transaction, and if that fails for a reason the data carries, it applies the messages one by one and
+// refuses only those that fail on their own. Refused messages go to the dead-letter topic before the batch's
+// offsets are committed.
+func (r *Reconciler) applyAll(ctx context.Context, batch []decoded) error {
+	err := r.applyBatch(ctx, batch)
+	if err != nil && !isPermanent(err) {
+		return err
+	}
+	if err != nil {
+		r.log.Warn("batch refused; applying its messages one by one", "err", err, "messages", len(batch))
+		for i := range batch {
+			if batch[i].refuse != "" {
+				continue
+			}
+			if err := r.applyBatch(ctx, batch[i:i+1]); err != nil {
+				if !isPermanent(err) {
+					return err
+				}
+				batch[i].refuse = err.Error()
+			}
+		}
+	}
+	return r.deadLetter(ctx, batch)
+}
+
+// deadLetter publishes every refused message of the batch to the dead-letter topic.
+func (r *Reconciler) deadLetter(ctx context.Context, batch []decoded) error {
+	var evs []events.Event
+	for _, d := range batch {
+		if d.refuse == "" {
+			continue
+		}
+		dl := events.DeadLetter{Topic: d.msg.Topic, Partition: d.msg.Partition, Offset: d.msg.Offset,
+			Key: string(d.msg.Key), EventID: d.ev.ID, Reason: d.refuse, Value: d.msg.Value,
+			RefusedAt: time.Now().UTC(), RefusedBy: r.cfg.Group}
+		ev, err := dl.Event()
+		if err != nil {
+			return err
+		}
+		evs = append(evs, ev)
+		r.log.Error("event refused to the dead-letter topic", "topic", d.msg.Topic, "partition", d.msg.Partition,
+			"offset", d.msg.Offset, "event_id", d.ev.ID, "reason", d.refuse)
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	if err := r.dlq.Publish(ctx, events.TopicDLQ, evs); err != nil {
+		return fmt.Errorf("publish %d dead letters: %w", len(evs), err)
+	}
+	r.Stats.DeadLetters += len(evs)
+	return nil
+}
