@@ -1,0 +1,82 @@
+package kafka_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/kafka"
+)
+
+// A broker restarted on the same DataDir keeps its topics, messages and the groups' committed offsets: a
+// group resumes after its commit, not from the start and not from the end. This is about the embedded broker
+// itself, so it runs on it even when KAFKA_BROKERS is set.
+func TestEmbeddedRestartKeepsMessagesAndOffsets(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	dir := t.TempDir()
+	topics := []string{events.TopicStatement}
+	group := "g-restart"
+
+	start := func() (*kafka.Embedded, kafka.Config) {
+		t.Helper()
+		e, err := kafka.StartEmbedded(kafka.EmbeddedOptions{DataDir: dir, Topics: events.AllTopics})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.Close)
+		return e, kafka.Config{Brokers: e.Addrs()}
+	}
+
+	e, cfg := start()
+	pub := kafka.NewPublisher(cfg)
+	evs := makeEvents(t, "restart", 10, 1)
+	if err := pub.Publish(ctx, events.TopicStatement, evs); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	c := newConsumer(t, cfg, group, topics, kafka.ConsumerOptions{})
+	got, _ := consume(ctx, t, c, len(evs))
+	if err := c.Commit(ctx, got[:4]); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	e.Close()
+
+	_, cfg = start()
+	c = newConsumer(t, cfg, group, topics, kafka.ConsumerOptions{})
+	if n := lag(ctx, t, c); n != 6 {
+		t.Fatalf("lag after restart = %d, want the 6 uncommitted", n)
+	}
+	got, _ = consume(ctx, t, c, 6)
+	if want := eventIDs(evs[4:]); !slices.Equal(ids(t, got), want) {
+		t.Fatalf("after restart got %v, want %v", ids(t, got), want)
+	}
+}
+
+// Without a DataDir a broker keeps nothing: the same options start an empty broker.
+func TestEmbeddedWithoutDataDirStartsEmpty(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	e, err := kafka.StartEmbedded(kafka.EmbeddedOptions{Topics: []string{events.TopicBatch}, Partitions: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Close)
+	cfg := kafka.Config{Brokers: e.Addrs()}
+	// The seeded topic exists with the requested partitions: EnsureTopics with that count passes, one more fails.
+	if err := kafka.EnsureTopics(ctx, cfg, 2, 0, events.TopicBatch); err != nil {
+		t.Fatal(err)
+	}
+	if err := kafka.EnsureTopics(ctx, cfg, 3, 0, events.TopicBatch); err == nil {
+		t.Fatal("a 2-partition topic passed a check for 3")
+	}
+	c := newConsumer(t, cfg, "g", []string{events.TopicBatch}, kafka.ConsumerOptions{})
+	if n := lag(ctx, t, c); n != 0 {
+		t.Fatalf("lag on a fresh broker = %d", n)
+	}
+}

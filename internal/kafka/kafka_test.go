@@ -1,0 +1,324 @@
+package kafka_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/kafka/kafkatest"
+)
+
+func TestConfigTopicPrependsThePrefix(t *testing.T) {
+	t.Parallel()
+	if got := (kafka.Config{}).Topic(events.TopicStatement); got != events.TopicStatement {
+		t.Errorf("no prefix: %q", got)
+	}
+	if got := (kafka.Config{TopicPrefix: "t-1."}).Topic(events.TopicBalance); got != "t-1.mizan.balance.v1" {
+		t.Errorf("prefix: %q", got)
+	}
+}
+
+// Every published event arrives once, decodes, keeps its headers, and the events of one key arrive in order
+// on the one partition a Java-compatible (murmur2) partitioner picks for it.
+func TestPublishedEventsArriveOnceInKeyOrder(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	cfg := kafkatest.Config(t)
+
+	pub := kafka.NewPublisher(cfg)
+	t.Cleanup(func() { _ = pub.Close() })
+	evs := makeEvents(t, "arrive", 300, 7)
+	for page := range slices.Chunk(evs, 100) {
+		if err := pub.Publish(ctx, events.TopicStatement, page); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	c := newConsumer(t, cfg, kafkatest.Group(t), []string{events.TopicStatement}, kafka.ConsumerOptions{})
+	msgs, _ := consume(ctx, t, c, len(evs))
+	if len(msgs) != len(evs) {
+		t.Fatalf("got %d messages, published %d", len(msgs), len(evs))
+	}
+
+	want := map[string]events.Event{}
+	for _, ev := range evs {
+		want[ev.ID] = ev
+	}
+	franz := kgo.StickyKeyPartitioner(nil).ForTopic(cfg.Topic(events.TopicStatement))
+	seen := map[string]bool{}
+	next := map[string]int{} // next expected seq per key
+	for _, m := range msgs {
+		ev, p := decode(t, m)
+		orig, ok := want[ev.ID]
+		switch {
+		case !ok:
+			t.Fatalf("unknown event %s", ev.ID)
+		case seen[ev.ID]:
+			t.Fatalf("event %s delivered twice", ev.ID)
+		}
+		seen[ev.ID] = true
+
+		if m.Topic != cfg.Topic(events.TopicStatement) || string(m.Key) != orig.Key || ev.Key != orig.Key {
+			t.Errorf("event %s: topic %q, message key %q, envelope key %q; want key %q", ev.ID, m.Topic, m.Key,
+				ev.Key, orig.Key)
+		}
+		if ev.Type != orig.Type || ev.Source != orig.Source || !ev.Time.Equal(orig.Time) {
+			t.Errorf("event %s decoded as %+v, published %+v", ev.ID, ev, orig)
+		}
+		for name, v := range map[string]string{
+			kafka.HeaderID:          orig.ID,
+			kafka.HeaderType:        orig.Type,
+			kafka.HeaderSource:      orig.Source,
+			kafka.HeaderSpecVersion: events.SpecVersion,
+			kafka.HeaderContentType: kafka.ContentTypeCloudEvents,
+		} {
+			if got := kafka.HeaderValue(m, name); got != v {
+				t.Errorf("event %s: header %s = %q, want %q", ev.ID, name, got, v)
+			}
+		}
+		if p.Seq != next[p.Key] {
+			t.Fatalf("key %s: got seq %d, want %d (per-key order broken)", p.Key, p.Seq, next[p.Key])
+		}
+		next[p.Key]++
+		if want := franz.Partition(&kgo.Record{Key: m.Key}, kafkatest.Partitions); m.Partition != want {
+			t.Errorf("key %s on partition %d; franz-go's Kafka-compatible partitioner says %d", p.Key,
+				m.Partition, want)
+		}
+	}
+}
+
+// A new member of a group resumes after the committed offset: nothing committed comes back, everything not
+// committed does (what a crash between processing and committing looks like).
+func TestGroupResumesAfterCommittedOffset(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	cfg := kafkatest.Config(t)
+	group := kafkatest.Group(t)
+	topics := []string{events.TopicBalance}
+
+	pub := kafka.NewPublisher(cfg)
+	t.Cleanup(func() { _ = pub.Close() })
+	// One key: one partition, so "the first four" is well defined.
+	first := makeEvents(t, "first", 10, 1)
+	if err := pub.Publish(ctx, events.TopicBalance, first); err != nil {
+		t.Fatal(err)
+	}
+
+	a := newConsumer(t, cfg, group, topics, kafka.ConsumerOptions{})
+	got, _ := consume(ctx, t, a, len(first))
+	if !slices.Equal(ids(t, got), eventIDs(first)) {
+		t.Fatalf("first member got %v, want %v", ids(t, got), eventIDs(first))
+	}
+	// Processed four, then crashed: the other six were fetched but never committed.
+	if err := a.Commit(ctx, got[:4]); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	second := makeEvents(t, "second", 5, 1)
+	if err := pub.Publish(ctx, events.TopicBalance, second); err != nil {
+		t.Fatal(err)
+	}
+
+	b := newConsumer(t, cfg, group, topics, kafka.ConsumerOptions{})
+	want := append(eventIDs(first[4:]), eventIDs(second)...)
+	got, _ = consume(ctx, t, b, len(want))
+	if !slices.Equal(ids(t, got), want) {
+		t.Fatalf("second member got %v, want the uncommitted and the new ones %v", ids(t, got), want)
+	}
+	if err := b.Commit(ctx, got); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// A third member after a full commit starts at the end: its lag is zero.
+	c := newConsumer(t, cfg, group, topics, kafka.ConsumerOptions{})
+	if n := lag(ctx, t, c); n != 0 {
+		t.Fatalf("lag after everything was committed = %d", n)
+	}
+}
+
+// Lag counts what the group has not committed, across topics and partitions, and reaches zero when it has
+// committed everything.
+func TestLagCountsDownToZero(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	cfg := kafkatest.Config(t)
+	topics := []string{events.TopicStatement, events.TopicWatermark}
+
+	pub := kafka.NewPublisher(cfg)
+	t.Cleanup(func() { _ = pub.Close() })
+	if err := pub.Publish(ctx, events.TopicStatement, makeEvents(t, "lag-s", 40, 5)); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish(ctx, events.TopicWatermark, makeEvents(t, "lag-w", 20, 5)); err != nil {
+		t.Fatal(err)
+	}
+	const published = 60
+
+	// Small batches, so that lag is seen at several steps.
+	c := newConsumer(t, cfg, kafkatest.Group(t), topics, kafka.ConsumerOptions{MaxBatch: 7})
+	byPartition, total, err := c.Lag(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total != published {
+		t.Fatalf("lag before any commit = %d, want %d", total, published)
+	}
+	if len(byPartition) != 2 || len(byPartition[cfg.Topic(events.TopicStatement)]) != kafkatest.Partitions {
+		t.Fatalf("lag per topic and partition: %v", byPartition)
+	}
+
+	committed := 0
+	for committed < published {
+		batch, err := c.FetchBatch(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(batch) > 7 {
+			t.Fatalf("batch of %d, MaxBatch is 7", len(batch))
+		}
+		if err := c.Commit(ctx, batch); err != nil {
+			t.Fatal(err)
+		}
+		committed += len(batch)
+		if n := lag(ctx, t, c); n != int64(published-committed) {
+			t.Fatalf("lag after committing %d of %d = %d", committed, published, n)
+		}
+	}
+
+	// A group that starts at the end has no lag before it commits anything.
+	late := newConsumer(t, cfg, kafkatest.Group(t), topics, kafka.ConsumerOptions{StartOffset: kafka.LastOffset})
+	if n := lag(ctx, t, late); n != 0 {
+		t.Fatalf("lag of a group starting at the end = %d", n)
+	}
+}
+
+// FetchBatch ending a batch on MaxWait, or being called with a cancelled context, never loses a message the
+// reader has already fetched: all of them arrive, in order, with no gap.
+func TestFetchBatchTimeoutsLoseNothing(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	cfg := kafkatest.Config(t)
+
+	pub := kafka.NewPublisher(cfg)
+	t.Cleanup(func() { _ = pub.Close() })
+	evs := makeEvents(t, "timeouts", 500, 1)
+	if err := pub.Publish(ctx, events.TopicSettlement, evs); err != nil {
+		t.Fatal(err)
+	}
+
+	// MaxWait of a microsecond: nearly every batch is cut short by its fill timeout while messages are queued.
+	c := newConsumer(t, cfg, kafkatest.Group(t), []string{events.TopicSettlement},
+		kafka.ConsumerOptions{MaxWait: time.Microsecond})
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+
+	var got []kafka.Message
+	batches, cancelledCalls := 0, 0
+	for len(got) < len(evs) {
+		call := ctx
+		if batches%2 == 1 {
+			call = cancelled
+			cancelledCalls++
+		}
+		batch, err := c.FetchBatch(call)
+		batches++
+		switch {
+		case err != nil && call == cancelled && errors.Is(err, context.Canceled):
+			continue // no message taken; the next call must see it
+		case err != nil:
+			t.Fatal(err)
+		}
+		got = append(got, batch...)
+	}
+	if !slices.Equal(ids(t, got), eventIDs(evs)) {
+		t.Fatalf("got %d messages out of order or with gaps", len(got))
+	}
+	t.Logf("%d messages in %d calls, %d with a cancelled context", len(got), batches, cancelledCalls)
+}
+
+func TestEnsureTopicsIsIdempotentAndChecksPartitions(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	cfg := kafkatest.Config(t)
+
+	for i := range 2 {
+		if err := kafka.EnsureTopics(ctx, cfg, 2, 0, "ensure.a", "ensure.b"); err != nil {
+			t.Fatalf("run %d: %v", i+1, err)
+		}
+	}
+	// Fewer partitions asked for than exist is fine: "at least".
+	if err := kafka.EnsureTopics(ctx, cfg, 1, 0, "ensure.a"); err != nil {
+		t.Fatal(err)
+	}
+
+	err := kafka.EnsureTopics(ctx, cfg, 4, 0, "ensure.a", "ensure.c")
+	if err == nil {
+		t.Fatal("no error for a topic with 2 partitions when 4 are required")
+	}
+	if !strings.Contains(err.Error(), cfg.Topic("ensure.a")) || strings.Contains(err.Error(), "ensure.c") {
+		t.Fatalf("error should name only the short topic: %v", err)
+	}
+
+	// ensure.c was created with 4 partitions even though ensure.a failed the check.
+	c := newConsumer(t, cfg, kafkatest.Group(t), []string{"ensure.c"}, kafka.ConsumerOptions{})
+	byPartition, _, err := c.Lag(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(byPartition[cfg.Topic("ensure.c")]); n != 4 {
+		t.Fatalf("ensure.c has %d partitions, want 4", n)
+	}
+}
+
+// Without auto-creation a write to a topic that does not exist fails (and so the poller keeps its cursor).
+func TestPublishToMissingTopicFails(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	cfg := kafkatest.Config(t)
+
+	pub := kafka.NewPublisher(cfg)
+	t.Cleanup(func() { _ = pub.Close() })
+	err := pub.Publish(ctx, "no.such.topic", makeEvents(t, "missing", 3, 1))
+	if !errors.Is(err, kafkago.UnknownTopicOrPartition) {
+		t.Fatalf("got %v, want UnknownTopicOrPartition", err)
+	}
+}
+
+func TestUnusableConsumerReportsWhy(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	for name, c := range map[string]*kafka.Consumer{
+		"no brokers": kafka.NewConsumer(kafka.Config{}, "g", []string{"t"}, kafka.ConsumerOptions{}),
+		"no group":   kafka.NewConsumer(kafka.Config{Brokers: []string{"localhost:1"}}, "", []string{"t"}, kafka.ConsumerOptions{}),
+		"no topics":  kafka.NewConsumer(kafka.Config{Brokers: []string{"localhost:1"}}, "g", nil, kafka.ConsumerOptions{}),
+		"bad start": kafka.NewConsumer(kafka.Config{Brokers: []string{"localhost:1"}}, "g", []string{"t"},
+			kafka.ConsumerOptions{StartOffset: 5}),
+	} {
+		if _, err := c.FetchBatch(ctx); err == nil {
+			t.Errorf("%s: FetchBatch worked", name)
+		}
+		if err := c.Commit(ctx, []kafka.Message{{}}); err == nil {
+			t.Errorf("%s: Commit worked", name)
+		}
+		if _, _, err := c.Lag(ctx); err == nil {
+			t.Errorf("%s: Lag worked", name)
+		}
+		if err := c.Close(); err != nil {
+			t.Errorf("%s: Close: %v", name, err)
+		}
+	}
+}

@@ -1,0 +1,126 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	kafkago "github.com/segmentio/kafka-go"
+)
+
+// EnsureTopics creates those of the topics (base names) that do not exist yet, then checks that every one of
+// them exists with at least partitions partitions. It is idempotent and safe to run from several processes at
+// once: a topic someone else created in between is fine.
+//
+// partitions or replicationFactor ≤ 0 leave the choice to the brokers' defaults (num.partitions,
+// default.replication.factor); with partitions ≤ 0 any partition count passes the check. A topic that exists
+// with fewer partitions is an error naming it — never repaired here, because adding partitions moves keys to
+// other partitions and breaks per-key order, which is an operator's decision.
+func EnsureTopics(ctx context.Context, cfg Config, partitions, replicationFactor int, topics ...string) error {
+	cfg = cfg.withDefaults()
+	if err := cfg.check(); err != nil {
+		return err
+	}
+	if len(topics) == 0 {
+		return nil
+	}
+	// A fresh client per call: kafka-go's transport caches metadata, and this function must see the cluster as
+	// it is now.
+	client, release := cfg.client()
+	defer release()
+
+	full := cfg.topics(topics)
+	missing, err := missingTopics(ctx, client, full)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		req := &kafkago.CreateTopicsRequest{}
+		for _, t := range missing {
+			req.Topics = append(req.Topics, kafkago.TopicConfig{
+				Topic:             t,
+				NumPartitions:     orUnset(partitions),
+				ReplicationFactor: orUnset(replicationFactor),
+			})
+		}
+		resp, err := client.CreateTopics(ctx, req)
+		if err != nil {
+			return fmt.Errorf("create topics %v: %w", missing, err)
+		}
+		var errs []error
+		for _, t := range missing {
+			if err := resp.Errors[t]; err != nil && !errors.Is(err, kafkago.TopicAlreadyExists) {
+				errs = append(errs, fmt.Errorf("create topic %s: %w", t, err))
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+	}
+	return checkPartitions(ctx, client, full, partitions)
+}
+
+// missingTopics returns the topics the cluster does not know.
+func missingTopics(ctx context.Context, client *kafkago.Client, topics []string) ([]string, error) {
+	meta, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: topics})
+	if err != nil {
+		return nil, fmt.Errorf("read metadata of %v: %w", topics, err)
+	}
+	var missing []string
+	for _, t := range meta.Topics {
+		switch {
+		case errors.Is(t.Error, kafkago.UnknownTopicOrPartition):
+			missing = append(missing, t.Name)
+		case t.Error != nil:
+			return nil, fmt.Errorf("read metadata of topic %s: %w", t.Name, t.Error)
+		}
+	}
+	return missing, nil
+}
+
+// checkPartitions verifies every topic exists with at least want partitions (any count when want ≤ 0).
+func checkPartitions(ctx context.Context, client *kafkago.Client, topics []string, want int) error {
+	meta, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: topics})
+	if err != nil {
+		return fmt.Errorf("read metadata of %v: %w", topics, err)
+	}
+	var errs []error
+	for _, t := range meta.Topics {
+		switch {
+		case t.Error != nil:
+			errs = append(errs, fmt.Errorf("topic %s: %w", t.Name, t.Error))
+		case len(t.Partitions) == 0:
+			errs = append(errs, fmt.Errorf("topic %s has no partitions", t.Name))
+		case len(t.Partitions) < want:
+			errs = append(errs, fmt.Errorf("topic %s has %d partitions, want at least %d", t.Name,
+				len(t.Partitions), want))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// orUnset maps a non-positive count to -1, which CreateTopics (v4+) reads as "the broker's default".
+func orUnset(n int) int {
+	if n <= 0 {
+		return -1
+	}
+	return n
+}
+
+// partitionsOf returns each topic's partition ids, and an error naming a topic the cluster does not have.
+func partitionsOf(ctx context.Context, client *kafkago.Client, topics []string) (map[string][]int, error) {
+	meta, err := client.Metadata(ctx, &kafkago.MetadataRequest{Topics: topics})
+	if err != nil {
+		return nil, fmt.Errorf("read metadata of %v: %w", topics, err)
+	}
+	parts := make(map[string][]int, len(meta.Topics))
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return nil, fmt.Errorf("topic %s: %w", t.Name, t.Error)
+		}
+		for _, p := range t.Partitions {
+			parts[t.Name] = append(parts[t.Name], p.ID)
+		}
+	}
+	return parts, nil
+}
