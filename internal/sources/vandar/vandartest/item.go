@@ -1,0 +1,128 @@
+package vandartest
+
+import (
+	"time"
+)
+
+// Item is one statement item as the simulator knows it at one moment: the truth the HTTP statement is made
+// from, before any planted discrepancy hides, repeats or restates it.
+type Item struct {
+	ID          int64 // 12 digits: the created_at second × 100 + a counter, as Vandar's ids are
+	UUID        string
+	Kind        Kind
+	Status      int // as of the moment asked
+	Channel     string
+	IsDeposit   bool
+	Amount      int64 // Toman
+	Wage        int64 // Toman, never negative
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	EffectiveAt time.Time // when the item moved the wallet; zero while it has not (and for items that never do)
+	Wallet      int64     // the wallet balance right after the item; 0 while it has not moved the wallet
+	// FinalStatus and ResolvedAt are the item's future: it shows its kind's pending status until ResolvedAt.
+	FinalStatus int
+	ResolvedAt  time.Time
+	TrackID     string // settlements: the merchant's unique track_id
+	IBAN        string // settlements and their returns: the destination account
+	// RevisedTransactionID is, on a returned item (-6), the id of the settlement it gives back.
+	RevisedTransactionID int64
+	RefundOf             int64 // refunds: the id of the payment refunded (0 if unknown)
+	// Planted discrepancies (see Server.HideItem and its siblings).
+	Hidden       bool // the statement leaves the item out; the wallet still reflects it
+	Duplicated   bool // the statement lists the item twice
+	FeeMisSigned bool // the wallet applied the fee with the wrong sign
+}
+
+// NewItem describes an item for Server.AddItem: a test's hand-made history.
+type NewItem struct {
+	Kind      Kind
+	Amount    int64 // Toman; settlements at least 5,000 (Vandar's minimum)
+	Wage      int64 // Toman
+	CreatedAt time.Time
+	// Status is the status the item ends in; 0 means the kind's successful one. A settlement ending
+	// StatusSettlementFailed or StatusSettlementCanceled gets a StatusReturned item at ResolvedAt.
+	Status int
+	// ResolvedAt is when the item reaches Status; until then it shows its kind's pending status (3 for
+	// payments, -2 for settlements). Zero means it is final from CreatedAt. Kinds with no pending status
+	// (cash-in, refunds, transfers, …) ignore it.
+	ResolvedAt time.Time
+	// Out makes a KindCorrection take money out of the wallet rather than put it in.
+	Out bool
+	// TrackID and IBAN are a settlement's; generated when empty.
+	TrackID string
+	IBAN    string
+	// RefundOf is, for a refund, the id of the payment refunded (optional).
+	RefundOf    int64
+	Description string // generated when empty
+}
+
+// record is the simulator's own state for one item: its whole life, not its state at one moment.
+type record struct {
+	id       int64
+	uuid     string
+	kind     Kind
+	info     kindInfo
+	amount   int64
+	wage     int64
+	deposit  bool
+	created  time.Time
+	resolved time.Time // when final takes over from info.pending; equal to created for kinds final at once
+	final    int
+	day      int // created_at's Tehran date as yyyymmdd, for fromDate/toDate
+	trackID  string
+	iban     string
+	revised  int64 // a return's settlement
+	refundOf int64
+	det      details
+
+	hidden, duplicated, misSignedFee bool
+}
+
+// details are the descriptive fields: seeded, realistic, never part of the money.
+type details struct {
+	refID, trackingCode, cardNumber, cid, port, apiToken, factorNumber, mobile, callbackURL, ip string
+	formID                                                                                      int64
+	formTitle                                                                                   string
+	payerName, payerIBAN, payerEmail, payerSlug, payerPhone                                     string
+	receiverName, receiverSlug, bankName                                                        string
+	paymentNumber                                                                               int64
+	description                                                                                 string
+	failCode, failMessage, failGroup                                                            string
+	receiptURL                                                                                  string
+	predicted, cancelableUntil                                                                  time.Time // settlements
+	settlementPort                                                                              string
+}
+
+// statusAt is the status the item shows at now.
+func (r *record) statusAt(now time.Time) int {
+	if r.info.pending != 0 && now.Before(r.resolved) {
+		return r.info.pending
+	}
+	return r.final
+}
+
+// effective is when the item moves the wallet and whether it ever does. Money out leaves when it is
+// requested (a settlement's failure is a separate return item, never an undo); money in arrives when the
+// payment succeeds, and a failed one never arrives.
+func (r *record) effective() (time.Time, bool) {
+	if !r.deposit {
+		return r.created, true
+	}
+	if r.final == StatusPaymentFailed {
+		return time.Time{}, false
+	}
+	return r.resolved, true
+}
+
+// net is the item's effect on the wallet: in, amount − wage; out, −(amount + wage). A planted mis-signed fee
+// flips the wage's sign, as a provider that applied the fee the wrong way would.
+func (r *record) net() int64 {
+	wage := r.wage
+	if r.misSignedFee {
+		wage = -wage
+	}
+	if r.deposit {
+		return r.amount - wage
+	}
+	return -(r.amount + wage)
+}
