@@ -19,7 +19,7 @@ func BenchmarkPublish(b *testing.B) {
 
 	const page = 1000
 	evs := makeEvents(b, "bench", page, 50)
-	pad := strings.Repeat("x", 150) // brings the encoded envelope to about 500 bytes
+	pad := strings.Repeat("x", 211) // brings the encoded envelope to about 500 bytes
 	var bytes int64
 	for i := range evs {
 		evs[i].Data = append(evs[i].Data[:len(evs[i].Data)-1], []byte(`,"pad":"`+pad+`"}`)...)
@@ -30,7 +30,6 @@ func BenchmarkPublish(b *testing.B) {
 		bytes += int64(len(v))
 	}
 	b.SetBytes(bytes)
-	b.ReportMetric(float64(bytes)/page, "B/event")
 
 	for b.Loop() {
 		if err := pub.Publish(ctx, events.TopicStatement, evs); err != nil {
@@ -38,4 +37,5 @@ func BenchmarkPublish(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N*page)/b.Elapsed().Seconds(), "events/s")
+	b.ReportMetric(float64(bytes)/page, "B/event")
 }

@@ -18,9 +18,9 @@ func TestEmbeddedRestartKeepsMessagesAndOffsets(t *testing.T) {
 	topics := []string{events.TopicStatement}
 	group := "g-restart"
 
-	start := func() (*kafka.Embedded, kafka.Config) {
+	start := func(topics ...string) (*kafka.Embedded, kafka.Config) {
 		t.Helper()
-		e, err := kafka.StartEmbedded(kafka.EmbeddedOptions{DataDir: dir, Topics: events.AllTopics})
+		e, err := kafka.StartEmbedded(kafka.EmbeddedOptions{DataDir: dir, Topics: topics})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -28,7 +28,7 @@ func TestEmbeddedRestartKeepsMessagesAndOffsets(t *testing.T) {
 		return e, kafka.Config{Brokers: e.Addrs()}
 	}
 
-	e, cfg := start()
+	e, cfg := start(events.AllTopics...)
 	pub := kafka.NewPublisher(cfg)
 	evs := makeEvents(t, "restart", 10, 1)
 	if err := pub.Publish(ctx, events.TopicStatement, evs); err != nil {
@@ -47,7 +47,13 @@ func TestEmbeddedRestartKeepsMessagesAndOffsets(t *testing.T) {
 	}
 	e.Close()
 
-	_, cfg = start()
+	// A topic added to Topics since the last run is created too (kfake itself seeds only a new DataDir).
+	_, cfg = start(append([]string{"added.later"}, events.AllTopics...)...)
+	added := newConsumer(t, cfg, "g-added", []string{"added.later"}, kafka.ConsumerOptions{})
+	if _, _, err := added.Lag(ctx); err != nil {
+		t.Fatalf("topic added on restart: %v", err)
+	}
+
 	c = newConsumer(t, cfg, group, topics, kafka.ConsumerOptions{})
 	if n := lag(ctx, t, c); n != 6 {
 		t.Fatalf("lag after restart = %d, want the 6 uncommitted", n)

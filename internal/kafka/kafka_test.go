@@ -207,7 +207,9 @@ func TestLagCountsDownToZero(t *testing.T) {
 }
 
 // FetchBatch ending a batch on MaxWait, or being called with a cancelled context, never loses a message the
-// reader has already fetched: all of them arrive, in order, with no gap.
+// reader has already fetched: all of them arrive, in order, with no gap. Most calls here get a cancelled
+// context, so the race between "context done" and "message ready" inside kafka-go's FetchMessage is run many
+// times, both for a batch's first message and while filling one.
 func TestFetchBatchTimeoutsLoseNothing(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
@@ -220,34 +222,38 @@ func TestFetchBatchTimeoutsLoseNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// MaxWait of a microsecond: nearly every batch is cut short by its fill timeout while messages are queued.
+	// MaxWait of a microsecond: a batch filled under a live context is cut short by its fill timeout while
+	// messages are still queued; MaxBatch 50 leaves most messages to the calls with a cancelled context.
 	c := newConsumer(t, cfg, kafkatest.Group(t), []string{events.TopicSettlement},
-		kafka.ConsumerOptions{MaxWait: time.Microsecond})
+		kafka.ConsumerOptions{MaxWait: time.Microsecond, MaxBatch: 50})
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
 
 	var got []kafka.Message
-	batches, cancelledCalls := 0, 0
+	var calls, refused, despite int // calls; cancelled calls that took nothing; that returned messages anyway
 	for len(got) < len(evs) {
-		call := ctx
-		if batches%2 == 1 {
-			call = cancelled
-			cancelledCalls++
+		call := cancelled
+		if calls%10 == 0 {
+			call = ctx // now and then one that may block, for when nothing is queued yet
 		}
+		calls++
 		batch, err := c.FetchBatch(call)
-		batches++
 		switch {
 		case err != nil && call == cancelled && errors.Is(err, context.Canceled):
-			continue // no message taken; the next call must see it
+			refused++
+			continue
 		case err != nil:
 			t.Fatal(err)
+		case call == cancelled:
+			despite++
 		}
 		got = append(got, batch...)
 	}
 	if !slices.Equal(ids(t, got), eventIDs(evs)) {
 		t.Fatalf("got %d messages out of order or with gaps", len(got))
 	}
-	t.Logf("%d messages in %d calls, %d with a cancelled context", len(got), batches, cancelledCalls)
+	t.Logf("%d messages in %d calls; cancelled calls: %d took nothing, %d returned a batch", len(got), calls,
+		refused, despite)
 }
 
 func TestEnsureTopicsIsIdempotentAndChecksPartitions(t *testing.T) {
