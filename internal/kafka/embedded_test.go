@@ -1,8 +1,10 @@
 package kafka_test
 
 import (
+	"context"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
@@ -84,5 +86,29 @@ func TestEmbeddedWithoutDataDirStartsEmpty(t *testing.T) {
 	c := newConsumer(t, cfg, "g", []string{events.TopicBatch}, kafka.ConsumerOptions{})
 	if n := lag(ctx, t, c); n != 0 {
 		t.Fatalf("lag on a fresh broker = %d", n)
+	}
+}
+
+// A publish that cannot be acknowledged — here the broker is gone — is an error, so the poller keeps its
+// cursor. The context's deadline only bounds how long the writer keeps retrying.
+func TestPublishFailsWhenTheBrokerIsDown(t *testing.T) {
+	t.Parallel()
+	e, err := kafka.StartEmbedded(kafka.EmbeddedOptions{Topics: []string{events.TopicStatement}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := kafka.NewPublisher(kafka.Config{Brokers: e.Addrs()})
+	t.Cleanup(func() { _ = pub.Close() })
+	if err := pub.Publish(testCtx(t), events.TopicStatement, makeEvents(t, "up", 3, 1)); err != nil {
+		t.Fatal(err)
+	}
+
+	e.Close()
+	ctx, cancel := context.WithTimeout(testCtx(t), time.Second)
+	defer cancel()
+	if err := pub.Publish(ctx, events.TopicStatement, makeEvents(t, "down", 3, 1)); err == nil {
+		t.Fatal("publish to a stopped broker succeeded")
+	} else {
+		t.Logf("as expected: %v", err)
 	}
 }

@@ -54,6 +54,7 @@ func NewPublisher(cfg Config) *Publisher {
 		RequiredAcks:           kafkago.RequireAll,
 		BatchTimeout:           cfg.WriteBatchTimeout,
 		BatchSize:              writeBatchSize,
+		MaxAttempts:            cfg.WriteAttempts,
 		WriteTimeout:           cfg.WriteTimeout,
 		ReadTimeout:            cfg.WriteTimeout,
 		AllowAutoTopicCreation: cfg.AllowAutoTopicCreation,
@@ -69,7 +70,7 @@ func NewPublisher(cfg Config) *Publisher {
 //
 // An error means the page was not published as a whole: the caller must not advance its cursor, and should
 // publish the page again later. Some events may already have been written, and the writer's own retries (up
-// to 10 attempts per batch) may still deliver some after an error such as a cancelled ctx: publishing again
+// to Config.WriteAttempts per batch) may still deliver some after an error such as a cancelled ctx: publishing again
 // makes duplicates, which consumers drop by event id.
 //
 // The message timestamp is the time of publishing, not the event's time: brokers apply time-based retention
@@ -107,7 +108,8 @@ func (p *Publisher) Publish(ctx context.Context, topic string, evs []events.Even
 	return nil
 }
 
-// Close flushes nothing (Publish is synchronous) and releases the writer's connections.
+// Close releases the writer's connections. Publish is synchronous, so nothing waits to be sent, but the retries
+// of a batch whose Publish gave up on a cancelled context may still be running: Close waits for them.
 func (p *Publisher) Close() error {
 	err := p.w.Close()
 	p.release()
