@@ -1,0 +1,22 @@
+// Command simulator runs mizan's provider simulators as a process, for the local pipeline and for trying
+// the poller by hand: today the Vandar API (internal/sources/vandar/vandartest) with seeded, realistic
+// histories for one or more businesses, on the real clock, until SIGINT or SIGTERM.
+//
+//	simulator --addr 127.0.0.1:8081 --business acme,other --seed 1 --days 30 --per-day 40
+//
+// It prints the base URL and, per business, the initial token pair as VANDAR_<SLUG>_ACCESS_TOKEN and
+// VANDAR_<SLUG>_REFRESH_TOKEN lines, the names mizan's sources file uses by convention.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "simulator:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
+)
+
+// run parses the flags, builds the simulator, serves it until ctx is done or a signal arrives, then shuts
+// down, letting requests in flight finish. The simulator takes flags only: it holds no secrets, and getenv
+// is in the signature because every mizan command's run has it.
+func run(ctx context.Context, args []string, _ func(string) string, stdout io.Writer) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	fs := flag.NewFlagSet("simulator", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	addr := fs.String("addr", "127.0.0.1:8081", "address to listen on")
+	slugs := fs.String("business", "acme", "comma-separated business slugs")
+	seed := fs.Int64("seed", 1, "seed of the histories; the i-th business gets seed+i")
+	days := fs.Int("days", 30, "days of history, ending today; the rest of today's items appear as their time comes")
+	perDay := fs.Int("per-day", 40, "about how many items a day")
+	rateLimit := fs.Bool("rate-limit", false, "enforce Vandar's limits: 100 requests and 30 POSTs per 3 s per token")
+	plant := fs.Bool("discrepancies", false,
+		"plant one of each discrepancy per business: a hidden, a duplicated and a fee-mis-signed item and a "+
+			"drifted balance at once, and an item's amount changed a minute after start")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+
+	opts := vandartest.Options{RateLimit: *rateLimit, Seed: *seed}
+	for i, slug := range strings.Split(*slugs, ",") {
+		opts.Businesses = append(opts.Businesses, vandartest.BusinessOptions{
+			Slug: strings.TrimSpace(slug), Seed: *seed + int64(i), Days: *days, PerDay: *perDay})
+	}
+	srv, err := vandartest.New(opts)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "# vandar simulator: %d days of history, about %d items a day\n# api_url: %s\n", *days, *perDay, base)
+	var restate []func()
+	for _, slug := range srv.Businesses() {
+		fmt.Fprintf(stdout, "# business %s: %d items so far, wallet %d Toman\n", slug, len(srv.Items(slug)), srv.Wallet(slug))
+		if *plant {
+			later, err := plantDiscrepancies(srv, slug, *seed, stdout)
+			if err != nil {
+				return fmt.Errorf("business %s: %w", slug, err)
+			}
+			restate = append(restate, later)
+		}
+		access, refresh, expiresIn := srv.IssueTokens(slug)
+		env := "VANDAR_" + envName(slug)
+		fmt.Fprintf(stdout, "# token pair of %s (the access token is valid %d s):\n", slug, expiresIn)
+		fmt.Fprintf(stdout, "%s_ACCESS_TOKEN=%s\n%s_REFRESH_TOKEN=%s\n", env, access, env, refresh)
+	}
+
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	restated := time.NewTimer(time.Minute)
+	defer restated.Stop()
+	for {
+		select {
+		case err := <-served:
+			return err
+		case <-restated.C:
+			for _, f := range restate {
+				f()
+			}
+		case <-ctx.Done():
+			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return hs.Shutdown(shutdown)
+		}
+	}
+}
+
+// envName turns a slug into the middle of an environment variable's name: acme-shop → ACME_SHOP.
+func envName(slug string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z':
+			return r - 'a' + 'A'
+		case r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+			return r
+		}
+		return '_'
+	}, slug)
+}
+
+// plantDiscrepancies hides, duplicates and mis-signs the fee of three seeded gateway payments and drifts
+// the balance now, and returns the fourth discrepancy — a payment's amount changed — to do later: a
+// restatement is only visible to a reader that saw the item before it changed.
+func plantDiscrepancies(srv *vandartest.Server, slug string, seed int64, out io.Writer) (func(), error) {
+	var candidates []vandartest.Item
+	for _, it := range srv.Items(slug) {
+		if it.Kind == vandartest.KindIPG && it.Wage > 0 && !it.EffectiveAt.IsZero() {
+			candidates = append(candidates, it)
+		}
+	}
+	if len(candidates) < 4 {
+		return nil, fmt.Errorf("only %d paid gateway payments: too few to plant discrepancies in", len(candidates))
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x706c616e74))
+	rng.Shuffle(len(candidates), func(i, j int) { candidates[i], candidates[j] = candidates[j], candidates[i] })
+	hidden, dup, missigned, changed := candidates[0], candidates[1], candidates[2], candidates[3]
+	for _, step := range []struct {
+		what string
+		err  error
+	}{
+		{fmt.Sprintf("item %d hidden from the statement", hidden.ID), srv.HideItem(slug, hidden.ID)},
+		{fmt.Sprintf("item %d listed twice", dup.ID), srv.DuplicateItem(slug, dup.ID)},
+		{fmt.Sprintf("item %d's fee applied with the wrong sign", missigned.ID), srv.MisSignFee(slug, missigned.ID)},
+		{"balance reported 1000 Toman high", srv.DriftBalance(slug, 1_000)},
+	} {
+		if step.err != nil {
+			return nil, step.err
+		}
+		fmt.Fprintf(out, "# planted in %s: %s\n", slug, step.what)
+	}
+	fmt.Fprintf(out, "# planted in %s, a minute from now: item %d's amount changed from %d to %d\n",
+		slug, changed.ID, changed.Amount, changed.Amount+10_000)
+	return func() { _ = srv.ChangeAmount(slug, changed.ID, changed.Amount+10_000) }, nil
+}
