@@ -88,11 +88,11 @@ type move struct {
 }
 
 // generate makes days days of history from start's Tehran midnight, about perDay items a day.
-func (b *business) generate(start time.Time, days, perDay int, loc *time.Location) error {
-	g := &generator{b: b, rng: b.rng, loc: loc}
-	first := tehranMidnight(start, loc)
+func (b *business) generate(start time.Time, days, perDay int) error {
+	g := &generator{b: b, rng: b.rng, loc: b.loc}
+	first := tehranMidnight(start, b.loc)
 	for d := range days {
-		dayStart := time.Date(first.Year(), first.Month(), first.Day()+d, 0, 0, 0, 0, loc)
+		dayStart := time.Date(first.Year(), first.Month(), first.Day()+d, 0, 0, 0, 0, b.loc)
 		if err := g.day(dayStart, perDay); err != nil {
 			return err
 		}
@@ -185,16 +185,21 @@ func (g *generator) walletAt(t time.Time) int64 {
 	return w
 }
 
+// emit gives r its id and details and keeps it.
 func (g *generator) emit(r *record) error {
 	if err := g.b.allocate(r); err != nil {
 		return err
 	}
 	g.b.describe(r)
+	g.keep(r)
+	return nil
+}
+
+func (g *generator) keep(r *record) {
 	g.made = append(g.made, r)
 	if at, ok := r.effective(); ok {
 		g.moves = append(g.moves, move{at: at, net: r.net()})
 	}
-	return nil
 }
 
 func (g *generator) make(k Kind, at time.Time) error {
@@ -307,10 +312,7 @@ func (g *generator) settlement(at time.Time) error {
 		return err
 	}
 	for _, r := range rs {
-		g.made = append(g.made, r)
-		if when, ok := r.effective(); ok {
-			g.moves = append(g.moves, move{at: when, net: r.net()})
-		}
+		g.keep(r)
 	}
 	return nil
 }

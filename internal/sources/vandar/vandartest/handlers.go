@@ -242,7 +242,7 @@ type listQuery struct {
 
 // parseListQuery validates like Laravel does, collecting every field's errors (in Persian, as Vandar
 // answers). Parameters it does not know (q, formId, …) are ignored.
-func parseListQuery(r *http.Request, s *Server) (listQuery, map[string][]string) {
+func parseListQuery(r *http.Request, loc *time.Location) (listQuery, map[string][]string) {
 	v := r.URL.Query()
 	q := listQuery{perPage: 10}
 	errs := map[string][]string{}
@@ -288,7 +288,7 @@ func parseListQuery(r *http.Request, s *Server) (listQuery, map[string][]string)
 	q.id, _ = integer("id")
 	for field, dst := range map[string]*int{"fromDate": &q.from, "toDate": &q.to} {
 		if raw := v.Get(field); raw != "" {
-			if d, ok := parseJalaliDay(raw, s.loc); ok {
+			if d, ok := parseJalaliDay(raw, loc); ok {
 				*dst = d
 			} else {
 				bad(field, field+" باید تاریخ شمسی معتبر با قالب yyyymmdd باشد.")
@@ -337,7 +337,7 @@ func (s *Server) transactions(r *http.Request, slug string) reply {
 	if fail != nil {
 		return *fail
 	}
-	q, errs := parseListQuery(r, s)
+	q, errs := parseListQuery(r, s.loc)
 	if len(errs) > 0 {
 		return reply{http.StatusUnprocessableEntity, validationBody{Errors: errs}}
 	}

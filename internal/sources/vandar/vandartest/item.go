@@ -5,7 +5,8 @@ import (
 )
 
 // Item is one statement item as the simulator knows it at one moment: the truth the HTTP statement is made
-// from, before any planted discrepancy hides, repeats or restates it.
+// from, before a planted discrepancy hides or repeats it. Amount is the amount as now reported (after any
+// ChangeAmount), Wallet the balance the provider's books hold (including a mis-signed fee).
 type Item struct {
 	ID          int64 // 12 digits: the created_at second × 100 + a counter, as Vandar's ids are
 	UUID        string
@@ -80,17 +81,22 @@ type record struct {
 
 // details are the descriptive fields: seeded, realistic, never part of the money.
 type details struct {
-	refID, trackingCode, cardNumber, cid, port, apiToken, factorNumber, mobile, callbackURL, ip string
-	formID                                                                                      int64
-	formTitle                                                                                   string
-	payerName, payerIBAN, payerEmail, payerSlug, payerPhone                                     string
-	receiverName, receiverSlug, bankName                                                        string
-	paymentNumber                                                                               int64
-	description                                                                                 string
-	failCode, failMessage, failGroup                                                            string
-	receiptURL                                                                                  string
-	predicted, cancelableUntil                                                                  time.Time // settlements
-	settlementPort                                                                              string
+	description string
+
+	// Gateway and form payments (and the bank references most kinds carry).
+	refID, trackingCode, cardNumber, cid, port, apiToken, ip string
+	factorNumber, mobile, callbackURL, formTitle             string
+	formID                                                   int64
+	failCode, failMessage, failGroup                         string // shown once a payment has failed
+
+	payerName, payerIBAN, payerEmail, payerSlug string
+	receiverName, receiverSlug, bankName        string
+	paymentNumber                               int64 // a cash-in's deposit id
+
+	// Settlements and refunds.
+	receiptURL                 string
+	predicted, cancelableUntil time.Time
+	settlementPort             string
 }
 
 // statusAt is the status the item shows at now.

@@ -161,7 +161,7 @@ func (s *Server) AddBusiness(o BusinessOptions) error {
 			today := tehranMidnight(s.nowLocked(), s.loc)
 			start = time.Date(today.Year(), today.Month(), today.Day()-(days-1), 0, 0, 0, 0, s.loc)
 		}
-		if err := b.generate(start, days, perDay, s.loc); err != nil {
+		if err := b.generate(start, days, perDay); err != nil {
 			return fmt.Errorf("business %s: %w", o.Slug, err)
 		}
 	}

@@ -159,13 +159,15 @@ func (r *record) wire(now time.Time, wallet int64, loc *time.Location) wireItem 
 		IsDeposit:       r.deposit,
 		Payer: wirePayer{
 			IP: str(d.ip), IBAN: str(d.payerIBAN), Name: str(d.payerName), Slug: str(d.payerSlug),
-			Email: str(d.payerEmail), Phone: str(d.payerPhone), Mobile: str(d.mobile),
-			Description: str(d.description),
+			Email: str(d.payerEmail), Mobile: str(d.mobile),
 		},
-		Receiver: wireReceiver{
-			Name: str(d.receiverName), Slug: str(d.receiverSlug), IBAN: str(d.receiverIBAN(r)),
-			BankName: str(d.bankName),
-		},
+		Receiver: wireReceiver{Name: str(d.receiverName), Slug: str(d.receiverSlug), BankName: str(d.bankName)},
+	}
+	if r.deposit {
+		w.Payer.Description = str(d.description) // the payer's words, as on the documents' payment
+	}
+	if r.kind == KindSettlement {
+		w.Receiver.IBAN = str(r.iban) // a return names the IBAN as its payer instead
 	}
 	if r.revised != 0 {
 		w.RevisedTransactionID = &r.revised
@@ -206,14 +208,6 @@ func (r *record) wire(now time.Time, wallet int64, loc *time.Location) wireItem 
 		}
 	}
 	return w
-}
-
-// receiverIBAN is where a settlement went; a return names it as the payer instead.
-func (d details) receiverIBAN(r *record) string {
-	if r.kind == KindSettlement {
-		return r.iban
-	}
-	return ""
 }
 
 // prediction is a settlement's time_prediction block as of now.
