@@ -77,8 +77,8 @@ type Consumer struct {
 	err error
 }
 
-// NewConsumer joins group (lazily, on the first FetchBatch) to consume the topics (base names). Offsets are
-// committed only by Commit, synchronously.
+// NewConsumer starts joining group, in the background, to consume the topics (base names); FetchBatch waits
+// for the join. Offsets are committed only by Commit, synchronously.
 func NewConsumer(cfg Config, group string, topics []string, opts ConsumerOptions) *Consumer {
 	cfg = cfg.withDefaults()
 	opts.MaxBatch = cmp.Or(opts.MaxBatch, DefaultMaxBatch)
@@ -215,6 +215,11 @@ func (c *Consumer) Lag(ctx context.Context) (map[string]map[int]int64, int64, er
 	if err == nil {
 		err = committed.Error
 	}
+	// A group that has not formed yet has committed nothing. Kafka answers -1 for each partition; kfake answers
+	// GROUP_ID_NOT_FOUND until the first member has joined, which races with NewConsumer's background join.
+	if errors.Is(err, kafkago.GroupIdNotFound) {
+		committed, err = &kafkago.OffsetFetchResponse{}, nil
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("lag of group %s: committed offsets: %w", c.group, err)
 	}
@@ -222,6 +227,9 @@ func (c *Consumer) Lag(ctx context.Context) (map[string]map[int]int64, int64, er
 	for t, ps := range committed.Topics {
 		done[t] = map[int]int64{}
 		for _, p := range ps {
+			if errors.Is(p.Error, kafkago.GroupIdNotFound) {
+				continue
+			}
 			if p.Error != nil {
 				return nil, 0, fmt.Errorf("lag of group %s: committed offset of %s/%d: %w", c.group, t, p.Partition,
 					p.Error)
