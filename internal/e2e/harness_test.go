@@ -1,0 +1,199 @@
+// Package e2e tests the whole statement pipeline: the Vandar simulator → the poller → a real Kafka-protocol
+// broker (or the cluster in KAFKA_BROKERS) → the reconciler → the ledger in a real PostgreSQL.
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/shopspring/decimal"
+
+	"github.com/mizanhq/mizan/internal/config"
+	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/kafka/kafkatest"
+	"github.com/mizanhq/mizan/internal/ledger"
+	"github.com/mizanhq/mizan/internal/pgtest"
+	"github.com/mizanhq/mizan/internal/poller"
+	"github.com/mizanhq/mizan/internal/posting"
+	"github.com/mizanhq/mizan/internal/reconciler"
+	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
+)
+
+const secretKey = "e2e-secret-key-0123456789"
+
+// bundle is what a pipeline test needs.
+type bundle struct {
+	t      *testing.T
+	pool   *pgxpool.Pool
+	kafka  kafka.Config
+	sim    *vandartest.Server
+	src    config.Source
+	logs   *syncBuffer
+	log    *slog.Logger
+	pub    *kafka.Publisher
+	poller *poller.Poller
+
+	now atomic.Pointer[time.Time] // the simulator's clock, which the poller reads too
+	// hook, when set, sees every request before the simulator does.
+	hook atomic.Pointer[func(*http.Request)]
+}
+
+// setNow moves the shared clock.
+func (b *bundle) setNow(t time.Time) { b.now.Store(&t) }
+
+// clock reads the shared clock.
+func (b *bundle) clock() time.Time { return *b.now.Load() }
+
+// syncBuffer collects log lines from several goroutines, so tests can search them for secrets.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// setup starts a simulator with opts and wires a poller for its business "acme" to a fresh database and
+// fresh topics. The simulator's clock stands still at now (setNow moves it), and the poller reads it.
+func setup(t *testing.T, now time.Time, opts vandartest.Options) *bundle {
+	t.Helper()
+	pool, _ := pgtest.NewDB(t)
+	kcfg := kafkatest.Config(t)
+	b := &bundle{t: t, pool: pool, kafka: kcfg, logs: &syncBuffer{}}
+	b.setNow(now)
+	opts.Now = b.clock
+	sim, err := vandartest.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := b.hook.Load(); h != nil {
+			(*h)(r)
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	b.sim = sim
+	access, refresh, _ := sim.IssueTokens("acme")
+	b.src = config.Source{
+		Name: "vandar-acme", Provider: events.ProviderVandar, Account: "acme", APIURL: hs.URL, BatchURL: hs.URL,
+		Feeds:       map[string]string{events.FeedStatement: "@every 1m", events.FeedBalance: "@every 5m"},
+		AccessToken: config.Secret(access), RefreshToken: config.Secret(refresh),
+	}
+	b.log = slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	b.pub = kafka.NewPublisher(kcfg)
+	t.Cleanup(func() { b.pub.Close() })
+	b.poller = b.newPoller()
+	return b
+}
+
+// newPoller builds a poller as a restarted process would: nothing in memory, everything from the database.
+func (b *bundle) newPoller() *poller.Poller {
+	b.t.Helper()
+	p, err := poller.New(poller.Config{Now: b.clock, SettleDelay: time.Second}, config.Sources{Sources: []config.Source{b.src}},
+		b.pool, b.pub, secretKey, b.log)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return p
+}
+
+// pollOnce runs `poller once` for every feed of the source.
+func (b *bundle) pollOnce(ctx context.Context) error { return b.poller.Once(ctx, "") }
+
+// reconcile runs `reconciler run --until-idle` as a member of group and returns its stats.
+func (b *bundle) reconcile(ctx context.Context, group string) reconciler.Stats {
+	b.t.Helper()
+	consumer := kafka.NewConsumer(b.kafka, group, events.DataTopics, kafka.ConsumerOptions{MaxWait: 50 * time.Millisecond,
+		SessionTimeout: 6 * time.Second})
+	defer consumer.Close()
+	r := reconciler.New(reconciler.Config{Group: group, IdleAfter: 500 * time.Millisecond}, b.pool, consumer, b.pub, b.log)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := r.Run(ctx, true); err != nil {
+		b.t.Fatalf("reconciler: %v", err)
+	}
+	return r.Stats
+}
+
+// walletBalance is the ledger balance of acme's wallet.
+func (b *bundle) walletBalance(ctx context.Context) decimal.Decimal {
+	b.t.Helper()
+	bal, err := ledger.Balance(ctx, b.pool, posting.Wallet(events.ProviderVandar, "acme", events.CurrencyToman).Code)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return bal
+}
+
+// count runs a counting query.
+func (b *bundle) count(ctx context.Context, sql string, args ...any) int {
+	b.t.Helper()
+	var n int
+	if err := b.pool.QueryRow(ctx, sql, args...).Scan(&n); err != nil {
+		b.t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+// ledgerSnapshot is everything the ledger holds, to compare before and after something that must change
+// nothing.
+func (b *bundle) ledgerSnapshot(ctx context.Context) string {
+	b.t.Helper()
+	var s string
+	err := b.pool.QueryRow(ctx, `
+		SELECT count(*) || ' entries, ' ||
+			(SELECT count(*) FROM ledger.postings) || ' postings, ' ||
+			coalesce((SELECT string_agg(account || '=' || balance, ' ' ORDER BY account) FROM ledger.balances), '')
+		FROM ledger.entries`).Scan(&s)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return s
+}
+
+// movedItems counts the simulator's items that have moved the wallet (each must be one entry).
+func movedItems(items []vandartest.Item) int {
+	n := 0
+	for _, it := range items {
+		if !it.EffectiveAt.IsZero() {
+			n++
+		}
+	}
+	return n
+}
+
+func mustEqualWallet(t *testing.T, got decimal.Decimal, want int64) {
+	t.Helper()
+	if !got.Equal(decimal.NewFromInt(want)) {
+		t.Fatalf("ledger wallet = %s, simulator wallet = %d (difference %s)", got, want, got.Sub(decimal.NewFromInt(want)))
+	}
+}
+
+func fmtItems(items []vandartest.Item) string {
+	var buf bytes.Buffer
+	for _, it := range items {
+		fmt.Fprintf(&buf, "%d %s status=%d amount=%d wage=%d eff=%s wallet=%d\n", it.ID, it.Kind, it.Status, it.Amount,
+			it.Wage, it.EffectiveAt.Format(time.RFC3339), it.Wallet)
+	}
+	return buf.String()
+}
