@@ -62,7 +62,6 @@ func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	return nil
 }
 
-
 func topics(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
 	fs := flag.NewFlagSet("topics", flag.ContinueOnError)
 	partitions := fs.Int("partitions", 6, "partitions per topic (the most reconciler replicas that can share the work)")

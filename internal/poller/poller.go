@@ -203,9 +203,11 @@ func (p *Poller) pollVandarStatement(ctx context.Context, src config.Source, sta
 	cutoff := start.Add(-p.cfg.SettleDelay)
 	topic := events.TopicStatement
 	poll := &statementPoll{
-		client:   client,
-		publish:  func(ctx context.Context, evs []events.Event) error { return p.pub.Publish(ctx, topic, evs) },
-		save:     func(ctx context.Context, c statementCursor) error { return p.cursors.Save(ctx, src.Name, events.FeedStatement, c) },
+		client:  client,
+		publish: func(ctx context.Context, evs []events.Event) error { return p.pub.Publish(ctx, topic, evs) },
+		save: func(ctx context.Context, c statementCursor) error {
+			return p.cursors.Save(ctx, src.Name, events.FeedStatement, c)
+		},
 		cursor:   cur,
 		cutoff:   cutoff,
 		window:   cutoff.Add(-p.cfg.RereadWindow),

@@ -59,7 +59,7 @@ type heldItem struct {
 	id   uint64
 	// prev is the id of the new item seen just before this one ("" for re-read items, which are behind the
 	// cursor already): while this item is held, the cursor may not pass prev.
-	prev  string
+	prev   string
 	reread bool
 }
 
