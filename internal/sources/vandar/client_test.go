@@ -971,3 +971,40 @@ func TestNewChecksConfig(t *testing.T) {
 		t.Errorf("defaults not applied: %+v", c.cfg)
 	}
 }
+
+func TestTimeoutIsRetried(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *Config) { c.HTTPClient = &http.Client{Timeout: 200 * time.Millisecond} })
+	b.vandar.setIntercept(func(w http.ResponseWriter, r *http.Request, n int) bool {
+		if n > 1 {
+			return false
+		}
+		<-r.Context().Done() // never answer: the client's timeout ends the request
+		return true
+	})
+	if _, err := b.client.Balance(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(b.slept()); n != 1 {
+		t.Errorf("waited %d times, want 1", n)
+	}
+}
+
+// Every request waits for the client-side limiter: with the bucket empty and a deadline sooner than the next
+// token, the call is refused before anything is sent.
+func TestRateLimiterGatesRequests(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *Config) { c.GetLimit, c.GetBurst = rate.Every(time.Hour), 1 })
+	if _, err := b.client.Balance(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	_, err := b.client.Balance(ctx)
+	if err == nil || !strings.Contains(err.Error(), "rate limiter") {
+		t.Fatalf("err = %v, want the limiter's refusal", err)
+	}
+	if n := b.vandar.requestCount(); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+}
