@@ -304,6 +304,39 @@ func TestPublishToMissingTopicFails(t *testing.T) {
 	}
 }
 
+// A batch the broker refuses is an error naming the cause once, not once per message.
+func TestPublishRefusedByTheBrokerFails(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	cfg := kafkatest.Config(t)
+	topic := cfg.Topic("small.messages")
+	transport := &kafkago.Transport{}
+	t.Cleanup(transport.CloseIdleConnections)
+	client := &kafkago.Client{Addr: kafkago.TCP(cfg.Brokers...), Transport: transport}
+	resp, err := client.CreateTopics(ctx, &kafkago.CreateTopicsRequest{Topics: []kafkago.TopicConfig{{
+		Topic: topic, NumPartitions: 1, ReplicationFactor: -1,
+		ConfigEntries: []kafkago.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: "1000"}},
+	}}})
+	if err == nil {
+		err = resp.Errors[topic]
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	pub := kafka.NewPublisher(cfg)
+	t.Cleanup(func() { _ = pub.Close() })
+	evs := makeEvents(t, "refused", 20, 1) // one key: one partition, one batch of about 8 KB
+	err = pub.Publish(ctx, "small.messages", evs)
+	if !errors.Is(err, kafkago.MessageSizeTooLarge) {
+		t.Fatalf("got %v, want MessageSizeTooLarge", err)
+	}
+	if !strings.Contains(err.Error(), "20 of 20 not acknowledged") || strings.Count(err.Error(), "Too Large") != 1 {
+		t.Errorf("error should count the messages and name the cause once: %v", err)
+	}
+	t.Logf("as expected: %v", err)
+}
+
 func TestUnusableConsumerReportsWhy(t *testing.T) {
 	t.Parallel()
 	ctx := testCtx(t)
