@@ -89,7 +89,10 @@ func prepare(e *Entry) (prepared, error) {
 	if err := checkText("description", e.Description, 0); err != nil {
 		return p, &EntryError{Key: key, Err: err}
 	}
-	if e.EffectiveAt.IsZero() || e.EffectiveAt.Year() < 1 || e.EffectiveAt.Year() > 9999 {
+	if e.EffectiveAt.IsZero() {
+		return p, entryErr(key, ErrInvalid, "no effective time")
+	}
+	if y := e.EffectiveAt.UTC().Year(); y < 1 || y > 9999 {
 		return p, entryErr(key, ErrInvalid, "effective time %v out of range", e.EffectiveAt)
 	}
 	p.at = e.EffectiveAt.UTC().Truncate(time.Microsecond)
