@@ -77,8 +77,8 @@ type Config struct {
 	Dialer    *kafkago.Dialer
 	Transport kafkago.RoundTripper
 
-	// Logger receives kafka-go's and kfake's internal messages: errors at Warn, chatter at Debug. Default nil:
-	// discarded.
+	// Logger receives kafka-go's internal messages (errors it retries at Warn, chatter at Debug) and the reader
+	// errors that end a batch early. Default nil: discarded.
 	Logger *slog.Logger
 }
 
