@@ -199,8 +199,36 @@ func decodeItem(business string, raw json.RawMessage) (events.StatementItem, err
 	if err != nil {
 		return events.StatementItem{}, fmt.Errorf("statement item %s: %w", id, err)
 	}
-	item.Raw = append(json.RawMessage(nil), raw...)
+	item.Raw, err = redactRaw(raw, m)
+	if err != nil {
+		return events.StatementItem{}, fmt.Errorf("statement item %s: %w", id, err)
+	}
 	return item, nil
+}
+
+// secretFields are item fields that carry credentials: `api_token` is the business's payment-gateway key.
+// They are replaced before the raw item travels on, because events are read by every consumer of the topic
+// and kept in the ledger's metadata.
+var secretFields = []string{"api_token"}
+
+// redactRaw returns the raw item as received, or, when it carries a credential, re-encoded with the
+// credential replaced (the keys then come out sorted; every value is kept byte for byte).
+func redactRaw(raw json.RawMessage, m map[string]json.RawMessage) (json.RawMessage, error) {
+	dirty := false
+	for _, f := range secretFields {
+		if v, ok := m[f]; ok && string(v) != "null" && string(v) != `""` {
+			m[f] = json.RawMessage(`"[redacted]"`)
+			dirty = true
+		}
+	}
+	if !dirty {
+		return append(json.RawMessage(nil), raw...), nil
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("re-encode raw item: %w", err)
+	}
+	return out, nil
 }
 
 // normalizeItem turns an item's members into the normalized fact. See StatementItem for what each field

@@ -103,6 +103,9 @@ func TestDecodePage(t *testing.T) {
 	}
 	for i := range want {
 		want[i].Raw = raws[i]
+		if i < len(page.Items) {
+			want[i].Raw = checkRedactedRaw(t, raws[i], page.Items[i].Raw)
+		}
 	}
 	if page.HasMore {
 		t.Error("HasMore = true, want false")
@@ -356,4 +359,30 @@ func FuzzDecodeItem(f *testing.F) {
 			t.Fatalf("Event: %v", err)
 		}
 	})
+}
+
+// checkRedactedRaw checks that got is the raw item want with its api_token (the gateway key) replaced and
+// nothing else changed, and returns got.
+func checkRedactedRaw(t *testing.T, want, got json.RawMessage) json.RawMessage {
+	t.Helper()
+	var w, g map[string]any
+	if err := json.Unmarshal(want, &w); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(got, &g); err != nil {
+		t.Fatalf("raw item is not JSON: %v", err)
+	}
+	if tok, ok := w["api_token"].(string); ok && tok != "" {
+		if strings.Contains(string(got), tok) {
+			t.Errorf("raw item still carries api_token %q", tok)
+		}
+		if g["api_token"] != "[redacted]" {
+			t.Errorf("api_token = %v, want [redacted]", g["api_token"])
+		}
+		w["api_token"] = "[redacted]"
+	}
+	if diff := cmp.Diff(w, g); diff != "" {
+		t.Errorf("raw item changed beyond the redaction (-want +got):\n%s", diff)
+	}
+	return got
 }
