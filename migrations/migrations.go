@@ -68,7 +68,8 @@ func UpWithLogger(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 	return nil
 }
 
-// Version returns the newest migration version applied to db; 0 if none.
+// Version returns the newest migration version applied to db; 0 if none (goose then creates its empty
+// version table).
 func Version(ctx context.Context, db *sql.DB) (int64, error) {
 	p, err := newProvider(db, nil)
 	if err != nil {
