@@ -89,7 +89,13 @@ func (r *Reconciler) Run(ctx context.Context, untilIdle bool) error {
 				break
 			}
 			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				return fmt.Errorf("fetch: %w", err)
+				// The reader retries on its own (a broker restarting, a rebalance): say so and fetch again.
+				r.log.Warn("fetch failed; fetching again", "err", err)
+				select {
+				case <-ctx.Done():
+				case <-time.After(time.Second):
+				}
+				continue
 			}
 			if untilIdle {
 				caughtUp, err := r.caughtUp(ctx)

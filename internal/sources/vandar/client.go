@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -232,6 +233,11 @@ func (c *Client) sendRetrying(ctx context.Context, r request, access string) ([]
 	start := c.now()
 	for attempt := 1; ; attempt++ {
 		body, retryAfter, err := c.attempt(ctx, r, access)
+		if err == nil && r.method == http.MethodGet && !json.Valid(body) {
+			// A success whose body is not JSON — cut short by a dropped connection, or a proxy's HTML page — is
+			// most often passing; a GET is safe to repeat. If it persists, the retries run out with the snippet.
+			err = transientMalformed{malformed(r.endpoint(), http.StatusOK, body, errors.New("body is not valid JSON"), c.redact)}
+		}
 		if err == nil {
 			return body, nil
 		}
@@ -350,3 +356,9 @@ func (c *Client) parseRetryAfter(h string) time.Duration {
 	}
 	return -1
 }
+
+// transientMalformed is a malformed success body on a request that is safe to repeat.
+type transientMalformed struct{ error }
+
+func (e transientMalformed) Unwrap() error { return e.error }
+func (transientMalformed) Retryable() bool { return true }
