@@ -197,3 +197,5 @@ func fmtItems(items []vandartest.Item) string {
 	}
 	return buf.String()
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

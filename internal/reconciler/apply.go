@@ -108,6 +108,9 @@ func isPermanent(err error) bool {
 	if errors.As(err, &p) {
 		return true
 	}
+	if ledger.Retryable(err) { // e.g. another member posting the same key during a rebalance
+		return false
+	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		switch pgErr.Code[:2] {
