@@ -12,6 +12,7 @@ import (
 
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/pollstate"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 )
 
@@ -177,4 +178,29 @@ func (b *bundle) deadLetters(ctx context.Context) []string {
 		}
 	}
 	return reasons
+}
+
+func TestAPollIsSkippedWhileAnotherProcessHoldsTheSourceLock(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := setup(t, afterHistory, vandartest.Options{Businesses: []vandartest.BusinessOptions{{
+		Slug: "acme", Seed: 9, Start: historyStart, Days: 2, PerDay: 20,
+	}}})
+	release, err := pollstate.Lock(ctx, b.pool, "vandar-acme/statement")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.poller.PollFeed(ctx, b.src, events.FeedStatement); err != nil {
+		t.Fatalf("a locked source is skipped, not failed: %v", err)
+	}
+	if n := b.sim.Requests(vandartest.EndpointTransactions); n != 0 {
+		t.Fatalf("%d statement requests while another process held the lock", n)
+	}
+	release()
+	if err := b.poller.PollFeed(ctx, b.src, events.FeedStatement); err != nil {
+		t.Fatal(err)
+	}
+	if n := b.sim.Requests(vandartest.EndpointTransactions); n == 0 {
+		t.Fatal("the source was not polled once the lock was free")
+	}
 }
