@@ -154,3 +154,96 @@ func (d DeadLetter) Event() (Event, error) {
 	id := NewID("deadletter", d.Topic, fmt.Sprint(d.Partition), fmt.Sprint(d.Offset))
 	return newEvent(TypeDeadLetter, "/mizan/reconciler/"+d.RefusedBy, d.Topic, d.Key, id, d.RefusedAt, d)
 }
+
+// Settlement statuses, as Vandar reports them (uppercase; the statement's lowercase words are only filters).
+const (
+	SettlementInit      = "INIT"
+	SettlementPending   = "PENDING"
+	SettlementSubmitted = "SUBMITTED"
+	SettlementDone      = "DONE"
+	SettlementFailed    = "FAILED"
+	SettlementCanceled  = "CANCELED"
+)
+
+// Settlement is one payout from a provider wallet to a bank account, in the state the provider reported it.
+// Amounts are in the provider's unit (Vandar: tomans, from amount_toman/wage_toman where given; a bare
+// `amount` in some Vandar responses is rials and is converted by the source).
+type Settlement struct {
+	Provider     string `json:"provider"`
+	Account      string `json:"account"`
+	SettlementID string `json:"settlement_id"` // the provider's id of the settlement (Vandar: a uuid)
+	// TransactionID is the statement item that took the money out of the wallet, where the provider says.
+	TransactionID string           `json:"transaction_id,omitempty"`
+	TrackID       string           `json:"track_id,omitempty"` // the merchant's own unique id
+	Status        string           `json:"status"`             // one of the Settlement* constants
+	Amount        decimal.Decimal  `json:"amount"`
+	Fee           decimal.Decimal  `json:"fee"`
+	Currency      string           `json:"currency"`
+	IBAN          string           `json:"iban,omitempty"`
+	Queued        bool             `json:"queued,omitempty"` // stored while the wallet was short; sent when funded
+	PredictedAt   time.Time        `json:"predicted_at,omitzero"`
+	CreatedAt     time.Time        `json:"created_at,omitzero"`
+	SettledAt     time.Time        `json:"settled_at,omitzero"` // when it reached DONE, where reported
+	ObservedAt    time.Time        `json:"observed_at"`
+	Raw           json.RawMessage  `json:"raw"`
+	WalletAfter   *decimal.Decimal `json:"wallet_after,omitempty"` // the list's `wallet` after this settlement
+}
+
+// Event wraps the settlement. Each status a settlement reaches is one fact; the same status reported again is
+// the same fact, and a changed amount under one status is a new one.
+func (s Settlement) Event() (Event, error) {
+	id := NewID(s.Provider, s.Account, FeedSettlements, s.SettlementID, s.Status, s.Amount.String(), s.Fee.String(),
+		s.Currency)
+	t := s.ObservedAt
+	if !s.SettledAt.IsZero() {
+		t = s.SettledAt
+	}
+	return newEvent(TypeSettlement, "/"+s.Provider+"/"+s.Account+"/"+FeedSettlements, s.SettlementID,
+		Key(s.Provider, s.Account), id, t, s)
+}
+
+// BatchItem is one settlement of a batch.
+type BatchItem struct {
+	ID            string          `json:"id"`
+	TrackID       string          `json:"track_id,omitempty"`
+	TransactionID string          `json:"transaction_id,omitempty"`
+	Amount        decimal.Decimal `json:"amount"`
+	IBAN          string          `json:"iban,omitempty"`
+	Status        string          `json:"status"`
+	Type          string          `json:"type,omitempty"` // ACH (Paya) or A2A
+	ErrorMessage  string          `json:"error_message,omitempty"`
+}
+
+// Batch is a batch settlement as the provider reported it: its totals, its per-status counts and amounts, and
+// (where fetched) its items. The batch check compares the items with the totals.
+type Batch struct {
+	Provider    string                     `json:"provider"`
+	Account     string                     `json:"account"`
+	BatchID     string                     `json:"batch_id"`
+	Currency    string                     `json:"currency"`
+	TotalCount  int                        `json:"total_count"`
+	TotalAmount decimal.Decimal            `json:"total_amount"`
+	Counts      map[string]int             `json:"counts"`  // by lowercase status: init, pending, submitted, done, failed, canceled
+	Amounts     map[string]decimal.Decimal `json:"amounts"` // by the same statuses
+	Items       []BatchItem                `json:"items,omitempty"`
+	ItemsRead   bool                       `json:"items_read"` // whether Items is the batch's complete item list
+	CreatedAt   time.Time                  `json:"created_at,omitzero"`
+	ObservedAt  time.Time                  `json:"observed_at"`
+	Raw         json.RawMessage            `json:"raw"`
+}
+
+// Event wraps the batch. A batch whose counts, amounts and item statuses are unchanged is the same fact.
+func (b Batch) Event() (Event, error) {
+	parts := []string{b.Provider, b.Account, FeedBatches, b.BatchID, fmt.Sprint(b.TotalCount), b.TotalAmount.String()}
+	for _, k := range sortedKeys(b.Counts) {
+		parts = append(parts, k+"="+fmt.Sprint(b.Counts[k]))
+	}
+	for _, k := range sortedKeys(b.Amounts) {
+		parts = append(parts, k+"="+b.Amounts[k].String())
+	}
+	for _, it := range b.Items {
+		parts = append(parts, it.ID+":"+it.Status+":"+it.Amount.String())
+	}
+	return newEvent(TypeBatch, "/"+b.Provider+"/"+b.Account+"/"+FeedBatches, b.BatchID,
+		Key(b.Provider, b.Account), NewID(parts...), b.ObservedAt, b)
+}
