@@ -70,12 +70,9 @@ type Config struct {
 	// DialTimeout bounds opening a connection to a broker. Default 10s.
 	DialTimeout time.Duration
 
-	// Dialer and Transport are the hooks for TLS and SASL, which a later change turns into Config fields of
-	// their own. The consumer connects through Dialer; the publisher and the admin calls (EnsureTopics, Lag)
-	// through Transport. Set both, with the same security settings, or neither. Default nil: plain TCP with
-	// ClientID and DialTimeout. A Transport given here is shared and never closed by this package.
-	Dialer    *kafkago.Dialer
-	Transport kafkago.RoundTripper
+	// Security is TLS and SASL for every connection: the consumer's, the publisher's and the admin calls'
+	// (EnsureTopics, Lag, Ping) alike. Default zero: plain TCP without authentication.
+	Security Security
 
 	// Logger receives kafka-go's internal messages (errors it retries at Warn, chatter at Debug) and the reader
 	// errors that end a batch early. Default nil: discarded.
@@ -118,38 +115,53 @@ func (c Config) check() error {
 	if len(c.Brokers) == 0 {
 		return fmt.Errorf("kafka: no brokers configured")
 	}
-	return nil
+	return c.Security.check()
 }
 
 // addr is the bootstrap address set kafka-go's writer and client expect.
 func (c Config) addr() net.Addr { return kafkago.TCP(c.Brokers...) }
 
-// dialer is the consumer's way to connect: the hook for TLS and SASL.
-func (c Config) dialer() *kafkago.Dialer {
-	if c.Dialer != nil {
-		return c.Dialer
+// dialer is the consumer's way to connect, with the Security settings.
+func (c Config) dialer() (*kafkago.Dialer, error) {
+	tlsConfig, mech, err := c.Security.build()
+	if err != nil {
+		return nil, err
 	}
-	return &kafkago.Dialer{ClientID: c.ClientID, Timeout: c.DialTimeout, DualStack: true}
+	return &kafkago.Dialer{
+		ClientID:      c.ClientID,
+		Timeout:       c.DialTimeout,
+		DualStack:     true,
+		TLS:           tlsConfig,
+		SASLMechanism: mech,
+	}, nil
 }
 
-// transport returns the RoundTripper for the writer and admin calls, and a function that releases it: a
-// transport built here keeps connections and a metadata refresher, so whoever builds it must close it.
-func (c Config) transport() (kafkago.RoundTripper, func()) {
-	if c.Transport != nil {
-		return c.Transport, func() {}
+// transport returns the RoundTripper for the writer and admin calls, with the Security settings, and a
+// function that releases it: a transport keeps connections and a metadata refresher, so whoever builds it
+// must close it.
+func (c Config) transport() (kafkago.RoundTripper, func(), error) {
+	tlsConfig, mech, err := c.Security.build()
+	if err != nil {
+		return nil, nil, err
 	}
 	t := &kafkago.Transport{
 		ClientID:    c.ClientID,
 		DialTimeout: c.DialTimeout,
-		Dial:        (&net.Dialer{Timeout: c.DialTimeout}).DialContext,
+		// Dial opens TCP only; the transport runs the TLS handshake on top, with a ServerName per broker.
+		Dial: (&net.Dialer{Timeout: c.DialTimeout}).DialContext,
+		TLS:  tlsConfig,
+		SASL: mech,
 	}
-	return t, t.CloseIdleConnections
+	return t, t.CloseIdleConnections, nil
 }
 
 // client returns an admin client and its release function.
-func (c Config) client() (*kafkago.Client, func()) {
-	t, release := c.transport()
-	return &kafkago.Client{Addr: c.addr(), Transport: t, Timeout: c.WriteTimeout}, release
+func (c Config) client() (*kafkago.Client, func(), error) {
+	t, release, err := c.transport()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &kafkago.Client{Addr: c.addr(), Transport: t, Timeout: c.WriteTimeout}, release, nil
 }
 
 // debugLogger and errorLogger adapt the slog logger to kafka-go's Printf-style loggers; nil keeps kafka-go

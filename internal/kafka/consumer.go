@@ -102,12 +102,23 @@ func NewConsumer(cfg Config, group string, topics []string, opts ConsumerOptions
 	if c.err != nil {
 		return c
 	}
+	dialer, err := cfg.dialer()
+	if err != nil {
+		c.err = err
+		return c
+	}
+	client, release, err := cfg.client()
+	if err != nil {
+		c.err = err
+		return c
+	}
+	c.client, c.release = client, release
 
 	c.r = kafkago.NewReader(kafkago.ReaderConfig{
 		Brokers:     cfg.Brokers,
 		GroupID:     group,
 		GroupTopics: c.topics,
-		Dialer:      cfg.dialer(),
+		Dialer:      dialer,
 		// A whole batch can wait in the queue while the previous one is being applied.
 		QueueCapacity:     opts.MaxBatch,
 		MaxWait:           fetchMaxWait,
@@ -118,7 +129,6 @@ func NewConsumer(cfg Config, group string, topics []string, opts ConsumerOptions
 		Logger:            cfg.debugLogger(),
 		ErrorLogger:       cfg.errorLogger(),
 	})
-	c.client, c.release = cfg.client()
 	return c
 }
 

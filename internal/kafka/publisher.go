@@ -36,6 +36,9 @@ type Publisher struct {
 	cfg     Config
 	w       *kafkago.Writer
 	release func()
+
+	// err is a configuration error (bad Security settings): NewPublisher does not return one, so Publish does.
+	err error
 }
 
 // NewPublisher returns a publisher. It connects lazily, on the first Publish.
@@ -47,7 +50,10 @@ type Publisher struct {
 // partition) instead of scattering it at random; mizan's events always have keys.
 func NewPublisher(cfg Config) *Publisher {
 	cfg = cfg.withDefaults()
-	transport, release := cfg.transport()
+	transport, release, err := cfg.transport()
+	if err != nil {
+		return &Publisher{cfg: cfg, release: func() {}, err: err}
+	}
 	w := &kafkago.Writer{
 		Addr:                   cfg.addr(),
 		Balancer:               kafkago.Murmur2Balancer{Consistent: true},
@@ -76,6 +82,9 @@ func NewPublisher(cfg Config) *Publisher {
 // The message timestamp is the time of publishing, not the event's time: brokers apply time-based retention
 // to message timestamps, and an old statement item must not be deleted the moment it is published.
 func (p *Publisher) Publish(ctx context.Context, topic string, evs []events.Event) error {
+	if p.err != nil {
+		return p.err
+	}
 	if err := p.cfg.check(); err != nil {
 		return err
 	}
@@ -111,6 +120,9 @@ func (p *Publisher) Publish(ctx context.Context, topic string, evs []events.Even
 // Close releases the writer's connections. Publish is synchronous, so nothing waits to be sent, but the retries
 // of a batch whose Publish gave up on a cancelled context may still be running: Close waits for them.
 func (p *Publisher) Close() error {
+	if p.w == nil {
+		return nil
+	}
 	err := p.w.Close()
 	p.release()
 	if err != nil {

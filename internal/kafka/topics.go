@@ -26,7 +26,10 @@ func EnsureTopics(ctx context.Context, cfg Config, partitions, replicationFactor
 	}
 	// A fresh client per call: kafka-go's transport caches metadata, and this function must see the cluster as
 	// it is now.
-	client, release := cfg.client()
+	client, release, err := cfg.client()
+	if err != nil {
+		return err
+	}
 	defer release()
 
 	full := cfg.topics(topics)
