@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/mizanhq/mizan/internal/cli"
 	"github.com/mizanhq/mizan/internal/config"
@@ -58,7 +59,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer pool.Close()
 	pub := kafka.NewPublisher(cli.Kafka(env, log))
 	defer pub.Close()
-	p, err := poller.New(poller.Config{}, sources, pool, pub, env.SecretKey, log)
+	var pcfg poller.Config
+	if v := getenv("MIZAN_SETTLE_DELAY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return fmt.Errorf("environment: MIZAN_SETTLE_DELAY=%q is not a duration such as 10s", v)
+		}
+		pcfg.SettleDelay = d
+		if d == 0 {
+			pcfg.SettleDelay = -1 // explicitly none
+		}
+	}
+	p, err := poller.New(pcfg, sources, pool, pub, env.SecretKey, log)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/mizanhq/mizan/internal/alerts"
 	"github.com/mizanhq/mizan/internal/cli"
 	"github.com/mizanhq/mizan/internal/config"
 	"github.com/mizanhq/mizan/internal/events"
@@ -104,10 +105,26 @@ func consume(ctx context.Context, args []string, getenv func(string) string, std
 	defer consumer.Close()
 	dlq := kafka.NewPublisher(kcfg)
 	defer dlq.Close()
-	r := reconciler.New(reconciler.Config{Group: group}, pool, consumer, dlq, log)
+	chk, err := config.ReadChecks(getenv)
+	if err != nil {
+		return err
+	}
+	r := reconciler.New(reconciler.Config{Group: group, Checks: reconciler.CheckConfig{
+		BalanceTolerance: chk.BalanceTolerance, SettlementGrace: chk.SettlementGrace, StaleAfter: chk.StaleAfter,
+		YabandPayMaxFall: chk.YabandPayMaxFall, Interval: chk.Interval,
+	}}, pool, consumer, dlq, log)
+	if env.SlackWebhook != "" {
+		r.SetDispatcher(alerts.NewDispatcher(alerts.DispatcherConfig{WebhookURL: env.SlackWebhook.Reveal()}, pool, log))
+	} else {
+		log.Warn("SLACK_WEBHOOK_URL is not set: alerts are recorded in recon.alerts but not sent")
+	}
 	log.Info("reconciler started", "group", group, "until_idle", *untilIdle)
 	err = r.Run(ctx, *untilIdle)
-	fmt.Fprintf(stdout, "reconciler: %d messages in %d batches applied, %d dead letters\n",
-		r.Stats.Messages, r.Stats.Batches, r.Stats.DeadLetters)
+	fmt.Fprintf(stdout, "reconciler: %d messages in %d batches applied, %d dead letters, %d alerts opened",
+		r.Stats.Messages, r.Stats.Batches, r.Stats.DeadLetters, r.Stats.AlertsOpened)
+	if r.Stats.Undelivered > 0 {
+		fmt.Fprintf(stdout, ", %d not yet delivered to Slack", r.Stats.Undelivered)
+	}
+	fmt.Fprintln(stdout)
 	return err
 }

@@ -117,3 +117,17 @@ func TestReadEnvNamesWhatIsMissing(t *testing.T) {
 		t.Fatal("a short secret key was accepted")
 	}
 }
+
+func TestReadChecksRefusesMalformedValuesByName(t *testing.T) {
+	t.Parallel()
+	c, err := ReadChecks(getenv(map[string]string{"MIZAN_BALANCE_TOLERANCE": "0.01", "MIZAN_STALE_AFTER": "45m"}))
+	if err != nil || c.BalanceTolerance.String() != "0.01" || c.StaleAfter.Minutes() != 45 {
+		t.Fatalf("%+v %v", c, err)
+	}
+	for name, v := range map[string]string{"MIZAN_BALANCE_TOLERANCE": "-1", "MIZAN_SETTLEMENT_GRACE": "two hours",
+		"MIZAN_YABANDPAY_MAX_FALL": "1e", "MIZAN_CHECK_INTERVAL": "0s"} {
+		if _, err := ReadChecks(getenv(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s=%s: error %v", name, v, err)
+		}
+	}
+}

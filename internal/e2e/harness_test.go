@@ -17,6 +17,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/shopspring/decimal"
 
+	"github.com/mizanhq/mizan/internal/alerts"
+	"github.com/mizanhq/mizan/internal/alerts/slacktest"
 	"github.com/mizanhq/mizan/internal/config"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
@@ -42,6 +44,7 @@ type bundle struct {
 	log    *slog.Logger
 	pub    *kafka.Publisher
 	poller *poller.Poller
+	slack  *slacktest.Sink
 
 	now atomic.Pointer[time.Time] // the simulator's clock, which the poller reads too
 	// hook, when set, sees every request before the simulator does.
@@ -93,6 +96,8 @@ func setup(t *testing.T, now time.Time, opts vandartest.Options) *bundle {
 	}))
 	t.Cleanup(hs.Close)
 	b.sim = sim
+	b.slack = slacktest.New(nil)
+	t.Cleanup(b.slack.Close)
 	access, refresh, _ := sim.IssueTokens("acme")
 	b.src = config.Source{
 		Name: "vandar-acme", Provider: events.ProviderVandar, Account: "acme", APIURL: hs.URL, BatchURL: hs.URL,
@@ -109,7 +114,7 @@ func setup(t *testing.T, now time.Time, opts vandartest.Options) *bundle {
 // newPoller builds a poller as a restarted process would: nothing in memory, everything from the database.
 func (b *bundle) newPoller() *poller.Poller {
 	b.t.Helper()
-	p, err := poller.New(poller.Config{Now: b.clock, SettleDelay: time.Second}, config.Sources{Sources: []config.Source{b.src}},
+	p, err := poller.New(poller.Config{Now: b.clock, SettleDelay: -1}, config.Sources{Sources: []config.Source{b.src}},
 		b.pool, b.pub, secretKey, b.log)
 	if err != nil {
 		b.t.Fatal(err)
@@ -126,7 +131,10 @@ func (b *bundle) reconcile(ctx context.Context, group string) reconciler.Stats {
 	consumer := kafka.NewConsumer(b.kafka, group, events.DataTopics, kafka.ConsumerOptions{MaxWait: 50 * time.Millisecond,
 		SessionTimeout: 6 * time.Second})
 	defer consumer.Close()
-	r := reconciler.New(reconciler.Config{Group: group, IdleAfter: 500 * time.Millisecond}, b.pool, consumer, b.pub, b.log)
+	r := reconciler.New(reconciler.Config{Group: group, IdleAfter: 500 * time.Millisecond, Now: b.clock},
+		b.pool, consumer, b.pub, b.log)
+	r.SetDispatcher(alerts.NewDispatcher(alerts.DispatcherConfig{WebhookURL: b.slack.URL, PerSecond: 1000,
+		Sleep: func(context.Context, time.Duration) error { return nil }}, b.pool, b.log))
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	if err := r.Run(ctx, true); err != nil {
@@ -199,3 +207,28 @@ func fmtItems(items []vandartest.Item) string {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// alert is one row of recon.alerts.
+type alert struct {
+	Kind, Subject, DedupKey, Summary string
+	Resolved                         bool
+}
+
+// alerts returns every alert, oldest first.
+func (b *bundle) alerts(ctx context.Context) []alert {
+	b.t.Helper()
+	rows, err := b.pool.Query(ctx, `SELECT kind, subject, dedup_key, summary, resolved_at IS NOT NULL FROM recon.alerts ORDER BY id`)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []alert
+	for rows.Next() {
+		var a alert
+		if err := rows.Scan(&a.Kind, &a.Subject, &a.DedupKey, &a.Summary, &a.Resolved); err != nil {
+			b.t.Fatal(err)
+		}
+		out = append(out, a)
+	}
+	return out
+}

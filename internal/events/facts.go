@@ -124,6 +124,9 @@ type Watermark struct {
 	// topic, so one can overtake the data it vouches for; a consumer trusts the watermark only once it has
 	// applied LastEvent, which (same key, same partition) means it has applied everything before it too.
 	LastEvent string `json:"last_event,omitempty"`
+	// Duplicates are item ids the provider listed more than once in this poll (a provider fault mizan counts
+	// once and reports).
+	Duplicates []string `json:"duplicates,omitempty"`
 }
 
 // Event wraps the watermark. Two polls that reach the same point give the same id.

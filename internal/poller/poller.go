@@ -36,7 +36,7 @@ type Config struct {
 	RereadWindow time.Duration
 	// SettleDelay keeps the newest items for the next poll: only items created and effective before
 	// now − SettleDelay are published, so an item the provider is still writing is never half-seen and the
-	// watermark holds. Default 10s.
+	// watermark holds. Default 10s; negative means none (tests on a frozen clock).
 	SettleDelay time.Duration
 	// PageSize is the statement page size; Vandar's maximum, 100, is the default.
 	PageSize int
@@ -68,6 +68,9 @@ func New(cfg Config, sources config.Sources, pool *pgxpool.Pool, pub Publisher, 
 	}
 	cfg.RereadWindow = cmp.Or(cfg.RereadWindow, 48*time.Hour)
 	cfg.SettleDelay = cmp.Or(cfg.SettleDelay, 10*time.Second)
+	if cfg.SettleDelay < 0 {
+		cfg.SettleDelay = 0
+	}
 	cfg.PageSize = cmp.Or(cfg.PageSize, 100)
 	cfg.HTTPTimeout = cmp.Or(cfg.HTTPTimeout, 30*time.Second)
 	if cfg.Now == nil {
@@ -101,11 +104,11 @@ func (p *Poller) Once(ctx context.Context, name string) error {
 	return errors.Join(errs...)
 }
 
-// feedOrder polls the statement first: a balance observed after the statement poll is then covered by the
-// statement's watermark sooner.
+// feedOrder polls the balance first: the statement poll right after it then usually covers the moment the
+// balance was observed, so a one-shot run (`poller once`) gets its balance checked at once.
 func feedOrder(src config.Source) []string {
 	var out []string
-	for _, f := range []string{events.FeedStatement, events.FeedSettlements, events.FeedBatches, events.FeedBalance} {
+	for _, f := range []string{events.FeedBalance, events.FeedStatement, events.FeedSettlements, events.FeedBatches} {
 		if _, ok := src.Feeds[f]; ok {
 			out = append(out, f)
 		}
@@ -218,7 +221,7 @@ func (p *Poller) pollVandarStatement(ctx context.Context, src config.Source, sta
 		return n, err
 	}
 	return n, p.publishWatermark(ctx, src, events.Watermark{Feed: events.FeedStatement, Through: cutoff,
-		PolledAt: start, Items: n, LastEvent: poll.cursor.LastEvent})
+		PolledAt: start, Items: n, LastEvent: poll.cursor.LastEvent, Duplicates: poll.duplicates})
 }
 
 func (p *Poller) pollVandarBalance(ctx context.Context, src config.Source) (int, error) {

@@ -48,10 +48,11 @@ type statementPoll struct {
 	window   time.Time // re-read items created from this day on, for status changes
 	pageSize int
 
-	held      heldItems
-	lastSeen  string    // id of the newest new item seen
-	newest    time.Time // created_at of the newest new item seen
-	published int
+	held       heldItems
+	duplicates []string  // ids the provider listed twice in this poll
+	lastSeen   string    // id of the newest new item seen
+	newest     time.Time // created_at of the newest new item seen
+	published  int
 }
 
 type heldItem struct {
@@ -163,6 +164,16 @@ func (p *statementPoll) readNew(ctx context.Context) error {
 			id, err := itemID(it)
 			if err != nil {
 				return err
+			}
+			if p.lastSeen != "" {
+				// Ascending pages never go back: an id at or below the last one is the provider listing an
+				// item twice. It is counted once and reported in the watermark.
+				if last, _ := strconv.ParseUint(p.lastSeen, 10, 64); id <= last {
+					if id == last {
+						p.duplicates = append(p.duplicates, it.ItemID)
+					}
+					continue
+				}
 			}
 			heap.Push(&p.held, heldItem{item: it, id: id, prev: p.lastSeen})
 			p.lastSeen = it.ItemID

@@ -135,7 +135,7 @@ func Statement(it events.StatementItem, eventID string) (ledger.Entry, bool, err
 	}
 	meta := map[string]any{
 		"event_id": eventID, "item_id": it.ItemID, "status_code": it.StatusCode, "kind": it.Kind,
-		"channel": it.Channel, "direction": it.Direction,
+		"channel": it.Channel, "direction": it.Direction, "amount": it.Amount.String(), "fee": it.Fee.String(),
 	}
 	if it.WalletAfter != nil {
 		meta["provider_wallet_after"] = it.WalletAfter.String()
@@ -200,6 +200,48 @@ func Opening(it events.StatementItem) (ledger.Entry, bool) {
 		Postings: []ledger.Posting{
 			{Account: Wallet(p, a, c), Amount: before},
 			{Account: OpeningBalance(p, a, c), Amount: before.Neg()},
+		},
+	}, true
+}
+
+// Bank is a destination bank account (by IBAN) that the business's settlements are paid into.
+func Bank(provider, account, iban, currency string) ledger.Account {
+	if iban == "" {
+		iban = "unknown"
+	}
+	return ledger.Account{Code: fmt.Sprintf("assets:%s:%s:bank:%s", provider, account, strings.ToUpper(iban)), Type: ledger.AccountAsset, Currency: currency}
+}
+
+// SettlementDoneKey is the idempotency key of the entry that moves a done settlement from transit to the
+// bank account: once per settlement, whatever feed reports it done how often.
+func SettlementDoneKey(s events.Settlement) string {
+	return fmt.Sprintf("%s:%s:settlement:%s:done", s.Provider, s.Account, s.SettlementID)
+}
+
+// SettlementDone returns the entry of a settlement reaching the bank: in-transit −amount, bank +amount.
+//
+// The rule that keeps two feeds from counting one movement twice: the statement alone moves the wallet (the
+// settlement item takes the money into transit when it is requested; a return item brings it back); the
+// settlement feed alone moves money out of transit into the bank account, when the settlement is DONE. Each
+// movement has one key, so neither feed can post it twice either.
+func SettlementDone(s events.Settlement, eventID string) (ledger.Entry, bool) {
+	if s.Status != events.SettlementDone || !s.Amount.IsPositive() {
+		return ledger.Entry{}, false
+	}
+	at := s.SettledAt
+	if at.IsZero() {
+		at = s.ObservedAt
+	}
+	p, a, c := s.Provider, s.Account, s.Currency
+	return ledger.Entry{
+		IdempotencyKey: SettlementDoneKey(s),
+		EffectiveAt:    at,
+		Description:    fmt.Sprintf("%s %s settlement %s paid to %s", p, a, s.SettlementID, s.IBAN),
+		Metadata: map[string]any{"event_id": eventID, "settlement_id": s.SettlementID, "transaction_id": s.TransactionID,
+			"track_id": s.TrackID, "kind": "settlement_done", "iban": s.IBAN, "amount": s.Amount.String()},
+		Postings: []ledger.Posting{
+			{Account: InTransit(p, a, c), Amount: s.Amount.Neg()},
+			{Account: Bank(p, a, s.IBAN, c), Amount: s.Amount},
 		},
 	}, true
 }

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/mizanhq/mizan/internal/alerts"
+	"github.com/mizanhq/mizan/internal/checks"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
 	"github.com/mizanhq/mizan/internal/ledger"
@@ -29,6 +32,8 @@ var knownTypes = map[string]func(events.Event) (any, error){
 	events.TypeStatementItem: decodeAs[events.StatementItem],
 	events.TypeBalance:       decodeAs[events.Balance],
 	events.TypeWatermark:     decodeAs[events.Watermark],
+	events.TypeSettlement:    decodeAs[events.Settlement],
+	events.TypeBatch:         decodeAs[events.Batch],
 }
 
 func decodeAs[T any](ev events.Event) (any, error) { return events.DecodeData[T](ev) }
@@ -90,6 +95,23 @@ func validate(fact any) error {
 		if f.Provider == "" || f.Account == "" || f.Feed == "" || f.Through.IsZero() {
 			return errors.New("watermark without provider, account, feed or time")
 		}
+	case events.Settlement:
+		switch {
+		case f.Provider == "" || f.Account == "" || f.SettlementID == "" || f.Currency == "" || f.ObservedAt.IsZero():
+			return errors.New("settlement without provider, account, id, currency or observation time")
+		case f.Amount.IsNegative() || f.Fee.IsNegative():
+			return fmt.Errorf("settlement %s has a negative amount or fee", f.SettlementID)
+		}
+		switch f.Status {
+		case events.SettlementInit, events.SettlementPending, events.SettlementSubmitted, events.SettlementDone,
+			events.SettlementFailed, events.SettlementCanceled:
+		default:
+			return fmt.Errorf("settlement %s has unknown status %q", f.SettlementID, f.Status)
+		}
+	case events.Batch:
+		if f.Provider == "" || f.Account == "" || f.BatchID == "" || f.ObservedAt.IsZero() {
+			return errors.New("batch without provider, account, id or observation time")
+		}
 	}
 	return nil
 }
@@ -126,6 +148,15 @@ func isPermanent(err error) bool {
 // posts the ledger entries they imply and stores watermarks and balance observations. Events already applied
 // are skipped, so replaying a batch changes nothing.
 func (r *Reconciler) applyBatch(ctx context.Context, batch []decoded) error {
+	opened := 0
+	err := r.applyBatchTx(ctx, batch, &opened)
+	if err == nil {
+		r.Stats.AlertsOpened += opened
+	}
+	return err
+}
+
+func (r *Reconciler) applyBatchTx(ctx context.Context, batch []decoded, opened *int) error {
 	var ids, topics []string
 	var partitions []int32
 	var offsets []int64
@@ -165,6 +196,8 @@ func (r *Reconciler) applyBatch(ctx context.Context, batch []decoded) error {
 		var items []itemEvent
 		var marks []events.Watermark
 		var balances []balanceEvent
+		var settlements []settlementEvent
+		var batches []batchEvent
 		for _, d := range todo {
 			if !isNew[d.ev.ID] {
 				continue
@@ -176,15 +209,56 @@ func (r *Reconciler) applyBatch(ctx context.Context, batch []decoded) error {
 				marks = append(marks, f)
 			case events.Balance:
 				balances = append(balances, balanceEvent{f, d.ev.ID})
+			case events.Settlement:
+				settlements = append(settlements, settlementEvent{f, d.ev.ID})
+			case events.Batch:
+				batches = append(batches, batchEvent{f, d.ev.ID})
 			}
 		}
-		if err := r.postItems(ctx, tx, items); err != nil {
+		posted, err := r.postItems(ctx, tx, items)
+		if err != nil {
 			return err
+		}
+		results, err := r.checkItems(ctx, tx, items, posted)
+		if err != nil {
+			return err
+		}
+		returned, err := r.markReturns(ctx, tx, items)
+		if err != nil {
+			return err
+		}
+		results = append(results, returned...)
+		settled, err := r.applySettlements(ctx, tx, settlements)
+		if err != nil {
+			return err
+		}
+		results = append(results, settled...)
+		for _, b := range batches {
+			res := checks.Batch(b.batch)
+			res.EventID = b.eventID
+			results = append(results, res)
 		}
 		if err := storeWatermarks(ctx, tx, marks); err != nil {
 			return err
 		}
-		return storeBalances(ctx, tx, balances)
+		for _, w := range marks {
+			for _, id := range w.Duplicates {
+				res := checks.Duplicate(w.Provider, w.Account, id, w.PolledAt)
+				res.EventID = w.LastEvent
+				results = append(results, res)
+			}
+		}
+		if err := storeBalances(ctx, tx, balances); err != nil {
+			return err
+		}
+		due, err := r.checkDueBalances(ctx, tx)
+		if err != nil {
+			return err
+		}
+		results = append(results, due...)
+		n, err := alerts.Record(ctx, tx, results)
+		*opened = n
+		return err
 	})
 }
 
@@ -199,10 +273,10 @@ type balanceEvent struct {
 }
 
 // postItems posts the wallet movements of statement items, opening each wallet first if its history starts
-// before what mizan reads.
-func (r *Reconciler) postItems(ctx context.Context, tx pgx.Tx, items []itemEvent) error {
+// before what mizan reads. It returns the idempotency keys the ledger posted now (the others it had already).
+func (r *Reconciler) postItems(ctx context.Context, tx pgx.Tx, items []itemEvent) (map[string]bool, error) {
 	if len(items) == 0 {
-		return nil
+		return nil, nil
 	}
 	var wallets []string
 	for _, ie := range items {
@@ -212,11 +286,11 @@ func (r *Reconciler) postItems(ctx context.Context, tx pgx.Tx, items []itemEvent
 		SELECT a.code FROM ledger.accounts a JOIN ledger.account_balances b ON b.account_id = a.id
 		WHERE a.code = ANY($1) AND b.last_seq > 0`, wallets)
 	if err != nil {
-		return fmt.Errorf("find opened wallets: %w", err)
+		return nil, fmt.Errorf("find opened wallets: %w", err)
 	}
 	opened, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return fmt.Errorf("find opened wallets: %w", err)
+		return nil, fmt.Errorf("find opened wallets: %w", err)
 	}
 	isOpen := map[string]bool{}
 	for _, code := range opened {
@@ -226,7 +300,7 @@ func (r *Reconciler) postItems(ctx context.Context, tx pgx.Tx, items []itemEvent
 	for _, ie := range items {
 		e, ok, err := posting.Statement(ie.item, ie.eventID)
 		if err != nil {
-			return permanent{err}
+			return nil, permanent{err}
 		}
 		if !ok {
 			continue
@@ -241,12 +315,17 @@ func (r *Reconciler) postItems(ctx context.Context, tx pgx.Tx, items []itemEvent
 		entries = append(entries, e)
 	}
 	if len(entries) == 0 {
-		return nil
+		return nil, nil
 	}
-	if _, err := ledger.Apply(ctx, tx, entries); err != nil {
-		return fmt.Errorf("post %d entries: %w", len(entries), err)
+	res, err := ledger.Apply(ctx, tx, entries)
+	if err != nil {
+		return nil, fmt.Errorf("post %d entries: %w", len(entries), err)
 	}
-	return nil
+	posted := make(map[string]bool, len(res.Posted))
+	for _, k := range res.Posted {
+		posted[k] = true
+	}
+	return posted, nil
 }
 
 // storeWatermarks keeps, per (provider, account, feed), the furthest watermark seen.
@@ -279,4 +358,11 @@ func storeBalances(ctx context.Context, tx pgx.Tx, bals []balanceEvent) error {
 		}
 	}
 	return nil
+}
+
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/mizanhq/mizan/internal/alerts"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
 )
@@ -44,15 +45,22 @@ type Config struct {
 	SoftStop time.Duration
 	// RetryMax bounds the backoff between attempts when PostgreSQL or Kafka is unreachable. Default 30s.
 	RetryMax time.Duration
+	// Checks tunes the reconciliation checks.
+	Checks CheckConfig
+	// Now is the clock of the time-driven checks. Default time.Now.
+	Now func() time.Time
+	// DeliverEvery is how often the Slack dispatcher looks for undelivered alerts while running. Default 2s.
+	DeliverEvery time.Duration
 }
 
 // Reconciler applies events to the ledger.
 type Reconciler struct {
-	cfg      Config
-	pool     *pgxpool.Pool
-	consumer Consumer
-	dlq      Publisher
-	log      *slog.Logger
+	cfg        Config
+	pool       *pgxpool.Pool
+	consumer   Consumer
+	dlq        Publisher
+	log        *slog.Logger
+	dispatcher *alerts.Dispatcher
 
 	// Stats since start, for the run summary.
 	Stats Stats
@@ -60,9 +68,11 @@ type Reconciler struct {
 
 // Stats counts what a run did.
 type Stats struct {
-	Messages    int
-	Batches     int
-	DeadLetters int
+	Messages     int
+	Batches      int
+	DeadLetters  int
+	AlertsOpened int
+	Undelivered  int // alerts Slack has not accepted, at the end of an --until-idle run
 }
 
 // New returns a Reconciler.
@@ -71,13 +81,34 @@ func New(cfg Config, pool *pgxpool.Pool, consumer Consumer, dlq Publisher, log *
 	cfg.IdleAfter = cmp.Or(cfg.IdleAfter, 2*time.Second)
 	cfg.SoftStop = cmp.Or(cfg.SoftStop, 30*time.Second)
 	cfg.RetryMax = cmp.Or(cfg.RetryMax, 30*time.Second)
+	cfg.Checks.SettlementGrace = cmp.Or(cfg.Checks.SettlementGrace, 2*time.Hour)
+	cfg.Checks.StaleAfter = cmp.Or(cfg.Checks.StaleAfter, 30*time.Minute)
+	cfg.Checks.Interval = cmp.Or(cfg.Checks.Interval, time.Minute)
+	cfg.DeliverEvery = cmp.Or(cfg.DeliverEvery, 2*time.Second)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Reconciler{cfg: cfg, pool: pool, consumer: consumer, dlq: dlq, log: log}
 }
+
+// SetDispatcher makes the reconciler deliver alerts to Slack as it runs, and every pending one before an
+// --until-idle run exits.
+func (r *Reconciler) SetDispatcher(d *alerts.Dispatcher) { r.dispatcher = d }
 
 // Run consumes until ctx is done, or, with untilIdle, until the group has consumed and committed every
 // partition to its end; then it returns nil.
 func (r *Reconciler) Run(ctx context.Context, untilIdle bool) error {
+	if !untilIdle && r.dispatcher != nil {
+		go r.deliverLoop(ctx)
+	}
+	lastPeriodic := time.Time{}
 	for ctx.Err() == nil {
+		if time.Since(lastPeriodic) >= r.cfg.Checks.Interval {
+			if err := r.periodic(ctx); err != nil && ctx.Err() == nil {
+				r.log.Warn("time-driven checks failed; they run again next interval", "err", err)
+			}
+			lastPeriodic = time.Now()
+		}
 		fetchCtx, cancel := ctx, context.CancelFunc(func() {})
 		if untilIdle {
 			fetchCtx, cancel = context.WithTimeout(ctx, r.cfg.IdleAfter)
@@ -103,7 +134,7 @@ func (r *Reconciler) Run(ctx context.Context, untilIdle bool) error {
 					return err
 				}
 				if caughtUp {
-					return nil
+					return r.finish(ctx)
 				}
 			}
 			continue
@@ -213,4 +244,40 @@ func (r *Reconciler) deadLetter(ctx context.Context, batch []decoded) error {
 	}
 	r.Stats.DeadLetters += len(evs)
 	return nil
+}
+
+// finish ends an --until-idle run: the time-driven checks once more, then every pending alert to Slack.
+func (r *Reconciler) finish(ctx context.Context) error {
+	if err := r.periodic(ctx); err != nil {
+		return err
+	}
+	if r.dispatcher == nil {
+		return nil
+	}
+	undelivered, err := r.dispatcher.Deliver(ctx)
+	r.Stats.Undelivered = undelivered
+	if err != nil {
+		return fmt.Errorf("deliver alerts: %w", err)
+	}
+	if undelivered > 0 {
+		r.log.Error("some alerts could not be delivered to Slack; they stay in recon.alerts and are retried by the next run",
+			"undelivered", undelivered)
+	}
+	return nil
+}
+
+// deliverLoop sends alerts to Slack while the reconciler runs.
+func (r *Reconciler) deliverLoop(ctx context.Context) {
+	t := time.NewTicker(r.cfg.DeliverEvery)
+	defer t.Stop()
+	for {
+		if _, err := r.dispatcher.Deliver(ctx); err != nil && ctx.Err() == nil {
+			r.log.Warn("alert delivery round failed", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -1,0 +1,306 @@
+package alerts
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/slack-go/slack"
+	"golang.org/x/time/rate"
+)
+
+// dispatcherLock is the advisory-lock key of the alert dispatcher ("mizan.alerts" in ASCII).
+const dispatcherLock int64 = 0x6d697a616e2e616c
+
+// DispatcherConfig tunes the Slack dispatcher.
+type DispatcherConfig struct {
+	// WebhookURL is the Slack incoming webhook (SLACK_WEBHOOK_URL). It is a secret: it never appears in a log
+	// or an error. Empty disables delivery (alerts stay in the table, undelivered).
+	WebhookURL string
+	// HTTPClient sends the messages. Default: 10s timeout.
+	HTTPClient *http.Client
+	// PerSecond is how many messages a second it sends at most. Default 1, Slack's documented limit for
+	// incoming webhooks.
+	PerSecond rate.Limit
+	// Attempts bounds the tries of one message within one Deliver call (429 and 5xx are retried). Default 5.
+	Attempts int
+	// Sleep waits between tries; tests shorten it. Default: a timer that honours ctx.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Dispatcher sends new and resolved alerts to Slack, one message per state change, and marks each sent.
+type Dispatcher struct {
+	cfg     DispatcherConfig
+	pool    *pgxpool.Pool
+	log     *slog.Logger
+	limiter *rate.Limiter
+	// OnDelivery, when set, is told each delivery's outcome (sent, rejected, failed) — for metrics.
+	OnDelivery func(outcome string)
+}
+
+// NewDispatcher returns a dispatcher reading the outbox in pool.
+func NewDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, log *slog.Logger) *Dispatcher {
+	if cfg.HTTPClient == nil {
+		cfg.HTTPClient = &http.Client{Timeout: 10 * time.Second}
+	}
+	cfg.PerSecond = cmp.Or(cfg.PerSecond, 1)
+	cfg.Attempts = cmp.Or(cfg.Attempts, 5)
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
+	}
+	return &Dispatcher{cfg: cfg, pool: pool, log: log, limiter: rate.NewLimiter(cfg.PerSecond, 1)}
+}
+
+// pending is one state change to announce.
+type pending struct {
+	id         int64
+	kind       string
+	severity   string
+	subject    string
+	summary    string
+	details    map[string]any
+	openedAt   time.Time
+	resolvedAt *time.Time
+	openSent   bool
+}
+
+// Deliver sends every undelivered state change, oldest first, and returns how many it could not deliver
+// (rejected by Slack, or still failing after its attempts). It stops early only when ctx ends.
+func (d *Dispatcher) Deliver(ctx context.Context) (undelivered int, err error) {
+	if d.cfg.WebhookURL == "" {
+		return 0, nil
+	}
+	// One dispatcher at a time across all reconciler replicas: two reading the outbox at once would both send.
+	conn, err := d.pool.Acquire(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("alert outbox: %w", err)
+	}
+	defer conn.Release()
+	var mine bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, dispatcherLock).Scan(&mine); err != nil {
+		return 0, fmt.Errorf("alert outbox lock: %w", err)
+	}
+	if !mine {
+		return 0, nil // another replica is delivering
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, dispatcherLock)
+	rows, err := conn.Query(ctx, `
+		SELECT id, kind, severity, subject, summary, details, opened_at, resolved_at, open_sent_at IS NOT NULL
+		FROM recon.alerts
+		WHERE open_sent_at IS NULL OR (resolved_at IS NOT NULL AND resolved_sent_at IS NULL)
+		ORDER BY id`)
+	if err != nil {
+		return 0, fmt.Errorf("read alert outbox: %w", err)
+	}
+	var todo []pending
+	for rows.Next() {
+		var p pending
+		if err := rows.Scan(&p.id, &p.kind, &p.severity, &p.subject, &p.summary, &p.details, &p.openedAt,
+			&p.resolvedAt, &p.openSent); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("read alert outbox: %w", err)
+		}
+		todo = append(todo, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("read alert outbox: %w", err)
+	}
+	for _, p := range todo {
+		// An alert opened and resolved before it was ever sent still gets both messages, in order: people
+		// should know it happened.
+		if !p.openSent {
+			if !d.deliver(ctx, p, false) {
+				undelivered++
+				continue
+			}
+		}
+		if p.resolvedAt != nil && !d.deliver(ctx, p, true) {
+			undelivered++
+		}
+		if ctx.Err() != nil {
+			return undelivered, ctx.Err()
+		}
+	}
+	return undelivered, nil
+}
+
+// deliver sends one state change and marks it sent; it reports whether that succeeded.
+func (d *Dispatcher) deliver(ctx context.Context, p pending, resolved bool) bool {
+	msg := Message(p.kind, p.severity, p.subject, p.summary, p.details, p.openedAt, p.resolvedAt, resolved)
+	err := d.send(ctx, msg)
+	var rejected *RejectedError
+	switch {
+	case errors.As(err, &rejected):
+		d.log.Error("slack rejected an alert; it stays undelivered", "alert_id", p.id, "status", rejected.Status,
+			"slack_error", rejected.Body)
+		d.count("rejected")
+		d.noteFailure(ctx, p.id, err)
+		return false
+	case err != nil:
+		d.log.Warn("slack delivery failed; it will be retried", "alert_id", p.id, "err", err)
+		d.count("failed")
+		d.noteFailure(ctx, p.id, err)
+		return false
+	}
+	column := "open_sent_at"
+	if resolved {
+		column = "resolved_sent_at"
+	}
+	// A crash between the send and this update sends the message again after a restart: at least once.
+	if _, err := d.pool.Exec(ctx, `UPDATE recon.alerts SET `+column+` = now(), delivery_attempts = delivery_attempts + 1,
+		last_delivery_error = NULL WHERE id = $1`, p.id); err != nil {
+		d.log.Error("could not mark an alert sent; it may be sent again", "alert_id", p.id, "err", err)
+	}
+	d.count("sent")
+	return true
+}
+
+func (d *Dispatcher) noteFailure(ctx context.Context, id int64, err error) {
+	_, _ = d.pool.Exec(ctx, `UPDATE recon.alerts SET delivery_attempts = delivery_attempts + 1, last_delivery_error = $2
+		WHERE id = $1`, id, err.Error())
+}
+
+func (d *Dispatcher) count(outcome string) {
+	if d.OnDelivery != nil {
+		d.OnDelivery(outcome)
+	}
+}
+
+// RejectedError is a 4xx answer other than 429: Slack refused the message (invalid_payload,
+// channel_not_found, …). Retrying the same message cannot help.
+type RejectedError struct {
+	Status int
+	Body   string
+}
+
+func (e *RejectedError) Error() string {
+	return fmt.Sprintf("slack webhook answered %d: %s", e.Status, e.Body)
+}
+
+// send posts one message, retrying 429 (after its Retry-After), 5xx and network errors with backoff.
+func (d *Dispatcher) send(ctx context.Context, msg *slack.WebhookMessage) error {
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("encode slack message: %w", err)
+	}
+	wait := 500 * time.Millisecond
+	var last error
+	for attempt := 1; attempt <= d.cfg.Attempts; attempt++ {
+		if err := d.limiter.Wait(ctx); err != nil {
+			return err
+		}
+		retryAfter, err := d.post(ctx, body)
+		if err == nil {
+			return nil
+		}
+		var rejected *RejectedError
+		if errors.As(err, &rejected) {
+			return err
+		}
+		last = err
+		if attempt == d.cfg.Attempts {
+			break
+		}
+		pause := wait
+		if retryAfter > 0 {
+			pause = retryAfter
+		}
+		if err := d.cfg.Sleep(ctx, pause); err != nil {
+			return err
+		}
+		wait = min(wait*2, 30*time.Second)
+	}
+	return fmt.Errorf("giving up after %d attempts: %w", d.cfg.Attempts, last)
+}
+
+// post makes one request. Errors never carry the webhook URL: it is a credential.
+func (d *Dispatcher) post(ctx context.Context, body []byte) (retryAfter time.Duration, err error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.WebhookURL, bytes.NewReader(body))
+	if err != nil {
+		return 0, errors.New("SLACK_WEBHOOK_URL is not a valid URL")
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := d.cfg.HTTPClient.Do(req)
+	if err != nil {
+		var ue interface{ Unwrap() error }
+		if errors.As(err, &ue) && ue.Unwrap() != nil {
+			err = ue.Unwrap() // drop *url.Error, which quotes the URL
+		}
+		return 0, fmt.Errorf("post to slack webhook: %w", err)
+	}
+	defer resp.Body.Close()
+	text, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+	switch {
+	case resp.StatusCode == http.StatusOK:
+		return 0, nil
+	case resp.StatusCode == http.StatusTooManyRequests:
+		secs, _ := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After")))
+		return time.Duration(max(secs, 1)) * time.Second, fmt.Errorf("slack webhook answered 429 (rate limited)")
+	case resp.StatusCode >= 500:
+		return 0, fmt.Errorf("slack webhook answered %d: %s", resp.StatusCode, strings.TrimSpace(string(text)))
+	default:
+		return 0, &RejectedError{Status: resp.StatusCode, Body: strings.TrimSpace(string(text))}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// Message builds the Block Kit message for one state change of an alert, with a plain-text fallback: what,
+// where, how much, since when, and the SQL to look closer.
+func Message(kind, severity, subject, summary string, details map[string]any, openedAt time.Time, resolvedAt *time.Time, resolved bool) *slack.WebhookMessage {
+	title := fmt.Sprintf(":rotating_light: %s — %s", strings.ToUpper(severity), kind)
+	text := fmt.Sprintf("[%s] %s: %s", strings.ToUpper(severity), kind, summary)
+	if resolved {
+		title = fmt.Sprintf(":white_check_mark: Resolved — %s", kind)
+		text = fmt.Sprintf("[RESOLVED] %s: %s", kind, summary)
+	}
+	since := openedAt.UTC().Format(time.RFC3339)
+	if resolved && resolvedAt != nil {
+		since += " → resolved " + resolvedAt.UTC().Format(time.RFC3339)
+	}
+	howMuch := "—"
+	if v, ok := details["difference"]; ok {
+		howMuch = fmt.Sprint(v)
+	}
+	sql := fmt.Sprintf("SELECT * FROM recon.check_results WHERE subject = '%s' ORDER BY evaluated_at DESC LIMIT 20;",
+		strings.ReplaceAll(subject, "'", "''"))
+	blocks := []slack.Block{
+		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate(title, 150), true, false)),
+		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(summary, 2900), false, false), nil, nil),
+		slack.NewSectionBlock(nil, []*slack.TextBlockObject{
+			slack.NewTextBlockObject(slack.MarkdownType, "*What*\n"+kind, false, false),
+			slack.NewTextBlockObject(slack.MarkdownType, "*Where*\n`"+subject+"`", false, false),
+			slack.NewTextBlockObject(slack.MarkdownType, "*How much*\n"+howMuch, false, false),
+			slack.NewTextBlockObject(slack.MarkdownType, "*Since*\n"+since, false, false),
+		}, nil),
+		slack.NewContextBlock("", slack.NewTextBlockObject(slack.MarkdownType, "Look closer: ```"+sql+"```", false, false)),
+	}
+	return &slack.WebhookMessage{Text: truncate(text, 3000), Blocks: &slack.Blocks{BlockSet: blocks}}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}

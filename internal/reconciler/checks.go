@@ -1,0 +1,263 @@
+package reconciler
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/mizanhq/mizan/internal/alerts"
+	"github.com/mizanhq/mizan/internal/checks"
+	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/ledger"
+	"github.com/mizanhq/mizan/internal/posting"
+)
+
+// CheckConfig holds the reconciliation checks' tolerances, grace periods and ages.
+type CheckConfig struct {
+	// BalanceTolerance is how far a reported balance may differ from the ledger and still be OK.
+	// Default 0: to the last toman or cent.
+	BalanceTolerance decimal.Decimal
+	// SettlementGrace is how long past its predicted completion a settlement may still be on its way, and how
+	// long a failed or cancelled one's money may take to come back. Default 2h.
+	SettlementGrace time.Duration
+	// StaleAfter is how long a feed may go without a complete poll before its checks are UNKNOWN and an alert
+	// says so. Default 30m.
+	StaleAfter time.Duration
+	// YabandPayMaxFall is how far a YabandPay available balance may fall between snapshots with nothing in the
+	// ledger explaining it, before an alert. Default 0.
+	YabandPayMaxFall decimal.Decimal
+	// Interval is how often the time-driven checks (staleness, stuck settlements, missing returns) run while
+	// the reconciler consumes. Default 1m.
+	Interval time.Duration
+}
+
+// checkItems runs the statement checks on a batch's new items: the running balance on items the ledger posted
+// now, the changed-item check on items it had posted before.
+func (r *Reconciler) checkItems(ctx context.Context, tx pgx.Tx, items []itemEvent, posted map[string]bool) ([]checks.Result, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	var subjects, keys []string
+	for _, ie := range items {
+		if !ie.item.MovedWallet {
+			continue
+		}
+		subjects = append(subjects, checks.WalletSubject(ie.item.Provider, ie.item.Account, ie.item.Currency))
+		if k := posting.StatementKey(ie.item); !posted[k] {
+			keys = append(keys, k)
+		}
+	}
+	state := map[string]*checks.LastReported{}
+	rows, err := tx.Query(ctx, `SELECT subject, last_item_id, last_wallet FROM recon.running_balances
+		WHERE subject = ANY($1) FOR UPDATE`, subjects)
+	if err != nil {
+		return nil, fmt.Errorf("load running balances: %w", err)
+	}
+	for rows.Next() {
+		var subject string
+		var lr checks.LastReported
+		if err := rows.Scan(&subject, &lr.ItemID, &lr.Wallet); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		state[subject] = &lr
+	}
+	rows.Close()
+	earlier := map[string]checks.Posted{}
+	rows, err = tx.Query(ctx, `SELECT idempotency_key, metadata->>'amount', metadata->>'fee', metadata->>'direction'
+		FROM ledger.entries WHERE idempotency_key = ANY($1) AND metadata ? 'amount'`, keys)
+	if err != nil {
+		return nil, fmt.Errorf("load posted items: %w", err)
+	}
+	for rows.Next() {
+		var key string
+		var p checks.Posted
+		if err := rows.Scan(&key, &p.Amount, &p.Fee, &p.Direction); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		earlier[key] = p
+	}
+	rows.Close()
+
+	var results []checks.Result
+	changed := map[string]bool{}
+	for _, ie := range items {
+		it := ie.item
+		if !it.MovedWallet {
+			continue
+		}
+		subject := checks.WalletSubject(it.Provider, it.Account, it.Currency)
+		net := posting.NetEffect(it)
+		key := posting.StatementKey(it)
+		if posted[key] {
+			res := checks.RunningBalance(state[subject], it, net)
+			res.EventID = ie.eventID
+			results = append(results, res)
+			if it.WalletAfter != nil {
+				state[subject] = &checks.LastReported{ItemID: it.ItemID, Wallet: *it.WalletAfter}
+				changed[subject] = true
+			}
+			continue
+		}
+		if p, ok := earlier[key]; ok {
+			old := posting.NetEffect(events.StatementItem{MovedWallet: true, Direction: p.Direction, Amount: p.Amount, Fee: p.Fee})
+			res := checks.ChangedItem(p, it, old, net)
+			res.EventID = ie.eventID
+			results = append(results, res)
+		}
+		// The provider restating the running balance of the last item checked (after changing an earlier item)
+		// moves the comparison point, so the next new item is compared with what the provider says now.
+		if lr := state[subject]; lr != nil && lr.ItemID == it.ItemID && it.WalletAfter != nil && !lr.Wallet.Equal(*it.WalletAfter) {
+			lr.Wallet = *it.WalletAfter
+			changed[subject] = true
+		}
+	}
+	for subject := range changed {
+		lr := state[subject]
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO recon.running_balances (subject, last_item_id, last_wallet, updated_at) VALUES ($1, $2, $3, now())
+			ON CONFLICT (subject) DO UPDATE SET last_item_id = EXCLUDED.last_item_id, last_wallet = EXCLUDED.last_wallet,
+				updated_at = now()`, subject, lr.ItemID, lr.Wallet); err != nil {
+			return nil, fmt.Errorf("store running balance of %s: %w", subject, err)
+		}
+	}
+	return results, nil
+}
+
+// checkDueBalances runs the balance check on every reported balance whose account's statement has caught up
+// with it: the statement watermark has passed the observation time, and the event the watermark vouches for
+// has been applied (so everything before it on its partition has too). Others wait for a later batch.
+func (r *Reconciler) checkDueBalances(ctx context.Context, tx pgx.Tx) ([]checks.Result, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT o.event_id, o.provider, o.account, o.currency, o.amount, o.observed_at, w.through, w.polled_at
+		FROM recon.balance_observations o
+		JOIN recon.watermarks w ON w.provider = o.provider AND w.account = o.account AND w.feed = 'statement'
+		WHERE o.checked_at IS NULL AND o.provider = 'vandar' AND w.through >= o.observed_at
+		  AND (w.last_event IS NULL OR w.last_event = ''
+		       OR EXISTS (SELECT 1 FROM recon.processed_events p WHERE p.event_id = w.last_event))
+		ORDER BY o.observed_at
+		FOR UPDATE OF o`)
+	if err != nil {
+		return nil, fmt.Errorf("find balances due for checking: %w", err)
+	}
+	type due struct {
+		eventID           string
+		bal               events.Balance
+		through, polledAt time.Time
+	}
+	var todo []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.eventID, &d.bal.Provider, &d.bal.Account, &d.bal.Currency, &d.bal.Amount,
+			&d.bal.ObservedAt, &d.through, &d.polledAt); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		todo = append(todo, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var results []checks.Result
+	for _, d := range todo {
+		b := d.bal
+		wallet := posting.Wallet(b.Provider, b.Account, b.Currency)
+		ledgerBal, err := ledger.BalanceAt(ctx, tx, wallet.Code, b.ObservedAt)
+		if err != nil {
+			return nil, err
+		}
+		subject := checks.WalletSubject(b.Provider, b.Account, b.Currency)
+		explained, err := alerts.Explained(ctx, tx, subject, b.Provider+"/"+b.Account+"/item/")
+		if err != nil {
+			return nil, err
+		}
+		// The statement poll that covered this observation must itself be recent, or the comparison is with
+		// data nobody vouches for.
+		stale := b.ObservedAt.Sub(d.polledAt) > r.cfg.Checks.StaleAfter
+		res := checks.Balance(b, ledgerBal, d.through, explained, r.cfg.Checks.BalanceTolerance, stale)
+		res.EventID = d.eventID
+		results = append(results, res)
+		if _, err := tx.Exec(ctx, `UPDATE recon.balance_observations SET checked_at = now() WHERE event_id = $1`, d.eventID); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+// periodic runs the checks that time alone can fail: feeds gone stale, settlements stuck past their
+// prediction, failed settlements whose money has not come back.
+func (r *Reconciler) periodic(ctx context.Context) error {
+	now := r.cfg.Now()
+	opened := 0
+	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		var results []checks.Result
+		rows, err := tx.Query(ctx, `SELECT provider, account, feed, polled_at FROM recon.watermarks ORDER BY 1, 2, 3`)
+		if err != nil {
+			return fmt.Errorf("read watermarks: %w", err)
+		}
+		for rows.Next() {
+			var provider, account, feed string
+			var polled time.Time
+			if err := rows.Scan(&provider, &account, &feed, &polled); err != nil {
+				rows.Close()
+				return err
+			}
+			results = append(results, checks.Staleness(provider, account, feed, polled, now, r.cfg.Checks.StaleAfter))
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		settlements, err := openSettlements(ctx, tx)
+		if err != nil {
+			return err
+		}
+		for _, s := range settlements {
+			results = append(results, checks.Settlement(s.Settlement, now, r.cfg.Checks.SettlementGrace, s.returned))
+		}
+		opened, err = alerts.Record(ctx, tx, results)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("periodic checks: %w", err)
+	}
+	r.Stats.AlertsOpened += opened
+	return nil
+}
+
+type knownSettlement struct {
+	events.Settlement
+	returned bool
+}
+
+// openSettlements are the settlements not yet done and not yet returned.
+func openSettlements(ctx context.Context, tx pgx.Tx) ([]knownSettlement, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT provider, account, settlement_id, coalesce(transaction_id, ''), coalesce(track_id, ''), status, amount,
+			fee, currency, coalesce(iban, ''), coalesce(created_at, status_since), predicted_at, status_since,
+			returned_at IS NOT NULL
+		FROM recon.settlements WHERE status <> 'DONE' AND returned_at IS NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("read open settlements: %w", err)
+	}
+	defer rows.Close()
+	var out []knownSettlement
+	for rows.Next() {
+		var s knownSettlement
+		var predicted *time.Time
+		if err := rows.Scan(&s.Provider, &s.Account, &s.SettlementID, &s.TransactionID, &s.TrackID, &s.Status,
+			&s.Amount, &s.Fee, &s.Currency, &s.IBAN, &s.CreatedAt, &predicted, &s.ObservedAt, &s.returned); err != nil {
+			return nil, err
+		}
+		if predicted != nil {
+			s.PredictedAt = *predicted
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
