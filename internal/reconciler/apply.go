@@ -251,13 +251,17 @@ func (r *Reconciler) applyBatchTx(ctx context.Context, batch []decoded, opened *
 		if err := storeBalances(ctx, tx, balances); err != nil {
 			return err
 		}
+		// The item checks' alerts go in first: the balance check asks which differences they already explain.
+		n, err := alerts.Record(ctx, tx, results)
+		if err != nil {
+			return err
+		}
 		due, err := r.checkDueBalances(ctx, tx)
 		if err != nil {
 			return err
 		}
-		results = append(results, due...)
-		n, err := alerts.Record(ctx, tx, results)
-		*opened = n
+		m, err := alerts.Record(ctx, tx, due)
+		*opened = n + m
 		return err
 	})
 }

@@ -196,18 +196,20 @@ func (r *Reconciler) periodic(ctx context.Context) error {
 	opened := 0
 	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
 		var results []checks.Result
-		rows, err := tx.Query(ctx, `SELECT provider, account, feed, polled_at FROM recon.watermarks ORDER BY 1, 2, 3`)
+		// One staleness verdict per source: a source that stops polling is one alert, whatever its feeds.
+		rows, err := tx.Query(ctx, `SELECT provider, account, min(polled_at) FROM recon.watermarks
+			GROUP BY provider, account ORDER BY 1, 2`)
 		if err != nil {
 			return fmt.Errorf("read watermarks: %w", err)
 		}
 		for rows.Next() {
-			var provider, account, feed string
+			var provider, account string
 			var polled time.Time
-			if err := rows.Scan(&provider, &account, &feed, &polled); err != nil {
+			if err := rows.Scan(&provider, &account, &polled); err != nil {
 				rows.Close()
 				return err
 			}
-			results = append(results, checks.Staleness(provider, account, feed, polled, now, r.cfg.Checks.StaleAfter))
+			results = append(results, checks.Staleness(provider, account, polled, now, r.cfg.Checks.StaleAfter))
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {

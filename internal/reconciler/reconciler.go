@@ -101,20 +101,22 @@ func (r *Reconciler) Run(ctx context.Context, untilIdle bool) error {
 	if !untilIdle && r.dispatcher != nil {
 		go r.deliverLoop(ctx)
 	}
-	lastPeriodic := time.Time{}
+	// The time-driven checks judge the data the reconciler has applied, so they run when it has caught up
+	// (a fetch found nothing), or — under constant load — at least every other interval. Running them before
+	// consuming what is waiting would call a source stale whose polls are sitting in the topic.
+	lastPeriodic, idle := time.Now(), false
 	for ctx.Err() == nil {
-		if time.Since(lastPeriodic) >= r.cfg.Checks.Interval {
+		if !untilIdle && ((idle && time.Since(lastPeriodic) >= r.cfg.Checks.Interval) ||
+			time.Since(lastPeriodic) >= 2*r.cfg.Checks.Interval) {
 			if err := r.periodic(ctx); err != nil && ctx.Err() == nil {
 				r.log.Warn("time-driven checks failed; they run again next interval", "err", err)
 			}
 			lastPeriodic = time.Now()
 		}
-		fetchCtx, cancel := ctx, context.CancelFunc(func() {})
-		if untilIdle {
-			fetchCtx, cancel = context.WithTimeout(ctx, r.cfg.IdleAfter)
-		}
+		fetchCtx, cancel := context.WithTimeout(ctx, r.cfg.IdleAfter)
 		msgs, err := r.consumer.FetchBatch(fetchCtx)
 		cancel()
+		idle = len(msgs) == 0
 		if len(msgs) == 0 {
 			if ctx.Err() != nil {
 				break
