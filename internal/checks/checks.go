@@ -181,10 +181,10 @@ func Balance(b events.Balance, ledger decimal.Decimal, watermark time.Time, expl
 	return r
 }
 
-// Staleness says whether a source's feed has completed a poll recently enough for its checks to mean
-// anything. A stale feed is UNKNOWN, never OK.
-func Staleness(provider, account, feed string, lastPoll, now time.Time, maxAge time.Duration) Result {
-	subject := fmt.Sprintf("%s/%s/%s", provider, account, feed)
+// Staleness says whether a source has completed a poll of every feed recently enough for its checks to mean
+// anything (lastPoll is its least recent feed's). A stale source is UNKNOWN, never OK.
+func Staleness(provider, account string, lastPoll, now time.Time, maxAge time.Duration) Result {
+	subject := fmt.Sprintf("%s/%s", provider, account)
 	age := now.Sub(lastPoll)
 	r := Result{Check: CheckStaleness, Subject: subject, Watermark: lastPoll,
 		DedupKey: fmt.Sprintf("%s:%s", CheckStaleness, subject),
@@ -195,8 +195,8 @@ func Staleness(provider, account, feed string, lastPoll, now time.Time, maxAge t
 	}
 	r.Outcome = Unknown
 	r.Severity = SeverityWarning
-	r.Summary = fmt.Sprintf("%s %s %s: no complete poll since %s (%s ago, allowed %s): its checks are UNKNOWN",
-		provider, account, feed, lastPoll.UTC().Format(time.RFC3339), age.Round(time.Second), maxAge)
+	r.Summary = fmt.Sprintf("%s %s: no complete poll since %s (%s ago, allowed %s): its checks are UNKNOWN",
+		provider, account, lastPoll.UTC().Format(time.RFC3339), age.Round(time.Second), maxAge)
 	return r
 }
 
