@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mizanhq/mizan/internal/alerts/slacktest"
 	"github.com/mizanhq/mizan/internal/devstack"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
@@ -78,9 +79,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintf(stdout, "  listening on %s, data in %s\n", strings.Join(broker.Addrs(), ","), filepath.Join(*dir, "kafka"))
 
 	step(stdout, "Vandar simulator")
+	// acme is a clean business; globex has discrepancies planted, for the checks to catch.
 	sim, err := vandartest.New(vandartest.Options{Businesses: []vandartest.BusinessOptions{
 		{Slug: "acme", Seed: 1, Days: *days, PerDay: *perDay, OpeningWallet: 12_500_000},
+		{Slug: "globex", Seed: 2, Days: *days, PerDay: *perDay / 2, OpeningWallet: 4_000_000},
 	}})
+	if err != nil {
+		return err
+	}
+	planted, err := plant(sim, "globex")
 	if err != nil {
 		return err
 	}
@@ -89,21 +96,37 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer stopSim()
-	access, refresh, _ := sim.IssueTokens("acme")
-	fmt.Fprintf(stdout, "  %s: business acme, %d items over %d days\n", simURL, len(sim.Items("acme")), *days)
+	tokens := map[string][2]string{}
+	for _, b := range sim.Businesses() {
+		access, refresh, _ := sim.IssueTokens(b)
+		tokens[b] = [2]string{access, refresh}
+		fmt.Fprintf(stdout, "  %s: business %s, %d items over %d days\n", simURL, b, len(sim.Items(b)), *days)
+	}
+	for _, p := range planted {
+		fmt.Fprintf(stdout, "  planted in globex: %s\n", p)
+	}
+
+	step(stdout, "Slack (a local sink that prints what it receives)")
+	sink := slacktest.New(indent(stdout))
+	defer sink.Close()
+	fmt.Fprintf(stdout, "  %s\n", sink.URL)
 
 	sources := filepath.Join(*dir, "sources.yaml")
-	if err := os.WriteFile(sources, []byte(fmt.Sprintf(`# Written by the demo: the simulator stands in for api.vandar.io.
-sources:
-  - name: vandar-acme
+	var yaml strings.Builder
+	yaml.WriteString("# Written by the demo: the simulator stands in for api.vandar.io.\nsources:\n")
+	for _, b := range sim.Businesses() {
+		up := strings.ToUpper(b)
+		fmt.Fprintf(&yaml, `  - name: vandar-%s
     provider: vandar
-    business: acme
+    business: %s
     api_url: %s
     batch_url: %s
-    access_token_env: VANDAR_ACME_ACCESS_TOKEN
-    refresh_token_env: VANDAR_ACME_REFRESH_TOKEN
+    access_token_env: VANDAR_%s_ACCESS_TOKEN
+    refresh_token_env: VANDAR_%s_REFRESH_TOKEN
     feeds: { statement: "@every 1m", balance: "*/5 * * * *" }
-`, simURL, simURL)), 0o600); err != nil {
+`, b, b, simURL, simURL, up, up)
+	}
+	if err := os.WriteFile(sources, []byte(yaml.String()), 0o600); err != nil {
 		return err
 	}
 	env := append(os.Environ(),
@@ -111,10 +134,14 @@ sources:
 		"KAFKA_BROKERS="+strings.Join(broker.Addrs(), ","),
 		"MIZAN_SOURCES="+sources,
 		"MIZAN_SECRET_KEY="+demoSecretKey,
-		"VANDAR_ACME_ACCESS_TOKEN="+access,
-		"VANDAR_ACME_REFRESH_TOKEN="+refresh,
+		"SLACK_WEBHOOK_URL="+sink.URL,
+		"MIZAN_SETTLE_DELAY=0s", // the simulator writes items whole: nothing to wait for
 		"MIZAN_LOG_LEVEL=warn",
 	)
+	for b, pair := range tokens {
+		up := strings.ToUpper(b)
+		env = append(env, "VANDAR_"+up+"_ACCESS_TOKEN="+pair[0], "VANDAR_"+up+"_REFRESH_TOKEN="+pair[1])
+	}
 	command := func(name string, args ...string) error {
 		fmt.Fprintf(stdout, "  $ %s %s\n", name, strings.Join(args, " "))
 		cmd := exec.CommandContext(ctx, filepath.Join(bin, name), args...)
@@ -142,7 +169,7 @@ sources:
 	elapsed := time.Since(start)
 
 	step(stdout, "Result")
-	if err := summary(ctx, stdout, dbURL, sim.Wallet("acme"), elapsed); err != nil {
+	if err := summary(ctx, stdout, dbURL, sim, elapsed); err != nil {
 		return err
 	}
 	if !*keep {
@@ -169,22 +196,19 @@ sources:
 	return nil
 }
 
-// summary prints what the run did and the ledger's wallet beside the simulator's.
-func summary(ctx context.Context, w io.Writer, dbURL string, simWallet int64, elapsed time.Duration) error {
+// summary prints what the run did, each wallet in the ledger beside the provider's, and the alerts. It fails
+// when the clean business disagrees with its provider or the planted discrepancies went unnoticed.
+func summary(ctx context.Context, w io.Writer, dbURL string, sim *vandartest.Server, elapsed time.Duration) error {
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(ctx)
 	var statementEvents, entries, postings int
-	var ledgerWallet, reported string
 	err = conn.QueryRow(ctx, `
 		SELECT (SELECT count(*) FROM recon.processed_events WHERE topic LIKE '%statement%'),
 		       (SELECT count(*) FROM ledger.entries),
-		       (SELECT count(*) FROM ledger.postings),
-		       coalesce((SELECT balance::text FROM ledger.balances WHERE account = 'assets:vandar:acme:wallet'), '0'),
-		       coalesce((SELECT amount::text FROM recon.balance_observations WHERE account = 'acme' ORDER BY observed_at DESC LIMIT 1), '-')`).
-		Scan(&statementEvents, &entries, &postings, &ledgerWallet, &reported)
+		       (SELECT count(*) FROM ledger.postings)`).Scan(&statementEvents, &entries, &postings)
 	if err != nil {
 		return err
 	}
@@ -192,21 +216,59 @@ func summary(ctx context.Context, w io.Writer, dbURL string, simWallet int64, el
 	fmt.Fprintf(tw, "  statement items fetched and applied\t%d\n", statementEvents)
 	fmt.Fprintf(tw, "  ledger entries posted\t%d (%d postings)\n", entries, postings)
 	fmt.Fprintf(tw, "  poll + reconcile took\t%s\n", elapsed.Round(time.Millisecond))
-	fmt.Fprintf(tw, "  wallet in the ledger\t%s IRT\n", ledgerWallet)
-	fmt.Fprintf(tw, "  wallet Vandar reports\t%s IRT (balance endpoint)\n", reported)
 	tw.Flush()
-	verdict := "AGREE"
-	if ledgerWallet != fmt.Sprint(simWallet) || reported != fmt.Sprint(simWallet) {
-		verdict = "DISAGREE"
-	}
-	fmt.Fprintf(w, "  ledger and provider %s\n\n", verdict)
 
-	rows, err := conn.Query(ctx, `SELECT account, type, currency, balance::text FROM ledger.balances ORDER BY account`)
+	fmt.Fprintln(w, "\n  wallet                        ledger (IRT)   provider reports   verdict")
+	agree := map[string]bool{}
+	for _, b := range sim.Businesses() {
+		var ledgerWallet, reported string
+		err := conn.QueryRow(ctx, `
+			SELECT coalesce((SELECT balance::text FROM ledger.balances WHERE account = $1), '0'),
+			       coalesce((SELECT amount::text FROM recon.balance_observations WHERE provider = 'vandar' AND account = $2
+			                 ORDER BY observed_at DESC LIMIT 1), '-')`,
+			"assets:vandar:"+b+":wallet", b).Scan(&ledgerWallet, &reported)
+		if err != nil {
+			return err
+		}
+		agree[b] = ledgerWallet == reported
+		verdict := "AGREE"
+		if !agree[b] {
+			verdict = "DISAGREE"
+		}
+		fmt.Fprintf(w, "  %-28s %14s %18s   %s\n", "assets:vandar:"+b+":wallet", ledgerWallet, reported, verdict)
+	}
+
+	rows, err := conn.Query(ctx, `SELECT kind, severity, summary, open_sent_at IS NOT NULL FROM recon.alerts
+		WHERE resolved_at IS NULL ORDER BY id`)
 	if err != nil {
 		return err
 	}
+	fmt.Fprintln(w, "\n  open alerts (recon.alerts)")
+	alertsSeen := 0
+	for rows.Next() {
+		var kind, severity, text string
+		var sent bool
+		if err := rows.Scan(&kind, &severity, &text, &sent); err != nil {
+			return err
+		}
+		alertsSeen++
+		delivered := "sent to Slack"
+		if !sent {
+			delivered = "NOT sent"
+		}
+		fmt.Fprintf(w, "  - [%s] %s (%s): %s\n", severity, kind, delivered, text)
+	}
+	rows.Close()
+	if alertsSeen == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+
+	rows, err = conn.Query(ctx, `SELECT account, type, currency, balance::text FROM ledger.balances ORDER BY account`)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\n  ledger.balances")
 	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "  account\ttype\tcurrency\tbalance\t")
 	for rows.Next() {
 		var acc, typ, cur, bal string
 		if err := rows.Scan(&acc, &typ, &cur, &bal); err != nil {
@@ -218,10 +280,44 @@ func summary(ctx context.Context, w io.Writer, dbURL string, simWallet int64, el
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	if verdict != "AGREE" {
-		return errors.New("the ledger does not agree with the simulator")
+	if !agree["acme"] {
+		return errors.New("the clean business's ledger does not agree with its provider")
+	}
+	if alertsSeen == 0 {
+		return errors.New("the discrepancies planted in globex raised no alert")
 	}
 	return nil
+}
+
+// plant puts a few discrepancies into a business for the checks to catch: a statement item missing, a fee
+// applied with the wrong sign, and a balance that drifts.
+func plant(sim *vandartest.Server, business string) ([]string, error) {
+	var out []string
+	var hidden, missigned bool
+	items := sim.Items(business)
+	for _, it := range items[len(items)/3:] {
+		if it.EffectiveAt.IsZero() || it.Wage == 0 || (it.Kind != vandartest.KindIPG && it.Kind != vandartest.KindForm) {
+			continue
+		}
+		switch {
+		case !hidden:
+			if err := sim.HideItem(business, it.ID); err != nil {
+				return nil, err
+			}
+			hidden = true
+			out = append(out, fmt.Sprintf("item %d (%d IRT in, fee %d) left out of the statement", it.ID, it.Amount, it.Wage))
+		case !missigned:
+			if err := sim.MisSignFee(business, it.ID); err != nil {
+				continue
+			}
+			missigned = true
+			out = append(out, fmt.Sprintf("item %d's fee of %d applied to the wallet with the wrong sign", it.ID, it.Wage))
+		}
+	}
+	if err := sim.DriftBalance(business, 25_000); err != nil {
+		return nil, err
+	}
+	return append(out, "the balance endpoint reports 25000 IRT more than the wallet holds"), nil
 }
 
 // serve serves the simulator on a loopback port.

@@ -177,6 +177,10 @@ func Balance(b events.Balance, ledger decimal.Decimal, watermark time.Time, expl
 		r.Severity = SeverityCritical
 		r.Summary = fmt.Sprintf("%s %s: the provider reports %s %s at %s, the ledger has %s: a difference of %s %s",
 			b.Provider, b.Account, b.Amount, b.Currency, b.ObservedAt.UTC().Format(time.RFC3339), ledger, diff, b.Currency)
+		if !explained.IsZero() {
+			r.Summary += fmt.Sprintf(", of which other open alerts explain %s: %s %s unexplained", explained,
+				diff.Sub(explained), b.Currency)
+		}
 	}
 	return r
 }
