@@ -1,7 +1,8 @@
 // Package kafka is mizan's Kafka transport: a thin layer over github.com/segmentio/kafka-go that publishes
 // events as CloudEvents (structured JSON) keyed by provider account, consumes them in a consumer group with
 // explicit commits, creates and checks topics, reports a group's lag, and runs an in-process broker (kfake)
-// for tests and the local pipeline.
+// for tests and the local pipeline. Every connection, whichever client opens it, uses the TLS and SASL
+// settings of Config.Security (security.go); Ping is the readiness check built on them.
 //
 // Delivery is at least once: Publish returns only after every message is acknowledged by all in-sync replicas,
 // but a failed Publish may still have delivered some messages (and kafka-go's writer retries internally), so a

@@ -63,8 +63,8 @@ type Registry struct {
 	// mizan_poller_items_fetched_total.
 	ItemsFetched *prometheus.CounterVec
 
-	// EventsPublished counts the events acknowledged by Kafka. Label: topic (full name). Poller, and the
-	// reconciler for dead letters. mizan_poller_events_published_total.
+	// EventsPublished counts the events a poller published and Kafka acknowledged. Label: topic (full name).
+	// Poller. mizan_poller_events_published_total.
 	EventsPublished *prometheus.CounterVec
 
 	// ConsumerLag is how many messages the reconciler's group has not committed, per partition. Set it with
