@@ -36,6 +36,12 @@ type business struct {
 	// clock only decides how much of the chain has happened.
 	chain       []link
 	walletAfter map[int64]int64
+
+	// Payouts beyond the statement (settlement.go, queued.go, batch.go). payoutRng draws the generated
+	// batches and queued settlements, apart from rng so that adding them left every other item as it was.
+	payoutRng *rand.Rand
+	batches   []*batch // in the order made
+	queue     []*queued
 }
 
 type link struct {
@@ -52,6 +58,7 @@ func newBusiness(slug string, seed, opening int64, loc *time.Location) *business
 		id:          newIdentity(rng),
 		opening:     opening,
 		rng:         rng,
+		payoutRng:   rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x7061796f757473)),
 		byID:        map[int64]*record{},
 		nextSeq:     map[int64]int64{},
 		walletAfter: map[int64]int64{},
@@ -133,6 +140,10 @@ func (b *business) item(r *record, now time.Time) Item {
 		FinalStatus: r.final, ResolvedAt: r.resolved, TrackID: r.trackID, IBAN: r.iban,
 		RevisedTransactionID: r.revised, RefundOf: r.refundOf,
 		Hidden: r.hidden, Duplicated: r.duplicated, FeeMisSigned: r.misSignedFee,
+		Stuck: r.stuck, ReturnWithheld: r.withheld,
+	}
+	if r.batch != nil {
+		it.BatchID = r.batch.id
 	}
 	if !now.Before(r.resolved) {
 		it.UpdatedAt = r.resolved

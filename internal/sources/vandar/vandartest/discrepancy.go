@@ -87,5 +87,9 @@ func (s *Server) plant(slug string, id int64, f func(*business, *record) error) 
 	if r == nil {
 		return fmt.Errorf("vandartest: business %s, item %d: %w", slug, id, ErrUnknownItem)
 	}
+	// A knob that changes the wallet chain can change when a queued settlement is affordable.
+	now := s.nowLocked()
+	b.unplanQueue(now)
+	defer b.planQueue(now)
 	return f(b, r)
 }

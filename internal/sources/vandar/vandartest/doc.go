@@ -17,9 +17,16 @@
 //     with Options.Now, SetNow and Advance. Rate limits run on a separate real clock (Options.Wall).
 //   - Logs are an object on failed payments (the documents' example) and [] elsewhere (the public fixtures).
 //
+//
+// Settlements, queued settlements and batch settlements (settlement.go, queued.go, batch.go) are views of the
+// same records as the statement: every settlement, a batch's items included, is a statement item whose id is
+// its transaction_id, so the payout feeds and the statement always describe the same money. Their statuses
+// follow the one clock too, and a generated history has batches and queued settlements in it
+// (BusinessOptions.Batches, Queued).
+//
 // Faults (Inject, InjectRate, ExpireAccessTokenNow) make single requests misbehave; discrepancy knobs
-// (HideItem, DuplicateItem, MisSignFee, ChangeAmount, DriftBalance) make the provider's data wrong, for
-// reconciliation tests.
+// (HideItem, DuplicateItem, MisSignFee, ChangeAmount, DriftBalance; StickSettlement, WithholdReturn,
+// MisstateBatch) make the provider's data wrong, for reconciliation tests.
 //
 // The simulator stands alone: it shares no code with the client in internal/sources/vandar, so a
 // misunderstanding of the documents cannot hide in both at once.

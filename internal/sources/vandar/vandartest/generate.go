@@ -363,16 +363,26 @@ func (b *business) newSettlement(n NewItem) ([]*record, error) {
 	}
 	rs := []*record{r}
 	if r.final == StatusSettlementFailed || r.final == StatusSettlementCanceled {
-		rinfo, _ := infoOf(KindReturn)
-		ret := &record{kind: KindReturn, info: rinfo, amount: r.amount, deposit: true, created: r.resolved,
-			resolved: r.resolved, final: StatusReturned, revised: r.id, iban: r.iban}
-		if err := b.allocate(ret); err != nil {
+		ret, err := b.newReturn(r)
+		if err != nil {
 			return nil, err
 		}
-		b.describe(ret)
 		rs = append(rs, ret)
 	}
 	return rs, nil
+}
+
+// newReturn makes the item that brings a failed or cancelled settlement's amount back when it resolves (wage
+// 0: the fee is not returned), allocated and described, not yet added.
+func (b *business) newReturn(r *record) (*record, error) {
+	rinfo, _ := infoOf(KindReturn)
+	ret := &record{kind: KindReturn, info: rinfo, amount: r.amount, deposit: true, created: r.resolved,
+		resolved: r.resolved, final: StatusReturned, revised: r.id, iban: r.iban}
+	if err := b.allocate(ret); err != nil {
+		return nil, err
+	}
+	b.describe(ret)
+	return ret, nil
 }
 
 // describe fills r's descriptive fields (and a settlement's missing track_id and IBAN) from the business's

@@ -69,29 +69,30 @@ func writeJSON(w http.ResponseWriter, status int, body any) {
 	_ = enc.Encode(body)
 }
 
-// route names the endpoint of a path and the business in it. Trailing slashes are ignored, as Laravel does.
-func route(path string) (Endpoint, string) {
+// route names the endpoint of a request, the business in its path and the resource id after it, if any.
+// Trailing slashes are ignored, as Laravel does. The method only tells apart endpoints that share a path.
+func route(method, path string) (ep Endpoint, slug, id string) {
 	parts := strings.Split(strings.Trim(path, "/"), "/")
 	switch {
 	case len(parts) == 2 && parts[0] == "v3" && parts[1] == "refreshtoken":
-		return EndpointRefreshToken, ""
+		return EndpointRefreshToken, "", ""
 	case len(parts) == 4 && parts[0] == "v3" && parts[1] == "business" && parts[3] == "transaction":
-		return EndpointTransactions, parts[2]
+		return EndpointTransactions, parts[2], ""
 	case len(parts) == 4 && parts[0] == "v2" && parts[1] == "business" && parts[3] == "balance":
-		return EndpointBalance, parts[2]
+		return EndpointBalance, parts[2], ""
 	}
-	return EndpointOther, ""
+	return routePayouts(method, parts)
 }
 
 // ServeHTTP answers one request: count it, let an armed fault have it, enforce the rate limit, then serve
 // the endpoint. Faults come first because they stand for what is in front of Vandar (proxies, CDN, network).
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	ep, slug := route(r.URL.Path)
+	ep, slug, id := route(r.Method, r.URL.Path)
 	s.mu.Lock()
 	s.requests[ep]++
 	f, faulty := s.faults.take(ep)
 	s.mu.Unlock()
-	serve := func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, ep, slug) }
+	serve := func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, ep, slug, id) }
 	if faulty {
 		s.serveFault(w, r, f, serve)
 		return
@@ -99,17 +100,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	serve(w, r)
 }
 
-func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, slug string) {
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, slug, id string) {
 	if s.rateLimit {
 		if ok, wait := s.allow(r); !ok {
 			tooMany(w, wait)
 			return
 		}
 	}
-	method := http.MethodGet
-	if ep == EndpointRefreshToken {
-		method = http.MethodPost
-	}
+	method := ep.method()
 	if ep != EndpointOther && r.Method != method {
 		w.Header().Set("Allow", method)
 		writeJSON(w, http.StatusMethodNotAllowed, errorBody{Error: "Method Not Allowed"})
@@ -123,8 +121,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, slug
 		rep = s.transactions(r, slug)
 	case EndpointBalance:
 		rep = s.balance(r, slug)
-	default:
+	case EndpointOther:
 		rep = reply{http.StatusNotFound, errorBody{Error: "Not Found"}}
+	default:
+		rep = s.servePayouts(r, ep, slug, id)
 	}
 	writeJSON(w, rep.status, rep.body)
 }

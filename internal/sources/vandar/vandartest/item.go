@@ -28,10 +28,16 @@ type Item struct {
 	// RevisedTransactionID is, on a returned item (-6), the id of the settlement it gives back.
 	RevisedTransactionID int64
 	RefundOf             int64 // refunds: the id of the payment refunded (0 if unknown)
+	// BatchID names the batch settlement a settlement belongs to ("" for a single settlement).
+	BatchID string
 	// Planted discrepancies (see Server.HideItem and its siblings).
 	Hidden       bool // the statement leaves the item out; the wallet still reflects it
 	Duplicated   bool // the statement lists the item twice
 	FeeMisSigned bool // the wallet applied the fee with the wrong sign
+	// Stuck settlements never leave their pending status (Server.StickSettlement).
+	Stuck bool
+	// ReturnWithheld: a failed or cancelled settlement whose money never comes back (Server.WithholdReturn).
+	ReturnWithheld bool
 }
 
 // NewItem describes an item for Server.AddItem: a test's hand-made history.
@@ -77,6 +83,13 @@ type record struct {
 	det      details
 
 	hidden, duplicated, misSignedFee bool
+
+	// Settlements (settlement.go, batch.go).
+	instant  bool   // is_instant: sent to the bank at once, never cancellable
+	stype    string // ACH (Paya, the default) or A2A
+	batch    *batch // the batch that made it; nil for a single settlement
+	stuck    bool   // planted: never resolves (StickSettlement)
+	withheld bool   // planted: its return item was taken away (WithholdReturn)
 }
 
 // details are the descriptive fields: seeded, realistic, never part of the money.
@@ -99,9 +112,9 @@ type details struct {
 	settlementPort             string
 }
 
-// statusAt is the status the item shows at now.
+// statusAt is the status the item shows at now. A stuck settlement shows its pending status for ever.
 func (r *record) statusAt(now time.Time) int {
-	if r.info.pending != 0 && now.Before(r.resolved) {
+	if r.info.pending != 0 && (r.stuck || now.Before(r.resolved)) {
 		return r.info.pending
 	}
 	return r.final

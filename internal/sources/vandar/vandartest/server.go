@@ -51,6 +51,12 @@ type BusinessOptions struct {
 	OpeningWallet int64
 	// Empty generates no history: items come only from AddItem.
 	Empty bool
+	// Batches is how many batch settlements the history has, on days drawn from the seed. Default: one per
+	// five days (at least one); negative: none.
+	Batches int
+	// Queued is how many settlements the history queues while the wallet is short. Default: one per ten
+	// days (at least one); negative: none.
+	Queued int
 }
 
 // Endpoint names a simulated endpoint, for counting requests and aiming faults.
@@ -164,8 +170,13 @@ func (s *Server) AddBusiness(o BusinessOptions) error {
 		if err := b.generate(start, days, perDay); err != nil {
 			return fmt.Errorf("business %s: %w", o.Slug, err)
 		}
+		if err := b.generatePayouts(start, days, o.Batches, o.Queued); err != nil {
+			return fmt.Errorf("business %s: %w", o.Slug, err)
+		}
 	}
 	b.rebuild()
+	// Nobody has read the history yet, so its queued settlements may leave the queue at any time in it.
+	b.planQueue(time.Time{})
 	s.businesses[o.Slug] = b
 	s.slugs = append(s.slugs, o.Slug)
 	return nil
@@ -310,17 +321,22 @@ func (s *Server) AddItem(business string, n NewItem) (Item, error) {
 	if err != nil {
 		return Item{}, err
 	}
+	// Queued settlements not yet released are planned around the chain: take them out while it changes.
+	now := s.nowLocked()
+	b.unplanQueue(now)
 	rs, err := b.newRecords(n)
 	if err != nil {
+		b.planQueue(now)
 		return Item{}, err
 	}
 	b.add(rs...)
 	if b.rebuild() < 0 {
 		b.remove(rs...)
-		b.rebuild()
+		b.planQueue(now)
 		return Item{}, ErrInsufficientFunds
 	}
-	return b.item(rs[0], s.nowLocked()), nil
+	b.planQueue(now)
+	return b.item(rs[0], now), nil
 }
 
 // newRecords checks n and makes its record (and a settlement's return), allocated and described.
