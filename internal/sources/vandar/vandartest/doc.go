@@ -17,7 +17,6 @@
 //     with Options.Now, SetNow and Advance. Rate limits run on a separate real clock (Options.Wall).
 //   - Logs are an object on failed payments (the documents' example) and [] elsewhere (the public fixtures).
 //
-//
 // Settlements, queued settlements and batch settlements (settlement.go, queued.go, batch.go) are views of the
 // same records as the statement: every settlement, a batch's items included, is a statement item whose id is
 // its transaction_id, so the payout feeds and the statement always describe the same money. Their statuses
