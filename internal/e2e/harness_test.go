@@ -29,6 +29,7 @@ import (
 	"github.com/mizanhq/mizan/internal/posting"
 	"github.com/mizanhq/mizan/internal/reconciler"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
+	"github.com/mizanhq/mizan/internal/sources/yabandpay/yabandpaytest"
 )
 
 const secretKey = "e2e-secret-key-0123456789"
@@ -45,6 +46,7 @@ type bundle struct {
 	pub    *kafka.Publisher
 	poller *poller.Poller
 	slack  *slacktest.Sink
+	extra  []config.Source // more sources beside b.src
 
 	now atomic.Pointer[time.Time] // the simulator's clock, which the poller reads too
 	// hook, when set, sees every request before the simulator does.
@@ -114,7 +116,7 @@ func setup(t *testing.T, now time.Time, opts vandartest.Options) *bundle {
 // newPoller builds a poller as a restarted process would: nothing in memory, everything from the database.
 func (b *bundle) newPoller() *poller.Poller {
 	b.t.Helper()
-	p, err := poller.New(poller.Config{Now: b.clock, SettleDelay: -1}, config.Sources{Sources: []config.Source{b.src}},
+	p, err := poller.New(poller.Config{Now: b.clock, SettleDelay: -1}, config.Sources{Sources: append([]config.Source{b.src}, b.extra...)},
 		b.pool, b.pub, secretKey, b.log)
 	if err != nil {
 		b.t.Fatal(err)
@@ -231,4 +233,27 @@ func (b *bundle) alerts(ctx context.Context) []alert {
 		out = append(out, a)
 	}
 	return out
+}
+
+// addYabandPay adds a YabandPay merchant on a simulator sharing the bundle's clock, polled for EUR and CHF.
+func (b *bundle) addYabandPay(opts yabandpaytest.Options) *yabandpaytest.Server {
+	b.t.Helper()
+	opts.Now = b.clock
+	sim, err := yabandpaytest.NewServer(opts)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(sim.Close)
+	for _, user := range sim.Merchants() {
+		key, err := sim.SecretKey(user)
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		curs, _ := sim.Currencies(user)
+		b.extra = append(b.extra, config.Source{Name: "yabandpay-" + user, Provider: events.ProviderYabandPay, Account: user,
+			APIURL: sim.URL, Feeds: map[string]string{events.FeedBalance: "@every 5m"}, Currencies: curs,
+			SecretKey: config.Secret(key)})
+	}
+	b.poller = b.newPoller()
+	return sim
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/pollstate"
 	"github.com/mizanhq/mizan/internal/sources/vandar"
+	"github.com/mizanhq/mizan/internal/sources/yabandpay"
 )
 
 // Publisher sends a batch of events to a topic (a base name such as events.TopicStatement; the publisher
@@ -56,8 +57,9 @@ type Poller struct {
 	cursors *pollstate.Cursors
 	log     *slog.Logger
 
-	mu      sync.Mutex
-	clients map[string]*vandar.Client
+	mu        sync.Mutex
+	clients   map[string]*vandar.Client
+	yabandpay map[string]*yabandpay.Client
 }
 
 // New returns a Poller. secretKey encrypts the stored provider tokens.
@@ -77,7 +79,8 @@ func New(cfg Config, sources config.Sources, pool *pgxpool.Pool, pub Publisher, 
 		cfg.Now = time.Now
 	}
 	return &Poller{cfg: cfg, sources: sources, pool: pool, pub: pub, sealer: sealer,
-		cursors: pollstate.NewCursors(pool), log: log, clients: map[string]*vandar.Client{}}, nil
+		cursors: pollstate.NewCursors(pool), log: log, clients: map[string]*vandar.Client{},
+		yabandpay: map[string]*yabandpay.Client{}}, nil
 }
 
 // Once polls every feed of one source (or of every source when name is ""), each once. It returns an error
@@ -169,6 +172,8 @@ func (p *Poller) pollFeed(ctx context.Context, src config.Source, feed string, s
 		return p.pollVandarStatement(ctx, src, start)
 	case src.Provider == events.ProviderVandar && feed == events.FeedBalance:
 		return p.pollVandarBalance(ctx, src)
+	case src.Provider == events.ProviderYabandPay && feed == events.FeedBalance:
+		return p.pollYabandPayBalance(ctx, src)
 	}
 	return 0, fmt.Errorf("feed %s of %s is not implemented yet", feed, src.Provider)
 }
@@ -242,6 +247,48 @@ func (p *Poller) pollVandarBalance(ctx context.Context, src config.Source) (int,
 	}
 	return 1, p.publishWatermark(ctx, src, events.Watermark{Feed: events.FeedBalance, Through: bal.ObservedAt,
 		PolledAt: bal.ObservedAt, Items: 1, LastEvent: ev.ID})
+}
+
+func (p *Poller) yabandPayClient(src config.Source) (*yabandpay.Client, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.yabandpay[src.Name]; ok {
+		return c, nil
+	}
+	c, err := yabandpay.New(yabandpay.Config{APIURL: src.APIURL, User: src.Account, SecretKey: src.SecretKey.Reveal(),
+		Logger: p.log.With("source", src.Name), Now: p.cfg.Now})
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", src.Name, err)
+	}
+	p.yabandpay[src.Name] = c
+	return c, nil
+}
+
+// pollYabandPayBalance asks for every configured currency's balance and publishes them together.
+func (p *Poller) pollYabandPayBalance(ctx context.Context, src config.Source) (int, error) {
+	client, err := p.yabandPayClient(src)
+	if err != nil {
+		return 0, err
+	}
+	var evs []events.Event
+	var last time.Time
+	for _, cur := range src.Currencies {
+		bal, err := client.Balance(ctx, cur)
+		if err != nil {
+			return 0, fmt.Errorf("balance in %s: %w", cur, err)
+		}
+		ev, err := bal.Event()
+		if err != nil {
+			return 0, err
+		}
+		evs = append(evs, ev)
+		last = bal.ObservedAt
+	}
+	if err := p.pub.Publish(ctx, events.TopicBalance, evs); err != nil {
+		return 0, err
+	}
+	return len(evs), p.publishWatermark(ctx, src, events.Watermark{Feed: events.FeedBalance, Through: last,
+		PolledAt: last, Items: len(evs), LastEvent: evs[len(evs)-1].ID})
 }
 
 // publishWatermark tells the reconciler how far a feed's data now reaches.

@@ -251,6 +251,11 @@ func (r *Reconciler) applyBatchTx(ctx context.Context, batch []decoded, opened *
 		if err := storeBalances(ctx, tx, balances); err != nil {
 			return err
 		}
+		snapshots, err := r.applyYabandPay(ctx, tx, balances)
+		if err != nil {
+			return err
+		}
+		results = append(results, snapshots...)
 		// The item checks' alerts go in first: the balance check asks which differences they already explain.
 		n, err := alerts.Record(ctx, tx, results)
 		if err != nil {
