@@ -180,9 +180,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintf(stdout, "  psql '%s' -c 'select * from ledger.balances'\n", dbURL)
 	fmt.Fprintf(stdout, "  kcat -b %s -t %s -C -e | head\n", broker.Addrs()[0], events.TopicStatement)
 	procs := []*exec.Cmd{}
-	for _, args := range [][]string{{"poller", "run"}, {"reconciler", "run"}} {
+	fmt.Fprintln(stdout, "  curl -s 127.0.0.1:9101/metrics | grep ^mizan_   # the poller's metrics; the reconciler's on :9102")
+	for i, args := range [][]string{{"poller", "run"}, {"reconciler", "run"}} {
 		cmd := exec.CommandContext(ctx, filepath.Join(bin, args[0]), args[1:]...)
-		cmd.Env, cmd.Stdout, cmd.Stderr = env, indent(stdout), stderr
+		cmd.Env = append(env, fmt.Sprintf("MIZAN_HTTP_ADDR=127.0.0.1:%d", 9101+i))
+		cmd.Stdout, cmd.Stderr = indent(stdout), stderr
 		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 		if err := cmd.Start(); err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"github.com/mizanhq/mizan/internal/cli"
 	"github.com/mizanhq/mizan/internal/config"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/metrics"
 	"github.com/mizanhq/mizan/internal/poller"
 )
 
@@ -57,9 +58,24 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer pool.Close()
-	pub := kafka.NewPublisher(cli.Kafka(env, log))
+	kcfg, _, err := cli.Kafka(env, getenv, log)
+	if err != nil {
+		return err
+	}
+	pub := kafka.NewPublisher(kcfg)
 	defer pub.Close()
-	var pcfg poller.Config
+	reg := metrics.New()
+	defaultAddr := ""
+	if args[0] == "run" {
+		defaultAddr = ":8080"
+	}
+	stopHTTP, err := cli.Serve(ctx, getenv, defaultAddr, reg,
+		metrics.Ready(metrics.PostgresCheck(pool), metrics.KafkaCheck(kcfg)), log)
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
+	pcfg := poller.Config{Metrics: reg}
 	if v := getenv("MIZAN_SETTLE_DELAY"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/mizanhq/mizan/internal/config"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/metrics"
 	"github.com/mizanhq/mizan/internal/reconciler"
 	"github.com/mizanhq/mizan/migrations"
 )
@@ -74,7 +75,11 @@ func topics(ctx context.Context, args []string, getenv func(string) string, stdo
 	if err != nil {
 		return err
 	}
-	if err := kafka.EnsureTopics(ctx, cli.Kafka(env, log), *partitions, *replication, events.AllTopics...); err != nil {
+	kcfg, _, err := cli.Kafka(env, getenv, log)
+	if err != nil {
+		return err
+	}
+	if err := kafka.EnsureTopics(ctx, kcfg, *partitions, *replication, events.AllTopics...); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "topics ready: %d with at least %d partitions\n", len(events.AllTopics), *partitions)
@@ -96,12 +101,12 @@ func consume(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	defer pool.Close()
-	kcfg := cli.Kafka(env, log)
-	group := getenv("MIZAN_CONSUMER_GROUP")
-	if group == "" {
-		group = "mizan-reconciler"
+	kcfg, kenv, err := cli.Kafka(env, getenv, log)
+	if err != nil {
+		return err
 	}
-	consumer := kafka.NewConsumer(kcfg, group, events.DataTopics, kafka.ConsumerOptions{})
+	group := kenv.ConsumerGroup
+	consumer := kafka.NewConsumer(kcfg, group, events.DataTopics, kenv.ConsumerOptions())
 	defer consumer.Close()
 	dlq := kafka.NewPublisher(kcfg)
 	defer dlq.Close()
@@ -109,12 +114,28 @@ func consume(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	r := reconciler.New(reconciler.Config{Group: group, Checks: reconciler.CheckConfig{
+	reg := metrics.New()
+	defaultAddr := ":8080"
+	if *untilIdle {
+		defaultAddr = "" // a batch job: nothing scrapes it
+	}
+	stopHTTP, err := cli.Serve(ctx, getenv, defaultAddr, reg,
+		metrics.Ready(metrics.PostgresCheck(pool), metrics.KafkaCheck(kcfg, events.DataTopics...)), log)
+	if err != nil {
+		return err
+	}
+	defer stopHTTP()
+	r := reconciler.New(reconciler.Config{Group: group, Metrics: reg, Checks: reconciler.CheckConfig{
 		BalanceTolerance: chk.BalanceTolerance, SettlementGrace: chk.SettlementGrace, StaleAfter: chk.StaleAfter,
 		YabandPayMaxFall: chk.YabandPayMaxFall, Interval: chk.Interval,
 	}}, pool, consumer, dlq, log)
 	if env.SlackWebhook != "" {
-		r.SetDispatcher(alerts.NewDispatcher(alerts.DispatcherConfig{WebhookURL: env.SlackWebhook.Reveal()}, pool, log))
+		d := alerts.NewDispatcher(alerts.DispatcherConfig{WebhookURL: env.SlackWebhook.Reveal()}, pool, log)
+		d.OnDelivery = func(outcome string) {
+			label := map[string]string{"sent": metrics.SlackSent, "failed": metrics.SlackRetried, "rejected": metrics.SlackFailed}[outcome]
+			reg.SlackDeliveries.WithLabelValues(label).Inc()
+		}
+		r.SetDispatcher(d)
 	} else {
 		log.Warn("SLACK_WEBHOOK_URL is not set: alerts are recorded in recon.alerts but not sent")
 	}

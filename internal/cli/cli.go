@@ -8,11 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mizanhq/mizan/internal/config"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/metrics"
 )
 
 // Logger returns the JSON logger both commands write to stderr. MIZAN_LOG_LEVEL picks the level
@@ -39,7 +41,42 @@ func Pool(ctx context.Context, env config.Env) (*pgxpool.Pool, error) {
 	return pool, nil
 }
 
-// Kafka returns the Kafka configuration from the environment.
-func Kafka(env config.Env, log *slog.Logger) kafka.Config {
-	return kafka.Config{Brokers: env.KafkaBrokers, TopicPrefix: env.TopicPrefix, Logger: log}
+// Kafka returns the Kafka configuration from the environment: brokers, topic prefix, TLS and SASL, client
+// id and consumer settings (see config.ReadKafka).
+func Kafka(env config.Env, getenv func(string) string, log *slog.Logger) (kafka.Config, config.KafkaEnv, error) {
+	kenv, err := config.ReadKafka(getenv)
+	if err != nil {
+		return kafka.Config{}, kenv, err
+	}
+	cfg := kenv.Config(env)
+	cfg.Logger = log
+	return cfg, kenv, nil
+}
+
+// Serve starts the HTTP server with /metrics, /healthz and /readyz in the background, on MIZAN_HTTP_ADDR, or
+// on defaultAddr when that is unset ("" or MIZAN_HTTP_ADDR=off: no server). It returns a function that stops
+// the server and waits for it, and fails at once if the address cannot be listened on.
+func Serve(ctx context.Context, getenv func(string) string, defaultAddr string, reg *metrics.Registry,
+	ready func(context.Context) error, log *slog.Logger) (stop func(), err error) {
+	addr := getenv("MIZAN_HTTP_ADDR")
+	if addr == "" {
+		addr = defaultAddr
+	}
+	if addr == "" || addr == "off" {
+		return func() {}, nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- metrics.Serve(ctx, addr, reg, ready, log) }()
+	select {
+	case err := <-errc: // it stopped at once: it could not listen
+		cancel()
+		if err == nil {
+			err = fmt.Errorf("HTTP server on %s stopped", addr)
+		}
+		return nil, fmt.Errorf("MIZAN_HTTP_ADDR %s: %w", addr, err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	log.Info("serving /metrics, /healthz and /readyz", "addr", addr)
+	return func() { cancel(); <-errc }, nil
 }

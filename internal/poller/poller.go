@@ -19,6 +19,7 @@ import (
 
 	"github.com/mizanhq/mizan/internal/config"
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/metrics"
 	"github.com/mizanhq/mizan/internal/pollstate"
 	"github.com/mizanhq/mizan/internal/sources/vandar"
 	"github.com/mizanhq/mizan/internal/sources/yabandpay"
@@ -45,6 +46,8 @@ type Config struct {
 	Now func() time.Time
 	// HTTPTimeout bounds one provider request. Default 30s.
 	HTTPTimeout time.Duration
+	// Metrics receives the poller's metrics. Default: a registry nobody scrapes.
+	Metrics *metrics.Registry
 }
 
 // Poller polls the configured sources.
@@ -78,6 +81,10 @@ func New(cfg Config, sources config.Sources, pool *pgxpool.Pool, pub Publisher, 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
+	}
+	pub = countingPublisher{pub, cfg.Metrics}
 	return &Poller{cfg: cfg, sources: sources, pool: pool, pub: pub, sealer: sealer,
 		cursors: pollstate.NewCursors(pool), log: log, clients: map[string]*vandar.Client{},
 		yabandpay: map[string]*yabandpay.Client{}}, nil
@@ -145,9 +152,11 @@ func (p *Poller) Run(ctx context.Context) error {
 
 // PollFeed polls one feed of one source once, under the source's advisory lock.
 func (p *Poller) PollFeed(ctx context.Context, src config.Source, feed string) error {
+	began := time.Now()
 	release, err := pollstate.Lock(ctx, p.pool, src.Name+"/"+feed)
 	if errors.Is(err, pollstate.ErrLocked) {
 		p.log.Info("poll skipped: another process is polling it", "source", src.Name, "feed", feed)
+		p.cfg.Metrics.PollDuration.WithLabelValues(src.Name, feed, metrics.PollSkipped).Observe(time.Since(began).Seconds())
 		return nil
 	}
 	if err != nil {
@@ -156,6 +165,12 @@ func (p *Poller) PollFeed(ctx context.Context, src config.Source, feed string) e
 	defer release()
 	start := p.cfg.Now()
 	n, err := p.pollFeed(ctx, src, feed, start)
+	outcome := metrics.PollOK
+	if err != nil {
+		outcome = metrics.PollError
+	}
+	p.cfg.Metrics.PollDuration.WithLabelValues(src.Name, feed, outcome).Observe(time.Since(began).Seconds())
+	p.cfg.Metrics.ItemsFetched.WithLabelValues(src.Name, feed).Add(float64(n))
 	log := p.log.With("source", src.Name, "provider", src.Provider, "account", src.Account, "feed", feed,
 		"items", n, "duration", time.Since(start).Round(time.Millisecond))
 	if err != nil {
@@ -299,6 +314,20 @@ func (p *Poller) publishWatermark(ctx context.Context, src config.Source, w even
 		return err
 	}
 	return p.pub.Publish(ctx, events.TopicWatermark, []events.Event{ev})
+}
+
+// countingPublisher counts what Kafka acknowledged.
+type countingPublisher struct {
+	Publisher
+	m *metrics.Registry
+}
+
+func (c countingPublisher) Publish(ctx context.Context, topic string, evs []events.Event) error {
+	if err := c.Publisher.Publish(ctx, topic, evs); err != nil {
+		return err
+	}
+	c.m.EventsPublished.WithLabelValues(topic).Add(float64(len(evs)))
+	return nil
 }
 
 // cronParser makes the scheduler accept exactly what config validated.

@@ -15,6 +15,7 @@ import (
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
 	"github.com/mizanhq/mizan/internal/ledger"
+	"github.com/mizanhq/mizan/internal/metrics"
 	"github.com/mizanhq/mizan/internal/posting"
 )
 
@@ -148,15 +149,41 @@ func isPermanent(err error) bool {
 // posts the ledger entries they imply and stores watermarks and balance observations. Events already applied
 // are skipped, so replaying a batch changes nothing.
 func (r *Reconciler) applyBatch(ctx context.Context, batch []decoded) error {
-	opened := 0
-	err := r.applyBatchTx(ctx, batch, &opened)
-	if err == nil {
-		r.Stats.AlertsOpened += opened
+	var t tally
+	err := r.applyBatchTx(ctx, batch, &t)
+	if err == nil { // counted only once the transaction has committed
+		r.Stats.AlertsOpened += t.opened
+		r.count(t)
 	}
 	return err
 }
 
-func (r *Reconciler) applyBatchTx(ctx context.Context, batch []decoded, opened *int) error {
+// tally is what one batch transaction did, counted into the metrics once it commits.
+type tally struct {
+	opened     int
+	applied    map[string]int // by topic
+	duplicates map[string]int
+	entries    int
+	outcomes   []checks.Result
+}
+
+func (r *Reconciler) count(t tally) {
+	m := r.cfg.Metrics
+	for topic, n := range t.applied {
+		m.Messages.WithLabelValues(topic, metrics.MessageApplied).Add(float64(n))
+	}
+	for topic, n := range t.duplicates {
+		m.Messages.WithLabelValues(topic, metrics.MessageDuplicate).Add(float64(n))
+	}
+	m.EntriesPosted.Add(float64(t.entries))
+	for _, res := range t.outcomes {
+		m.CheckOutcomes.WithLabelValues(res.Check, string(res.Outcome)).Inc()
+	}
+}
+
+func (r *Reconciler) applyBatchTx(ctx context.Context, batch []decoded, t *tally) error {
+	*t = tally{applied: map[string]int{}, duplicates: map[string]int{}}
+	r.txEntries = 0
 	var ids, topics []string
 	var partitions []int32
 	var offsets []int64
@@ -200,8 +227,10 @@ func (r *Reconciler) applyBatchTx(ctx context.Context, batch []decoded, opened *
 		var batches []batchEvent
 		for _, d := range todo {
 			if !isNew[d.ev.ID] {
+				t.duplicates[d.msg.Topic]++
 				continue
 			}
+			t.applied[d.msg.Topic]++
 			switch f := d.fact.(type) {
 			case events.StatementItem:
 				items = append(items, itemEvent{f, d.ev.ID})
@@ -266,7 +295,9 @@ func (r *Reconciler) applyBatchTx(ctx context.Context, batch []decoded, opened *
 			return err
 		}
 		m, err := alerts.Record(ctx, tx, due)
-		*opened = n + m
+		t.opened = n + m
+		t.outcomes = append(results, due...)
+		t.entries = r.txEntries
 		return err
 	})
 }
@@ -330,6 +361,7 @@ func (r *Reconciler) postItems(ctx context.Context, tx pgx.Tx, items []itemEvent
 	if err != nil {
 		return nil, fmt.Errorf("post %d entries: %w", len(entries), err)
 	}
+	r.txEntries += len(res.Posted)
 	posted := make(map[string]bool, len(res.Posted))
 	for _, k := range res.Posted {
 		posted[k] = true

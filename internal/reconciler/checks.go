@@ -12,6 +12,7 @@ import (
 	"github.com/mizanhq/mizan/internal/checks"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/ledger"
+	"github.com/mizanhq/mizan/internal/metrics"
 	"github.com/mizanhq/mizan/internal/posting"
 )
 
@@ -229,7 +230,31 @@ func (r *Reconciler) periodic(ctx context.Context) error {
 		return fmt.Errorf("periodic checks: %w", err)
 	}
 	r.Stats.AlertsOpened += opened
+	r.gauges(ctx)
 	return nil
+}
+
+// gauges refreshes the metrics that are states, not counts: consumer lag and open alerts.
+func (r *Reconciler) gauges(ctx context.Context) {
+	if lag, _, err := r.consumer.Lag(ctx); err == nil {
+		r.cfg.Metrics.SetConsumerLag(lag)
+	}
+	rows, err := r.pool.Query(ctx, `SELECT kind, severity, count(*) FROM recon.alerts WHERE resolved_at IS NULL GROUP BY 1, 2`)
+	if err != nil {
+		return
+	}
+	defer rows.Close()
+	var counts []metrics.AlertCount
+	for rows.Next() {
+		var c metrics.AlertCount
+		var n int64
+		if err := rows.Scan(&c.Kind, &c.Severity, &n); err != nil {
+			return
+		}
+		c.Open = int(n)
+		counts = append(counts, c)
+	}
+	r.cfg.Metrics.SetAlertsOpen(counts)
 }
 
 type knownSettlement struct {

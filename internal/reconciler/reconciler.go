@@ -20,6 +20,7 @@ import (
 	"github.com/mizanhq/mizan/internal/alerts"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/metrics"
 )
 
 // Consumer is what the reconciler needs of a Kafka consumer group member.
@@ -51,6 +52,8 @@ type Config struct {
 	Now func() time.Time
 	// DeliverEvery is how often the Slack dispatcher looks for undelivered alerts while running. Default 2s.
 	DeliverEvery time.Duration
+	// Metrics receives the reconciler's metrics. Default: a registry nobody scrapes.
+	Metrics *metrics.Registry
 }
 
 // Reconciler applies events to the ledger.
@@ -61,6 +64,8 @@ type Reconciler struct {
 	dlq        Publisher
 	log        *slog.Logger
 	dispatcher *alerts.Dispatcher
+	// txEntries counts the entries the current batch transaction posted (the loop is single-threaded).
+	txEntries int
 
 	// Stats since start, for the run summary.
 	Stats Stats
@@ -87,6 +92,9 @@ func New(cfg Config, pool *pgxpool.Pool, consumer Consumer, dlq Publisher, log *
 	cfg.DeliverEvery = cmp.Or(cfg.DeliverEvery, 2*time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.New()
 	}
 	return &Reconciler{cfg: cfg, pool: pool, consumer: consumer, dlq: dlq, log: log}
 }
@@ -191,6 +199,7 @@ func (r *Reconciler) handle(ctx, runCtx context.Context, msgs []kafka.Message) e
 	}
 	r.Stats.Messages += len(msgs)
 	r.Stats.Batches++
+	r.cfg.Metrics.BatchSize.Observe(float64(len(msgs)))
 	return nil
 }
 
@@ -245,6 +254,12 @@ func (r *Reconciler) deadLetter(ctx context.Context, batch []decoded) error {
 		return fmt.Errorf("publish %d dead letters: %w", len(evs), err)
 	}
 	r.Stats.DeadLetters += len(evs)
+	for _, d := range batch {
+		if d.refuse != "" {
+			r.cfg.Metrics.DeadLetters.WithLabelValues(d.msg.Topic).Inc()
+			r.cfg.Metrics.Messages.WithLabelValues(d.msg.Topic, metrics.MessageDeadLetter).Inc()
+		}
+	}
 	return nil
 }
 

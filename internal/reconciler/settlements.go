@@ -72,9 +72,11 @@ func (r *Reconciler) applySettlements(ctx context.Context, tx pgx.Tx, evs []sett
 		results = append(results, res)
 	}
 	if len(entries) > 0 {
-		if _, err := ledger.Apply(ctx, tx, entries); err != nil {
+		res, err := ledger.Apply(ctx, tx, entries)
+		if err != nil {
 			return nil, fmt.Errorf("post %d settlements: %w", len(entries), err)
 		}
+		r.txEntries += len(res.Posted)
 	}
 	return results, nil
 }

@@ -39,9 +39,11 @@ func (r *Reconciler) applyYabandPay(ctx context.Context, tx pgx.Tx, bals []balan
 		}
 		entry, deltas, ok := posting.YabandPaySnapshot(b, current, prev == nil, be.eventID)
 		if ok {
-			if _, err := ledger.Apply(ctx, tx, []ledger.Entry{entry}); err != nil {
+			res, err := ledger.Apply(ctx, tx, []ledger.Entry{entry})
+			if err != nil {
 				return nil, fmt.Errorf("post yabandpay snapshot %s: %w", entry.IdempotencyKey, err)
 			}
+			r.txEntries += len(res.Posted)
 		}
 		if prev != nil {
 			for _, res := range checks.YabandPayMovement(*prev, b, deltas["available"], r.cfg.Checks.YabandPayMaxFall) {
