@@ -44,7 +44,7 @@ func TestDecodeStoredSettlementReadsRialsAsTomans(t *testing.T) {
 		TransactionID: "163559577610", Status: events.SettlementPending, Amount: dec("5000"), Fee: dec("0"),
 		Currency: events.CurrencyToman, WalletAfter: decp("221500"),
 		PredictedAt: time.Date(2021, 10, 30, 12, 30, 0, 0, time.UTC), // 1400/08/08 16:00 at +03:30
-		CreatedAt:   time.Date(2021, 10, 30, 12, 9, 36, 0, time.UTC),  // 2021-10-30 15:39:36 Tehran
+		CreatedAt:   time.Date(2021, 10, 30, 12, 9, 36, 0, time.UTC), // 2021-10-30 15:39:36 Tehran
 		ObservedAt:  observedAt, Raw: raw,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
@@ -185,8 +185,8 @@ func TestDecodeBatchList(t *testing.T) {
 		Provider: events.ProviderVandar, Account: "acme", Currency: events.CurrencyToman,
 		BatchID:    "eb44ba9a2322420d8a2e0a979a95c4f410620bb416492bef20a01f8cc42d593d4ccb7acc4ca4e2ce7f7935da7f7544ae974f43270d57908815537381b9b8235e",
 		TotalCount: 1, TotalAmount: dec("50000"),
-		Counts:  map[string]int{"init": 0, "submitted": 1, "failed": 0, "pending": 0, "canceled": 0},
-		Amounts: map[string]decimal.Decimal{"init": zero, "submitted": dec("50000"), "failed": zero, "pending": zero, "canceled": zero},
+		Counts:    map[string]int{"init": 0, "submitted": 1, "failed": 0, "pending": 0, "canceled": 0},
+		Amounts:   map[string]decimal.Decimal{"init": zero, "submitted": dec("50000"), "failed": zero, "pending": zero, "canceled": zero},
 		CreatedAt: time.Unix(1713192129, 0).UTC(), Raw: raws[0],
 	}, {
 		// The documents' older example: counts only, no per-status amounts.
