@@ -86,6 +86,8 @@ func (r *Reconciler) checkItems(ctx context.Context, tx pgx.Tx, items []itemEven
 
 	var results []checks.Result
 	changed := map[string]bool{}
+	okChains := map[string]*checks.Result{}
+	var chainOrder []string
 	for _, ie := range items {
 		it := ie.item
 		if !it.MovedWallet {
@@ -97,7 +99,26 @@ func (r *Reconciler) checkItems(ctx context.Context, tx pgx.Tx, items []itemEven
 		if posted[key] {
 			res := checks.RunningBalance(state[subject], it, net)
 			res.EventID = ie.eventID
-			results = append(results, res)
+			if res.Outcome == checks.OK {
+				// Items that continue the chain are recorded as one evaluation per wallet and batch (its window
+				// runs from the first to the last item); a break is a row of its own.
+				agg := okChains[subject]
+				if agg == nil {
+					agg = &checks.Result{Check: res.Check, Subject: subject, Outcome: checks.OK, WindowStart: it.EffectiveAt,
+						EventID: ie.eventID, Details: map[string]any{"first_item_id": it.ItemID}}
+					okChains[subject] = agg
+					chainOrder = append(chainOrder, subject)
+				}
+				agg.WindowEnd = it.EffectiveAt
+				agg.Details["last_item_id"] = it.ItemID
+				agg.Details["items"] = toInt(agg.Details["items"]) + 1
+				if it.WalletAfter != nil {
+					w := *it.WalletAfter
+					agg.Actual, agg.Expected = &w, &w
+				}
+			} else {
+				results = append(results, res)
+			}
 			if it.WalletAfter != nil {
 				state[subject] = &checks.LastReported{ItemID: it.ItemID, Wallet: *it.WalletAfter}
 				changed[subject] = true
@@ -116,6 +137,9 @@ func (r *Reconciler) checkItems(ctx context.Context, tx pgx.Tx, items []itemEven
 			lr.Wallet = *it.WalletAfter
 			changed[subject] = true
 		}
+	}
+	for _, subject := range chainOrder {
+		results = append(results, *okChains[subject])
 	}
 	for subject := range changed {
 		lr := state[subject]
@@ -287,4 +311,9 @@ func openSettlements(ctx context.Context, tx pgx.Tx) ([]knownSettlement, error) 
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+func toInt(v any) int {
+	n, _ := v.(int)
+	return n
 }
