@@ -38,6 +38,7 @@ const secretKey = "e2e-secret-key-0123456789"
 type bundle struct {
 	t      *testing.T
 	pool   *pgxpool.Pool
+	dbURL  string
 	kafka  kafka.Config
 	sim    *vandartest.Server
 	src    config.Source
@@ -81,9 +82,9 @@ func (b *syncBuffer) String() string {
 // fresh topics. The simulator's clock stands still at now (setNow moves it), and the poller reads it.
 func setup(t *testing.T, now time.Time, opts vandartest.Options) *bundle {
 	t.Helper()
-	pool, _ := pgtest.NewDB(t)
+	pool, dbURL := pgtest.NewDB(t)
 	kcfg := kafkatest.Config(t)
-	b := &bundle{t: t, pool: pool, kafka: kcfg, logs: &syncBuffer{}}
+	b := &bundle{t: t, pool: pool, dbURL: dbURL, kafka: kcfg, logs: &syncBuffer{}}
 	b.setNow(now)
 	opts.Now = b.clock
 	sim, err := vandartest.New(opts)
