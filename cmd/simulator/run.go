@@ -34,8 +34,9 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout io.Wr
 	perDay := fs.Int("per-day", 40, "about how many items a day")
 	rateLimit := fs.Bool("rate-limit", false, "enforce Vandar's limits: 100 requests and 30 POSTs per 3 s per token")
 	plant := fs.Bool("discrepancies", false,
-		"plant one of each discrepancy per business: a hidden, a duplicated and a fee-mis-signed item and a "+
-			"drifted balance at once, and an item's amount changed a minute after start")
+		"plant one of each discrepancy per business: a hidden, a duplicated and a fee-mis-signed item, a "+
+			"drifted balance, a settlement stuck pending, a failed settlement whose money never returns and a "+
+			"batch whose totals don't add up at once, and an item's amount changed a minute after start")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -70,6 +71,9 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout io.Wr
 				return fmt.Errorf("business %s: %w", slug, err)
 			}
 			restate = append(restate, later)
+			if err := plantPayoutDiscrepancies(srv, slug, stdout); err != nil {
+				return fmt.Errorf("business %s: %w", slug, err)
+			}
 		}
 		access, refresh, expiresIn := srv.IssueTokens(slug)
 		env := "VANDAR_" + envName(slug)
@@ -144,4 +148,55 @@ func plantDiscrepancies(srv *vandartest.Server, slug string, seed int64, out io.
 	fmt.Fprintf(out, "# planted in %s, a minute from now: item %d's amount changed from %d to %d\n",
 		slug, changed.ID, changed.Amount, changed.Amount+10_000)
 	return func() { _ = srv.ChangeAmount(slug, changed.ID, changed.Amount+10_000) }, nil
+}
+
+// plantPayoutDiscrepancies sticks the latest settlement already paid (it reads pending, past its prediction,
+// from now on), withholds the return of a failed or cancelled settlement, and misstates the first batch's
+// totals. A history too short to have what a knob needs gets a "not planted" line instead.
+func plantPayoutDiscrepancies(srv *vandartest.Server, slug string, out io.Writer) error {
+	now := srv.Now()
+	var done, failed []vandartest.Item
+	for _, it := range srv.Items(slug) {
+		if it.Kind != vandartest.KindSettlement || it.ResolvedAt.After(now) {
+			continue
+		}
+		switch it.FinalStatus {
+		case vandartest.StatusSettlementDone:
+			if it.BatchID == "" {
+				done = append(done, it)
+			}
+		case vandartest.StatusSettlementFailed, vandartest.StatusSettlementCanceled:
+			failed = append(failed, it)
+		}
+	}
+	if n := len(done); n > 0 {
+		if err := srv.StickSettlement(slug, done[n-1].ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "# planted in %s: settlement %d stuck pending past its prediction\n", slug, done[n-1].ID)
+	} else {
+		fmt.Fprintf(out, "# not planted in %s: no paid settlement to stick\n", slug)
+	}
+	withheld := false
+	for _, it := range failed {
+		// A return later items depended on cannot be taken away (the wallet would go negative): try the next.
+		if err := srv.WithholdReturn(slug, it.ID); err == nil {
+			fmt.Fprintf(out, "# planted in %s: settlement %d's return withheld: failed, and its money never comes back\n",
+				slug, it.ID)
+			withheld = true
+			break
+		}
+	}
+	if !withheld {
+		fmt.Fprintf(out, "# not planted in %s: no failed settlement whose return can be withheld\n", slug)
+	}
+	if batches := srv.Batches(slug); len(batches) > 0 {
+		if err := srv.MisstateBatch(slug, batches[0].ID, 10_000); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "# planted in %s: batch %.16s… reports 10000 Toman more than its items\n", slug, batches[0].ID)
+	} else {
+		fmt.Fprintf(out, "# not planted in %s: no batch to misstate\n", slug)
+	}
+	return nil
 }
