@@ -51,10 +51,10 @@ type SettlementPage struct {
 // missing from the batch list).
 var ErrNotFound = errors.New("not found")
 
-// Settlements fetches one page of the business's settlements (GET /v2.1/business/:business/settlement),
-// newest first as Vandar orders them. page counts from 1; perPage is at most MaxPerPage, 0 for Vandar's
-// default. Settlements move between pages as new ones arrive, so a poller re-reads from page 1 and
-// deduplicates by SettlementID; HasMore says whether a page follows this one.
+// Settlements fetches one page of the business's settlements (GET /v2.1/business/:business/settlement), in
+// the order Vandar lists them (undocumented; the simulator lists newest first). page counts from 1; perPage
+// is at most MaxPerPage, 0 for Vandar's default. Settlements can move between pages as new ones arrive, so a
+// poller reads from page 1 to the end and deduplicates by SettlementID; HasMore says whether a page follows.
 func (c *Client) Settlements(ctx context.Context, page, perPage int) (SettlementPage, error) {
 	return c.settlementPage(ctx, "v2.1", "/settlement", shapeV21, false, page, perPage)
 }

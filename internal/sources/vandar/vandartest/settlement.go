@@ -426,7 +426,8 @@ func (s *Server) settlementStore(r *http.Request, body []byte, b *business, now 
 }
 
 // settlementList serves GET /v2.1/business/:business/settlement: the single settlements that exist now,
-// newest first (Vandar's dashboard order; the documents don't say), page by page, under the wallet figures.
+// newest first (the documents don't say; Laravel lists are usually latest first), page by page, under the
+// wallet figures.
 // The wallet includes any planted drift: it is the figure the balance endpoint reports.
 func (s *Server) settlementList(r *http.Request, b *business, now time.Time) reply {
 	pq, errs := parsePageQuery(r)
