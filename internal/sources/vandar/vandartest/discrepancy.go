@@ -83,13 +83,14 @@ func (s *Server) plant(slug string, id int64, f func(*business, *record) error) 
 	if err != nil {
 		return err
 	}
+	// A knob that changes the wallet chain can change when a queued settlement is affordable: the queue's
+	// planned releases come out first (so a release not yet made is not an item yet) and are planned again.
+	now := s.nowLocked()
+	b.unplanQueue(now)
+	defer b.planQueue(now)
 	r := b.byID[id]
 	if r == nil {
 		return fmt.Errorf("vandartest: business %s, item %d: %w", slug, id, ErrUnknownItem)
 	}
-	// A knob that changes the wallet chain can change when a queued settlement is affordable.
-	now := s.nowLocked()
-	b.unplanQueue(now)
-	defer b.planQueue(now)
 	return f(b, r)
 }
