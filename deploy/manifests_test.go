@@ -633,29 +633,80 @@ func TestBase(t *testing.T) {
 	}
 }
 
+// checkPollers checks that the overlay polls: with one CronJob per source, or with the poller Deployment.
+func checkPollers(t *testing.T, r *rendered) {
+	cjs := all[*batchv1.CronJob](r)
+	var d *appsv1.Deployment
+	for _, dep := range all[*appsv1.Deployment](r) {
+		if dep.Name == "mizan-poller" {
+			d = dep
+		}
+	}
+	switch {
+	case len(cjs) > 0 && d != nil:
+		t.Errorf("%s runs poller CronJobs and the poller Deployment: choose one", r.dir)
+	case len(cjs) > 0:
+		checkCronJobs(t, r)
+	case d != nil:
+		checkServing(t, r, d)
+		c := d.Spec.Template.Spec.Containers[0]
+		if path.Base(c.Command[0]) != "poller" || !slices.Equal(c.Args, []string{"run"}) {
+			t.Errorf("poller Deployment runs %q %q, want poller run", c.Command, c.Args)
+		}
+	default:
+		t.Errorf("%s runs no poller", r.dir)
+	}
+}
+
+// TestOverlays checks every overlay in deploy/overlays — the example, and any deployment kept beside it —
+// as it would be applied.
+func TestOverlays(t *testing.T) {
+	t.Parallel()
+	dirs, err := filepath.Glob(filepath.Join("overlays", "*", "kustomization.yaml"))
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no overlay: %v", err)
+	}
+	for _, k := range dirs {
+		dir := filepath.Dir(k)
+		t.Run(filepath.Base(dir), func(t *testing.T) {
+			t.Parallel()
+			r := render(t, dir)
+			checkCommon(t, r)
+			checkPollers(t, r)
+			var ns string
+			for _, n := range all[*corev1.Namespace](r) {
+				ns = n.Name
+				if n.Labels["pod-security.kubernetes.io/enforce"] != "restricted" || n.Labels["mizan/stage"] != "setup" {
+					t.Errorf("namespace %s: labels %v, want pod-security enforce=restricted and mizan/stage=setup", n.Name, n.Labels)
+				}
+			}
+			for _, o := range r.objects {
+				m := o.(metav1.Object)
+				if _, isNS := o.(*corev1.Namespace); !isNS && (m.GetNamespace() == "" || (ns != "" && m.GetNamespace() != ns)) {
+					t.Errorf("%s is in namespace %q: set the overlay's namespace", m.GetName(), m.GetNamespace())
+				}
+			}
+			for _, w := range r.workloads() {
+				for _, c := range w.pod.Spec.Containers {
+					if _, tag, _ := strings.Cut(c.Image, ":"); tag == "" || tag == "latest" {
+						t.Errorf("%s runs %s: pin a version", w, c.Image)
+					}
+				}
+			}
+		})
+	}
+}
+
 func TestExampleOverlay(t *testing.T) {
 	t.Parallel()
 	r := render(t, filepath.Join("overlays", "example"))
-	checkCommon(t, r)
-	checkCronJobs(t, r)
 	if n := len(all[*batchv1.CronJob](r)); n != 2 {
 		t.Errorf("%d poller CronJobs, want one per source (2)", n)
 	}
-	ns := find[*corev1.Namespace](t, r, "mizan")
-	if ns.Labels["pod-security.kubernetes.io/enforce"] != "restricted" || ns.Labels["mizan/stage"] != "setup" {
-		t.Errorf("namespace labels %v", ns.Labels)
-	}
+	find[*corev1.Namespace](t, r, "mizan")
 	for _, o := range r.objects {
-		m := o.(metav1.Object)
-		if _, isNS := o.(*corev1.Namespace); !isNS && m.GetNamespace() != "mizan" {
-			t.Errorf("%s is in namespace %q, want mizan", m.GetName(), m.GetNamespace())
-		}
-	}
-	for _, w := range r.workloads() {
-		for _, c := range w.pod.Spec.Containers {
-			if _, tag, _ := strings.Cut(c.Image, ":"); tag == "" || tag == "latest" {
-				t.Errorf("%s runs %s: pin a version", w, c.Image)
-			}
+		if ns := o.(metav1.Object).GetNamespace(); ns != "mizan" && o.GetObjectKind().GroupVersionKind().Kind != "Namespace" {
+			t.Errorf("%s is in namespace %q, want mizan", o.(metav1.Object).GetName(), ns)
 		}
 	}
 	if d := find[*appsv1.Deployment](t, r, "mizan-reconciler"); *d.Spec.Replicas != 3 {
@@ -718,15 +769,9 @@ configMapGenerator:
 	}
 	r := render(t, dir)
 	checkCommon(t, r)
+	checkPollers(t, r)
 	d := find[*appsv1.Deployment](t, r, "mizan-poller")
-	checkServing(t, r, d)
 	c := d.Spec.Template.Spec.Containers[0]
-	if path.Base(c.Command[0]) != "poller" || !slices.Equal(c.Args, []string{"run"}) {
-		t.Errorf("poller Deployment runs %q %q, want poller run", c.Command, c.Args)
-	}
-	if n := len(all[*batchv1.CronJob](r)); n != 0 {
-		t.Errorf("%d CronJobs beside the poller Deployment", n)
-	}
 	if s, _ := r.sourcesOf(t, workload{"Deployment", d.Name, d.Labels, d.Spec.Template}, c); len(s.Sources) != 2 {
 		t.Errorf("the poller Deployment reads %d sources, want the example's 2", len(s.Sources))
 	}
