@@ -54,6 +54,13 @@ const maxRequestBytes = 64 << 10
 // ServeHTTP answers one request: count it, let an armed fault have it, enforce the rate limit, then serve
 // POST /Payments. Faults come first because they stand for what is in front of YabandPay.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The body is read before anything else: net/http notices a client that hangs up only once the body has
+	// been read, and a slow fault must end when the client gives up, as it would at YabandPay.
+	raw, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBytes+1))
+	if err != nil {
+		return // the client went away
+	}
+	r.Body = io.NopCloser(bytes.NewReader(raw))
 	s.mu.Lock()
 	s.requests++
 	f, faulty := s.faults.take()
