@@ -33,6 +33,7 @@ CREATE TABLE recon.settlements (
     created_at     timestamptz,
     predicted_at   timestamptz,
     status_since   timestamptz NOT NULL, -- when mizan first saw the current status
+    last_seen_at   timestamptz NOT NULL, -- the latest observation of it, by the provider's feed
     done_at        timestamptz,
     returned_at    timestamptz,          -- when the statement's return item for a failed/cancelled one arrived
     updated_at     timestamptz NOT NULL DEFAULT now(),

@@ -15,16 +15,17 @@ func SettlementSubject(s events.Settlement) string {
 	return fmt.Sprintf("%s/%s/settlement/%s", s.Provider, s.Account, s.SettlementID)
 }
 
-// Settlement checks where a payout is in its journey at now:
+// Settlement checks where a payout is in its journey as of asOf — for one still on its way, the last time the
+// provider said so; for a failed one, how far the statement (where its return item would be) has been applied:
 //   - still on its way (INIT, PENDING, SUBMITTED) past its predicted completion plus grace: stuck, an alert;
 //   - DONE: fine, and it resolves a stuck alert;
 //   - FAILED or CANCELED: the money must come back to the wallet as the statement's return item. Once it has
 //     (returned), the payout is accounted for and nothing is raised — a failed payout whose money is back is
 //     a business event, shown in the settlement lifecycle view, not a mismatch. If it has not come back
 //     within grace of the failure, that is an alert: money has left the wallet and is nowhere.
-func Settlement(s events.Settlement, now time.Time, grace time.Duration, returned bool) Result {
+func Settlement(s events.Settlement, asOf time.Time, grace time.Duration, returned bool) Result {
 	subject := SettlementSubject(s)
-	r := Result{Check: CheckSettlement, Subject: subject, WindowStart: s.CreatedAt, WindowEnd: now,
+	r := Result{Check: CheckSettlement, Subject: subject, WindowStart: s.CreatedAt, WindowEnd: asOf, Watermark: asOf,
 		Expected: dec(s.Amount), DedupKey: fmt.Sprintf("%s:%s", CheckSettlement, subject),
 		Details: map[string]any{"status": s.Status, "track_id": s.TrackID, "transaction_id": s.TransactionID,
 			"iban": s.IBAN, "predicted_at": s.PredictedAt}}
@@ -35,11 +36,19 @@ func Settlement(s events.Settlement, now time.Time, grace time.Duration, returne
 		r.Check = CheckSettlementReturn
 		r.DedupKey = fmt.Sprintf("%s:%s", CheckSettlementReturn, subject)
 		r.Details["returned"] = returned
+		// The money is due back by when the settlement was to complete; mizan may only learn of the failure
+		// later (a backfill), which must not buy the provider more time.
 		since := s.ObservedAt
+		switch {
+		case !s.PredictedAt.IsZero() && s.PredictedAt.Before(since):
+			since = s.PredictedAt
+		case s.PredictedAt.IsZero() && !s.CreatedAt.IsZero() && s.CreatedAt.Before(since):
+			since = s.CreatedAt
+		}
 		switch {
 		case returned:
 			r.Outcome = OK
-		case now.Sub(since) <= grace:
+		case asOf.IsZero() || asOf.Sub(since) <= grace:
 			r.Outcome = Unknown // the return may still be on its way
 			r.DedupKey = ""
 		default:
@@ -50,7 +59,7 @@ func Settlement(s events.Settlement, now time.Time, grace time.Duration, returne
 				since.UTC().Format(time.RFC3339), grace)
 		}
 	default:
-		if s.PredictedAt.IsZero() || !now.After(s.PredictedAt.Add(grace)) {
+		if s.PredictedAt.IsZero() || !asOf.After(s.PredictedAt.Add(grace)) {
 			r.Outcome = OK
 			r.DedupKey = "" // on its way, on time: nothing to open or resolve yet
 			return r
@@ -59,7 +68,7 @@ func Settlement(s events.Settlement, now time.Time, grace time.Duration, returne
 		r.Severity = SeverityWarning
 		r.Summary = fmt.Sprintf("%s %s: settlement %s (track %s) of %s %s to %s is still %s, %s past its predicted completion at %s",
 			s.Provider, s.Account, s.SettlementID, s.TrackID, s.Amount, s.Currency, s.IBAN, s.Status,
-			now.Sub(s.PredictedAt).Round(time.Minute), s.PredictedAt.UTC().Format(time.RFC3339))
+			asOf.Sub(s.PredictedAt).Round(time.Minute), s.PredictedAt.UTC().Format(time.RFC3339))
 	}
 	return r
 }

@@ -187,6 +187,10 @@ func (p *Poller) pollFeed(ctx context.Context, src config.Source, feed string, s
 		return p.pollVandarStatement(ctx, src, start)
 	case src.Provider == events.ProviderVandar && feed == events.FeedBalance:
 		return p.pollVandarBalance(ctx, src)
+	case src.Provider == events.ProviderVandar && feed == events.FeedSettlements:
+		return p.pollVandarSettlements(ctx, src, start)
+	case src.Provider == events.ProviderVandar && feed == events.FeedBatches:
+		return p.pollVandarBatches(ctx, src, start)
 	case src.Provider == events.ProviderYabandPay && feed == events.FeedBalance:
 		return p.pollYabandPayBalance(ctx, src)
 	}

@@ -213,38 +213,81 @@ func Bank(provider, account, iban, currency string) ledger.Account {
 	return ledger.Account{Code: fmt.Sprintf("assets:%s:%s:bank:%s", provider, account, strings.ToUpper(iban)), Type: ledger.AccountAsset, Currency: currency}
 }
 
-// SettlementDoneKey is the idempotency key of the entry that moves a done settlement from transit to the
-// bank account: once per settlement, whatever feed reports it done how often.
-func SettlementDoneKey(s events.Settlement) string {
-	return fmt.Sprintf("%s:%s:settlement:%s:done", s.Provider, s.Account, s.SettlementID)
+// PayoutDoneKey is the idempotency key of the entry that moves a paid payout from transit to the bank
+// account. It names the statement transaction that took the money out of the wallet where the provider gives
+// it — a settlement and a batch item are both payouts, and however many feeds or reports say one is paid, it
+// is one movement — and the settlement's own id otherwise.
+func PayoutDoneKey(provider, account, transactionID, settlementID string) string {
+	if transactionID != "" {
+		return fmt.Sprintf("%s:%s:payout:%s:done", provider, account, transactionID)
+	}
+	return fmt.Sprintf("%s:%s:settlement:%s:done", provider, account, settlementID)
 }
 
-// SettlementDone returns the entry of a settlement reaching the bank: in-transit −amount, bank +amount.
+// PayoutDone returns the entry of a payout reaching the bank: in-transit −amount, bank +amount.
 //
 // The rule that keeps two feeds from counting one movement twice: the statement alone moves the wallet (the
 // settlement item takes the money into transit when it is requested; a return item brings it back); the
-// settlement feed alone moves money out of transit into the bank account, when the settlement is DONE. Each
-// movement has one key, so neither feed can post it twice either.
+// settlement and batch feeds alone move money out of transit into the bank account, when a payout is paid.
+// Each movement has one key (PayoutDoneKey), so no feed can post it twice either.
+func PayoutDone(provider, account, currency, transactionID, settlementID, iban string, amount decimal.Decimal,
+	at time.Time, meta map[string]any) (ledger.Entry, bool) {
+	if !amount.IsPositive() {
+		return ledger.Entry{}, false
+	}
+	m := map[string]any{"kind": "payout_done", "transaction_id": transactionID, "settlement_id": settlementID,
+		"iban": iban, "amount": amount.String()}
+	for k, v := range meta {
+		m[k] = v
+	}
+	return ledger.Entry{
+		IdempotencyKey: PayoutDoneKey(provider, account, transactionID, settlementID),
+		EffectiveAt:    at,
+		Description:    fmt.Sprintf("%s %s payout %s paid to %s", provider, account, cmpOr(transactionID, settlementID), iban),
+		Metadata:       m,
+		Postings: []ledger.Posting{
+			{Account: InTransit(provider, account, currency), Amount: amount.Neg()},
+			{Account: Bank(provider, account, iban, currency), Amount: amount},
+		},
+	}, true
+}
+
+// SettlementDone is PayoutDone for a settlement the settlement feed reports DONE.
 func SettlementDone(s events.Settlement, eventID string) (ledger.Entry, bool) {
-	if s.Status != events.SettlementDone || !s.Amount.IsPositive() {
+	if s.Status != events.SettlementDone {
 		return ledger.Entry{}, false
 	}
 	at := s.SettledAt
 	if at.IsZero() {
 		at = s.ObservedAt
 	}
-	p, a, c := s.Provider, s.Account, s.Currency
-	return ledger.Entry{
-		IdempotencyKey: SettlementDoneKey(s),
-		EffectiveAt:    at,
-		Description:    fmt.Sprintf("%s %s settlement %s paid to %s", p, a, s.SettlementID, s.IBAN),
-		Metadata: map[string]any{"event_id": eventID, "settlement_id": s.SettlementID, "transaction_id": s.TransactionID,
-			"track_id": s.TrackID, "kind": "settlement_done", "iban": s.IBAN, "amount": s.Amount.String()},
-		Postings: []ledger.Posting{
-			{Account: InTransit(p, a, c), Amount: s.Amount.Neg()},
-			{Account: Bank(p, a, s.IBAN, c), Amount: s.Amount},
-		},
-	}, true
+	return PayoutDone(s.Provider, s.Account, s.Currency, s.TransactionID, s.SettlementID, s.IBAN, s.Amount, at,
+		map[string]any{"event_id": eventID, "track_id": s.TrackID, "source": "settlement"})
+}
+
+// BatchItemsDone are the PayoutDone entries of a batch's paid items. Vandar's batch payloads call a paid item
+// SUBMITTED (they have no done counters); DONE is accepted too.
+func BatchItemsDone(b events.Batch, eventID string) []ledger.Entry {
+	var out []ledger.Entry
+	for _, it := range b.Items {
+		if it.Status != events.SettlementSubmitted && it.Status != events.SettlementDone {
+			continue
+		}
+		e, ok := PayoutDone(b.Provider, b.Account, cmpOr(b.Currency, events.CurrencyToman), it.TransactionID, it.ID,
+			it.IBAN, it.Amount, b.ObservedAt, map[string]any{"event_id": eventID, "batch_id": b.BatchID,
+				"track_id": it.TrackID, "source": "batch"})
+		if ok {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }
 
 // YabandPay figures mizan keeps as accounts: available is the wallet; reserve and the frozen deposit are

@@ -262,10 +262,19 @@ func (r *Reconciler) applyBatchTx(ctx context.Context, batch []decoded, t *tally
 			return err
 		}
 		results = append(results, settled...)
+		var paid []ledger.Entry
 		for _, b := range batches {
 			res := checks.Batch(b.batch)
 			res.EventID = b.eventID
 			results = append(results, res)
+			paid = append(paid, posting.BatchItemsDone(b.batch, b.eventID)...)
+		}
+		if len(paid) > 0 {
+			res, err := ledger.Apply(ctx, tx, paid)
+			if err != nil {
+				return fmt.Errorf("post %d paid batch items: %w", len(paid), err)
+			}
+			r.txEntries += len(res.Posted)
 		}
 		if err := storeWatermarks(ctx, tx, marks); err != nil {
 			return err

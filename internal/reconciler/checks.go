@@ -245,7 +245,11 @@ func (r *Reconciler) periodic(ctx context.Context) error {
 			return err
 		}
 		for _, s := range settlements {
-			results = append(results, checks.Settlement(s.Settlement, now, r.cfg.Checks.SettlementGrace, s.returned))
+			asOf, err := r.settlementAsOf(ctx, tx, s.Provider, s.Account, s.Status, s.lastSeen)
+			if err != nil {
+				return err
+			}
+			results = append(results, checks.Settlement(s.Settlement, asOf, r.cfg.Checks.SettlementGrace, s.returned))
 		}
 		opened, err = alerts.Record(ctx, tx, results)
 		return err
@@ -284,6 +288,7 @@ func (r *Reconciler) gauges(ctx context.Context) {
 type knownSettlement struct {
 	events.Settlement
 	returned bool
+	lastSeen time.Time
 }
 
 // openSettlements are the settlements not yet done and not yet returned.
@@ -291,7 +296,7 @@ func openSettlements(ctx context.Context, tx pgx.Tx) ([]knownSettlement, error) 
 	rows, err := tx.Query(ctx, `
 		SELECT provider, account, settlement_id, coalesce(transaction_id, ''), coalesce(track_id, ''), status, amount,
 			fee, currency, coalesce(iban, ''), coalesce(created_at, status_since), predicted_at, status_since,
-			returned_at IS NOT NULL
+			returned_at IS NOT NULL, last_seen_at
 		FROM recon.settlements WHERE status <> 'DONE' AND returned_at IS NULL`)
 	if err != nil {
 		return nil, fmt.Errorf("read open settlements: %w", err)
@@ -302,7 +307,7 @@ func openSettlements(ctx context.Context, tx pgx.Tx) ([]knownSettlement, error) 
 		var s knownSettlement
 		var predicted *time.Time
 		if err := rows.Scan(&s.Provider, &s.Account, &s.SettlementID, &s.TransactionID, &s.TrackID, &s.Status,
-			&s.Amount, &s.Fee, &s.Currency, &s.IBAN, &s.CreatedAt, &predicted, &s.ObservedAt, &s.returned); err != nil {
+			&s.Amount, &s.Fee, &s.Currency, &s.IBAN, &s.CreatedAt, &predicted, &s.ObservedAt, &s.returned, &s.lastSeen); err != nil {
 			return nil, err
 		}
 		if predicted != nil {

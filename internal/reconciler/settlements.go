@@ -2,7 +2,9 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -34,8 +36,8 @@ func (r *Reconciler) applySettlements(ctx context.Context, tx pgx.Tx, evs []sett
 		// pending since the first time.
 		err := tx.QueryRow(ctx, `
 			INSERT INTO recon.settlements (provider, account, settlement_id, transaction_id, track_id, status, amount, fee,
-				currency, iban, queued, created_at, predicted_at, status_since, done_at)
-			VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), $6, $7, $8, $9, nullif($10, ''), $11, $12, $13, $14,
+				currency, iban, queued, created_at, predicted_at, status_since, last_seen_at, done_at)
+			VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), $6, $7, $8, $9, nullif($10, ''), $11, $12, $13, $14, $14,
 				CASE WHEN $6 = 'DONE' THEN $14::timestamptz END)
 			ON CONFLICT (provider, account, settlement_id) DO UPDATE SET
 				transaction_id = coalesce(EXCLUDED.transaction_id, recon.settlements.transaction_id),
@@ -43,6 +45,7 @@ func (r *Reconciler) applySettlements(ctx context.Context, tx pgx.Tx, evs []sett
 				status_since = CASE WHEN recon.settlements.status = EXCLUDED.status THEN recon.settlements.status_since
 					ELSE EXCLUDED.status_since END,
 				done_at = coalesce(recon.settlements.done_at, EXCLUDED.done_at),
+				last_seen_at = greatest(recon.settlements.last_seen_at, EXCLUDED.last_seen_at),
 				status = EXCLUDED.status, amount = EXCLUDED.amount, fee = EXCLUDED.fee, iban = EXCLUDED.iban,
 				queued = EXCLUDED.queued, predicted_at = EXCLUDED.predicted_at, updated_at = now()
 			RETURNING returned_at IS NOT NULL`,
@@ -67,7 +70,11 @@ func (r *Reconciler) applySettlements(ctx context.Context, tx pgx.Tx, evs []sett
 		if e, ok := posting.SettlementDone(s, se.eventID); ok {
 			entries = append(entries, e)
 		}
-		res := checks.Settlement(s, r.cfg.Now(), r.cfg.Checks.SettlementGrace, returned)
+		asOf, err := r.settlementAsOf(ctx, tx, s.Provider, s.Account, s.Status, s.ObservedAt)
+		if err != nil {
+			return nil, err
+		}
+		res := checks.Settlement(s, asOf, r.cfg.Checks.SettlementGrace, returned)
 		res.EventID = se.eventID
 		results = append(results, res)
 	}
@@ -111,7 +118,7 @@ func (r *Reconciler) markReturns(ctx context.Context, tx pgx.Tx, items []itemEve
 				return nil, err
 			}
 			if s.Status == events.SettlementFailed || s.Status == events.SettlementCanceled {
-				res := checks.Settlement(s, r.cfg.Now(), r.cfg.Checks.SettlementGrace, true)
+				res := checks.Settlement(s, it.EffectiveAt, r.cfg.Checks.SettlementGrace, true)
 				res.EventID = ie.eventID
 				results = append(results, res)
 			}
@@ -122,4 +129,28 @@ func (r *Reconciler) markReturns(ctx context.Context, tx pgx.Tx, items []itemEve
 		}
 	}
 	return results, nil
+}
+
+// settlementAsOf is the moment a settlement's state can be judged at: for one on its way, when the provider
+// last said so (seen); for a failed or cancelled one, how far the statement — where its return item would be
+// — has been applied (zero while nothing vouches for it). Judging by the wall clock instead would call money
+// missing that is only waiting in another topic.
+func (r *Reconciler) settlementAsOf(ctx context.Context, tx pgx.Tx, provider, account, status string, seen time.Time) (time.Time, error) {
+	if status != events.SettlementFailed && status != events.SettlementCanceled {
+		return seen, nil
+	}
+	var through *time.Time
+	err := tx.QueryRow(ctx, `
+		SELECT w.through FROM recon.watermarks w
+		WHERE w.provider = $1 AND w.account = $2 AND w.feed = 'statement'
+		  AND (w.last_event IS NULL OR w.last_event = ''
+		       OR EXISTS (SELECT 1 FROM recon.processed_events p WHERE p.event_id = w.last_event))`,
+		provider, account).Scan(&through)
+	if errors.Is(err, pgx.ErrNoRows) || through == nil {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("statement watermark of %s/%s: %w", provider, account, err)
+	}
+	return *through, nil
 }
