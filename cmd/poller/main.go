@@ -1,7 +1,7 @@
 // Command poller reads the providers and publishes what they report to Kafka.
 //
 //	poller run                  poll every source on its cron schedule until stopped
-//	poller once [--source NAME] poll every source (or one) once; exit non-zero if any poll failed
+//	poller once [--source NAME] [--feed FEED]   poll every source (or one; every feed or one) once
 package main
 
 import (

@@ -17,13 +17,14 @@ import (
 
 const usage = `usage:
   poller run                   poll every source on its cron schedule until stopped
-  poller once [--source NAME]  poll every source (or one) once; exit non-zero if any poll failed`
+  poller once [--source NAME] [--feed FEED]
+                               poll every source (or one; every feed or one) once; exit non-zero if any failed`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New(usage)
 	}
-	var source string
+	var source, feed string
 	switch args[0] {
 	case "run":
 		if len(args) > 1 {
@@ -32,6 +33,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "once":
 		fs := flag.NewFlagSet("once", flag.ContinueOnError)
 		fs.StringVar(&source, "source", "", "poll only the source with this name")
+		fs.StringVar(&feed, "feed", "", "poll only this feed (statement, balance, settlements, batches)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return err
 		}
@@ -93,7 +95,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if args[0] == "run" {
 		return p.Run(ctx)
 	}
-	if err := p.Once(ctx, source); err != nil {
+	if err := p.OnceFeed(ctx, source, feed); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "poller: every poll complete")

@@ -92,7 +92,10 @@ func New(cfg Config, sources config.Sources, pool *pgxpool.Pool, pub Publisher, 
 
 // Once polls every feed of one source (or of every source when name is ""), each once. It returns an error
 // naming every feed that failed, after trying them all.
-func (p *Poller) Once(ctx context.Context, name string) error {
+func (p *Poller) Once(ctx context.Context, name string) error { return p.OnceFeed(ctx, name, "") }
+
+// OnceFeed is Once limited to one feed ("" for all): a CronJob per feed keeps each feed's own cadence.
+func (p *Poller) OnceFeed(ctx context.Context, name, feed string) error {
 	var srcs []config.Source
 	if name == "" {
 		srcs = p.sources.Sources
@@ -104,12 +107,20 @@ func (p *Poller) Once(ctx context.Context, name string) error {
 		srcs = []config.Source{src}
 	}
 	var errs []error
+	polled := false
 	for _, src := range srcs {
-		for _, feed := range feedOrder(src) {
-			if err := p.PollFeed(ctx, src, feed); err != nil {
+		for _, f := range feedOrder(src) {
+			if feed != "" && f != feed {
+				continue
+			}
+			polled = true
+			if err := p.PollFeed(ctx, src, f); err != nil {
 				errs = append(errs, err)
 			}
 		}
+	}
+	if !polled {
+		return fmt.Errorf("no source has a feed %q", feed)
 	}
 	return errors.Join(errs...)
 }
