@@ -24,6 +24,7 @@ import (
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
+	"github.com/mizanhq/mizan/internal/sources/yabandpay/yabandpaytest"
 )
 
 // demoSecretKey encrypts the simulator's tokens in the demo database. It protects nothing real.
@@ -106,6 +107,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "  planted in globex: %s\n", p)
 	}
 
+	step(stdout, "YabandPay simulator")
+	ysim, err := yabandpaytest.New(yabandpaytest.Options{Merchants: []yabandpaytest.MerchantOptions{
+		{User: "036870", Seed: 3, Start: time.Now().AddDate(0, 0, -*days)},
+	}})
+	if err != nil {
+		return err
+	}
+	yURL, stopY, err := serve(ysim)
+	if err != nil {
+		return err
+	}
+	defer stopY()
+	ykey, err := ysim.SecretKey("036870")
+	if err != nil {
+		return err
+	}
+	ycurs, _ := ysim.Currencies("036870")
+	fmt.Fprintf(stdout, "  %s: merchant 036870 in %s\n", yURL, strings.Join(ycurs, ", "))
+
 	step(stdout, "Slack (a local sink that prints what it receives)")
 	sink := slacktest.New(indent(stdout))
 	defer sink.Close()
@@ -123,9 +143,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
     batch_url: %s
     access_token_env: VANDAR_%s_ACCESS_TOKEN
     refresh_token_env: VANDAR_%s_REFRESH_TOKEN
-    feeds: { statement: "@every 1m", balance: "*/5 * * * *" }
+    feeds: { statement: "@every 1m", balance: "*/5 * * * *", settlements: "*/5 * * * *", batches: "*/10 * * * *" }
 `, b, b, simURL, simURL, up, up)
 	}
+	fmt.Fprintf(&yaml, `  - name: yabandpay-036870
+    provider: yabandpay
+    user: "036870"
+    api_url: %s
+    secret_key_env: YABANDPAY_SECRET_KEY
+    currencies: [%s]
+    feeds: { balance: "*/5 * * * *" }
+`, yURL, strings.Join(ycurs, ", "))
 	if err := os.WriteFile(sources, []byte(yaml.String()), 0o600); err != nil {
 		return err
 	}
@@ -137,6 +165,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		"SLACK_WEBHOOK_URL="+sink.URL,
 		"MIZAN_SETTLE_DELAY=0s", // the simulator writes items whole: nothing to wait for
 		"MIZAN_LOG_LEVEL=warn",
+		"YABANDPAY_SECRET_KEY="+ykey,
+		// Payouts that fail are expected back within a day in the simulated Paya cycles.
+		"MIZAN_SETTLEMENT_GRACE=24h",
 	)
 	for b, pair := range tokens {
 		up := strings.ToUpper(b)
@@ -239,6 +270,19 @@ func summary(ctx context.Context, w io.Writer, dbURL string, sim *vandartest.Ser
 		}
 		fmt.Fprintf(w, "  %-28s %14s %18s   %s\n", "assets:vandar:"+b+":wallet", ledgerWallet, reported, verdict)
 	}
+
+	var settlements, paid, batches, snapshots int
+	err = conn.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM recon.settlements),
+		       (SELECT count(*) FROM ledger.entries WHERE metadata->>'kind' = 'payout_done'),
+		       (SELECT count(DISTINCT subject) FROM recon.check_results WHERE check_name = 'batch'),
+		       (SELECT count(*) FROM recon.balance_observations WHERE provider = 'yabandpay')`).
+		Scan(&settlements, &paid, &batches, &snapshots)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n  settlements followed %d (payouts posted to the bank accounts: %d), batches checked %d,"+
+		" YabandPay balance snapshots %d\n", settlements, paid, batches, snapshots)
 
 	rows, err := conn.Query(ctx, `SELECT kind, severity, summary, open_sent_at IS NOT NULL FROM recon.alerts
 		WHERE resolved_at IS NULL ORDER BY id`)
