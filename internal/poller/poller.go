@@ -241,9 +241,17 @@ func (p *Poller) pollVandarStatement(ctx context.Context, src config.Source, sta
 	cutoff := start.Add(-p.cfg.SettleDelay)
 	topic := events.TopicStatement
 	poll := &statementPoll{
-		client:  client,
-		publish: func(ctx context.Context, evs []events.Event) error { return p.pub.Publish(ctx, topic, evs) },
+		client: client,
+		// A page being published when shutdown is asked for is finished, and its cursor saved: fetching
+		// stops at once, but the work already fetched is not thrown away.
+		publish: func(ctx context.Context, evs []events.Event) error {
+			ctx, cancel := finishing(ctx)
+			defer cancel()
+			return p.pub.Publish(ctx, topic, evs)
+		},
 		save: func(ctx context.Context, c statementCursor) error {
+			ctx, cancel := finishing(ctx)
+			defer cancel()
 			return p.cursors.Save(ctx, src.Name, events.FeedStatement, c)
 		},
 		cursor:   cur,
@@ -356,4 +364,9 @@ type cronLogger struct{ log *slog.Logger }
 func (l cronLogger) Info(msg string, kv ...any) { l.log.Info("cron: "+msg, kv...) }
 func (l cronLogger) Error(err error, msg string, kv ...any) {
 	l.log.Error("cron: "+msg, append(kv, "err", err)...)
+}
+
+// finishing detaches ctx from cancellation for work that must complete once started, within a bound.
+func finishing(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 }
