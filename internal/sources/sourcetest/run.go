@@ -31,7 +31,7 @@ const persistent = 1000
 const maxErrorLen = 1000
 
 // Run runs the conformance suite against h. Every sub-test starts its own simulator and runs in parallel
-// with the others.
+// with the others. Under -short the rate-limit test, which waits on the real clock, is skipped.
 func Run(t *testing.T, h Harness) {
 	t.Run("fetches every fact exactly once, paging to the end", func(t *testing.T) {
 		t.Parallel()
@@ -149,6 +149,9 @@ func Run(t *testing.T, h Harness) {
 
 	t.Run("stays under the rate limit or honours Retry-After", func(t *testing.T) {
 		t.Parallel()
+		if testing.Short() {
+			t.Skip("the simulator's rate limit runs on the real clock: this takes seconds")
+		}
 		src := h.Start(t, Config{N: fewFacts, RateLimit: true})
 		limit := src.State().Limit
 		if limit <= 0 {
