@@ -77,7 +77,7 @@ func decodeEnvelope(endpoint string, body []byte, redact func(string) string) (j
 	switch string(bytes.TrimSpace(w.Status)) {
 	case "true":
 	case "false":
-		e := &APIError{Endpoint: endpoint, Status: 200, Code: w.Code.text,
+		e := &APIError{Endpoint: endpoint, Status: 200, Code: cut(redact(sanitize(w.Code.text)), 64),
 			Message: cut(redact(sanitize(w.Message.text)), maxMessage)}
 		if e.Message == "" {
 			e.Message = "no message; body: " + snippet(body, redact)
@@ -86,13 +86,13 @@ func decodeEnvelope(endpoint string, body []byte, redact func(string) string) (j
 	case "":
 		return nil, malformed(endpoint, body, errors.New("no status field"), redact)
 	default:
-		return nil, malformed(endpoint, body, fmt.Errorf("status %s is not true or false", quote(string(w.Status))),
+		return nil, malformed(endpoint, body, fmt.Errorf("status %s is not true or false", quote(redact(string(w.Status)))),
 			redact)
 	}
 	// A success says code 200, as a string or a number. The SDK looks only at status, so an absent code is
 	// accepted; a different one contradicts the status, and which of the two to believe is not ours to guess.
 	if w.Code.set && w.Code.text != "200" {
-		return nil, malformed(endpoint, body, fmt.Errorf("status true with code %s", quote(w.Code.text)), redact)
+		return nil, malformed(endpoint, body, fmt.Errorf("status true with code %s", quote(redact(w.Code.text))), redact)
 	}
 	return w.Data, nil
 }
@@ -115,12 +115,12 @@ func decodeBalance(endpoint, user, currency string, body []byte, redact func(str
 		return fail(errors.New("field currency: missing"))
 	}
 	if got.text != currency {
-		return fail(fmt.Errorf("field currency: answered for %s, asked for %s", quote(got.text), currency))
+		return fail(fmt.Errorf("field currency: answered for %s, asked for %s", quote(redact(got.text)), currency))
 	}
 	// The answer echoes the super-admin's UID. One that names another account is not this merchant's balance.
 	var who looseText
 	if err := json.Unmarshal(orNull(m["user"]), &who); err == nil && who.set && who.text != user {
-		return fail(fmt.Errorf("field user: answered for %s, asked as %s", quote(who.text), quote(user)))
+		return fail(fmt.Errorf("field user: answered for %s, asked as %s", quote(redact(who.text)), quote(user)))
 	}
 	figures := make(map[string]decimal.Decimal, len(figureNames))
 	for _, name := range figureNames {
@@ -128,7 +128,7 @@ func decodeBalance(endpoint, user, currency string, body []byte, redact func(str
 		if !ok || string(bytes.TrimSpace(raw)) == "null" {
 			return fail(fmt.Errorf("field %s: missing", name))
 		}
-		d, err := parseAmount(raw)
+		d, err := parseAmount(raw, redact)
 		if err != nil {
 			return fail(fmt.Errorf("field %s: %w", name, err))
 		}
@@ -140,8 +140,23 @@ func decodeBalance(endpoint, user, currency string, body []byte, redact func(str
 		Currency: currency,
 		Amount:   figures[FigureAvailable],
 		Figures:  figures,
-		Raw:      append(json.RawMessage(nil), bytes.TrimSpace(data)...),
+		Raw:      redactRaw(data, redact),
 	}, nil
+}
+
+// redactRaw is the answer's data as received — unless it echoes the secret key, which must not travel on in
+// an event: then with every echo replaced. Should the replacement break the JSON (a key with quotes in it,
+// matched across members), the data is withheld whole rather than passed on broken.
+func redactRaw(data json.RawMessage, redact func(string) string) json.RawMessage {
+	data = bytes.TrimSpace(data)
+	clean := redact(string(data))
+	switch {
+	case clean == string(data):
+		return append(json.RawMessage(nil), data...)
+	case json.Valid([]byte(clean)):
+		return json.RawMessage(clean)
+	}
+	return json.RawMessage(`{"withheld":"the answer echoed the secret key"}`)
 }
 
 // orNull stands in null for an absent member, so that it decodes as unset.

@@ -47,3 +47,21 @@ func TestDecodeDocumentsExample(t *testing.T) {
 		t.Errorf("Raw is not the answer's data (-want +got):\n%s", diff)
 	}
 }
+
+func TestRedactRaw(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ secret, data, want string }{
+		{"k3y-s3cret", `{"available":"1.00"}`, `{"available":"1.00"}`},
+		{"k3y-s3cret", `{"note":"k3y-s3cret here"}`, `{"note":"[REDACTED] here"}`},
+		{`a","b`, `{"k":"a","b":"c"}`, `{"withheld":"the answer echoed the secret key"}`},
+		{`q"uote`, `{"k":"q\"uote"}`, `{"k":"[REDACTED]"}`},
+	} {
+		c, err := New(Config{User: "u", SecretKey: tc.secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(redactRaw(json.RawMessage(tc.data), c.redact)); got != tc.want {
+			t.Errorf("secret %q over %s: %s, want %s", tc.secret, tc.data, got, tc.want)
+		}
+	}
+}

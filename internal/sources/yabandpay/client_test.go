@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -506,43 +507,51 @@ func TestNewChecksConfig(t *testing.T) {
 }
 
 // The secret key never reaches an error, a log line or an event: not when a server echoes it in a refusal,
-// not when a proxy's page quotes it, not when the Config prints itself.
+// a code, a figure or a field, not when a proxy's page quotes it, not when the Config prints itself.
 func TestSecretNeverLeaks(t *testing.T) {
 	t.Parallel()
+	escaped := strings.ReplaceAll(testSecret, "-", `\u002d`)
+	answers := []struct {
+		status int
+		body   string
+	}{
+		{200, `{"status":false,"code":"401","data":[],"message":"sign error: expected key ` + testSecret + `"}`},
+		{200, `{"status":false,"code":"` + testSecret + `","data":[],"message":"no"}`},
+		{502, "<html><pre>secret_key=" + testSecret + "\n</pre></html>"},
+		{200, `{"status":true,"data":{"secret":"` + testSecret},
+		{500, `{"status":false,"code":"500","message":"key ` + escaped + `"}`},
+		{200, `{"status":"` + testSecret + `","data":{}}`},
+		{200, `{"status":true,"code":"` + testSecret + `","data":{}}`},
+		{200, `{"status":true,"data":{"currency":"` + testSecret + `"}}`},
+		{200, `{"status":true,"data":{"currency":"EUR","user":"` + testSecret + `"}}`},
+		{200, `{"status":true,"data":{"currency":"EUR","available":"` + testSecret + `"}}`},
+		{200, `{"status":true,"code":"200","data":{"currency":"EUR","available":"1.00","reserve":"0.00",` +
+			`"usable":"1.00","deposit":"0.00","note":"` + testSecret + `"},"message":""}`},
+	}
 	var n atomic.Int32
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch n.Add(1) {
-		case 1:
-			fmt.Fprintf(w, `{"status":false,"code":"401","data":[],"message":"sign error: expected key %s"}`, testSecret)
-		case 2:
-			w.WriteHeader(502)
-			fmt.Fprintf(w, "<html><pre>secret_key=%s\n</pre></html>", testSecret)
-		case 3, 4:
-			fmt.Fprintf(w, `{"status":true,"data":{"secret":"%s`, testSecret)
-		case 5:
-			w.WriteHeader(500)
-			fmt.Fprintf(w, `{"status":false,"code":"500","message":"key %s"}`, strings.ReplaceAll(testSecret, "-", "\\u002d"))
-		default:
-			fmt.Fprint(w, `{"status":true,"code":"200","data":{"currency":"EUR","available":"1.00","reserve":"0.00",`+
-				`"usable":"1.00","deposit":"0.00"},"message":""}`)
-		}
+		a := answers[min(int(n.Add(1)), len(answers))-1]
+		w.WriteHeader(a.status)
+		io.WriteString(w, a.body)
 	}))
 	t.Cleanup(hs.Close)
 	var logs syncBuffer
 	c := newClient(t, hs.URL, func(c *yabandpay.Config) {
-		c.MaxRetries = 1
+		c.MaxRetries = -1
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	var msgs []string
-	for range 3 {
+	for range len(answers) - 1 {
 		_, err := c.Balance(t.Context(), "EUR")
 		if err == nil {
 			t.Fatal("no error")
 		}
 		msgs = append(msgs, err.Error())
 	}
-	if !strings.Contains(msgs[0], "[REDACTED]") {
-		t.Errorf("the echoed key was not visibly redacted: %s", msgs[0])
+	for i, m := range msgs {
+		if !strings.Contains(m, "[REDACTED]") {
+			t.Errorf("answer %d: the echoed key was not visibly redacted: %s", i+1, m)
+		}
 	}
 	bal, err := c.Balance(t.Context(), "EUR")
 	if err != nil {

@@ -124,7 +124,7 @@ func httpError(endpoint string, status int, body []byte, redact func(string) str
 		e.Message = "body is not JSON: " + snippet(body, redact)
 		return e
 	}
-	e.Code = w.Code.text
+	e.Code = cut(redact(sanitize(w.Code.text)), 64)
 	e.Message = cut(redact(sanitize(w.Message.text)), maxMessage)
 	if e.Code == "" && e.Message == "" {
 		e.Message = "no message in body: " + snippet(body, redact)

@@ -64,8 +64,9 @@ const maxDigits = 30
 
 // parseAmount reads a figure: a JSON string holding a plain decimal ("9999788.98", "-3.5", "0") — the
 // documented form — or the same digits as a JSON number. Exponents, thousands separators, spaces and empty
-// strings are refused: a figure mizan cannot read exactly is an error, never a guess.
-func parseAmount(raw json.RawMessage) (decimal.Decimal, error) {
+// strings are refused: a figure mizan cannot read exactly is an error, never a guess. The error quotes what was
+// sent, through redact.
+func parseAmount(raw json.RawMessage, redact func(string) string) (decimal.Decimal, error) {
 	raw = bytes.TrimSpace(raw)
 	text := string(raw)
 	if len(raw) > 0 && raw[0] == '"' {
@@ -74,11 +75,11 @@ func parseAmount(raw json.RawMessage) (decimal.Decimal, error) {
 		}
 	}
 	if !decimalText(text) {
-		return decimal.Decimal{}, fmt.Errorf("%s is not a decimal amount", quote(text))
+		return decimal.Decimal{}, fmt.Errorf("%s is not a decimal amount", quote(redact(text)))
 	}
 	d, err := decimal.NewFromString(text)
 	if err != nil {
-		return decimal.Decimal{}, fmt.Errorf("%s: %w", quote(text), err)
+		return decimal.Decimal{}, fmt.Errorf("%s: %w", quote(redact(text)), err)
 	}
 	return d, nil
 }

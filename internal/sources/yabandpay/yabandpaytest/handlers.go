@@ -29,15 +29,15 @@ func failure(code, message string) envelope {
 
 // balanceData is the getBalance answer's data, fields in the documents' order.
 type balanceData struct {
-	User        string      `json:"user"`
-	Time        json.Number `json:"time"` // the request's time, echoed as the documents' example does
-	GatewayName string      `json:"gateway_name"`
-	WalletID    string      `json:"wallet_id"`
-	Currency    string      `json:"currency"`
-	Available   string      `json:"available"`
-	Reserve     string      `json:"reserve"`
-	Usable      string      `json:"usable"`
-	Deposit     string      `json:"deposit"`
+	User        string `json:"user"`
+	Time        int64  `json:"time"` // the request's time, echoed as the documents' example does
+	GatewayName string `json:"gateway_name"`
+	WalletID    string `json:"wallet_id"`
+	Currency    string `json:"currency"`
+	Available   string `json:"available"`
+	Reserve     string `json:"reserve"`
+	Usable      string `json:"usable"`
+	Deposit     string `json:"deposit"`
 }
 
 func writeJSON(w http.ResponseWriter, status int, body any) {
@@ -109,7 +109,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // request is a /Payments request as read, before it is believed.
 type request struct {
 	user, sign, method string
-	time               json.Number
+	time               json.Number // as sent: digits, or a string of them
+	secs               int64       // time, read
 	data               map[string]any
 	params             map[string]string // what the signature covers
 }
@@ -134,13 +135,12 @@ func (s *Server) payments(raw []byte) envelope {
 	if !hmac.Equal([]byte(req.sign), []byte(sign(req.params, m.opts.SecretKey))) {
 		return s.refuse(RefusedBadSign, "sign error: the signature does not match the parameters")
 	}
-	secs, err := strconv.ParseInt(req.time.String(), 10, 64)
-	if err != nil {
+	if req.secs, err = strconv.ParseInt(req.time.String(), 10, 64); err != nil {
 		return s.refuse(RefusedBadRequest, "time must be a unix timestamp in seconds")
 	}
-	if skew := now.Sub(time.Unix(secs, 0)); skew > s.maxSkew || skew < -s.maxSkew {
+	if skew := now.Sub(time.Unix(req.secs, 0)); skew > s.maxSkew || skew < -s.maxSkew {
 		return s.refuse(RefusedStaleTime, fmt.Sprintf("request expired: time %d is more than %s from the server's "+
-			"clock (unix seconds expected)", secs, s.maxSkew))
+			"clock (unix seconds expected)", req.secs, s.maxSkew))
 	}
 	if req.method != "v3.MerchantBalance" {
 		return s.refuse(RefusedUnknownMethod, fmt.Sprintf("method %q does not exist", req.method))
@@ -190,7 +190,7 @@ func (s *Server) getBalance(req request, m *merchant, now time.Time) envelope {
 	}
 	f := w.at(now)
 	return s.success(balanceData{
-		User: m.opts.User, Time: req.time, GatewayName: "YabandPay", WalletID: m.opts.WalletID, Currency: currency,
+		User: m.opts.User, Time: req.secs, GatewayName: "YabandPay", WalletID: m.opts.WalletID, Currency: currency,
 		Available: f.Available.StringFixed(2), Reserve: f.Reserve.StringFixed(2), Usable: f.Usable.StringFixed(2),
 		Deposit: f.Deposit.StringFixed(2),
 	})
