@@ -102,7 +102,9 @@ const (
 )
 
 // Faults lists every Fault, in order.
-var Faults = []Fault{FaultServerError, FaultTooManyRequests, FaultSlow, FaultTruncated, FaultHTML, FaultReset}
+func Faults() []Fault {
+	return []Fault{FaultServerError, FaultTooManyRequests, FaultSlow, FaultTruncated, FaultHTML, FaultReset}
+}
 
 // String names the fault, for sub-test names.
 func (f Fault) String() string {
