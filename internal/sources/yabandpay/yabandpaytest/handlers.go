@@ -111,7 +111,6 @@ type request struct {
 	user, sign, method string
 	time               json.Number // as sent: digits, or a string of them
 	secs               int64       // time, read
-	data               map[string]any
 	params             map[string]string // what the signature covers
 }
 
@@ -260,7 +259,7 @@ func parse(raw []byte) (request, error) {
 	default:
 		return request{}, fmt.Errorf("time is required: a unix timestamp in seconds")
 	}
-	if req.data, ok = body["data"].(map[string]any); !ok {
+	if _, ok := body["data"].(map[string]any); !ok {
 		return request{}, fmt.Errorf("data is required and must be an object")
 	}
 	params, err := flatten(body)
