@@ -109,8 +109,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 // request is a /Payments request as read, before it is believed.
 type request struct {
 	user, sign, method string
-	time               json.Number // as sent: digits, or a string of them
-	secs               int64       // time, read
+	time               json.Number       // as sent: digits, or a string of them
+	secs               int64             // time, read
 	params             map[string]string // what the signature covers
 }
 
