@@ -11,12 +11,11 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
+	"github.com/mizanhq/mizan/internal/sources/httpclient"
 	"golang.org/x/time/rate"
 )
 
@@ -147,7 +146,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
+		cfg.Sleep = httpclient.Sleep
 	}
 	return &Client{
 		cfg:     cfg,
@@ -159,21 +158,6 @@ func New(cfg Config) (*Client, error) {
 }
 
 func (c *Client) now() time.Time { return c.cfg.Now() }
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // request is one call to Vandar.
 type request struct {
@@ -223,48 +207,30 @@ func (c *Client) send(ctx context.Context, r request) ([]byte, error) {
 // sendRetrying sends r (with the access token, if any) until it succeeds, fails for good, or the retry
 // budget (MaxRetries, MaxElapsed) is spent. It returns the body of a 2xx response.
 func (c *Client) sendRetrying(ctx context.Context, r request, access string) ([]byte, error) {
-	bo := &backoff.ExponentialBackOff{
-		InitialInterval:     c.cfg.RetryInitial,
-		RandomizationFactor: 0.5,
-		Multiplier:          2,
-		MaxInterval:         c.cfg.RetryMax,
+	rt := httpclient.Retrier{
+		Name:       "vandar " + r.endpoint(),
+		MaxRetries: c.cfg.MaxRetries,
+		MaxElapsed: c.cfg.MaxElapsed,
+		Initial:    c.cfg.RetryInitial,
+		Max:        c.cfg.RetryMax,
+		Now:        c.cfg.Now,
+		Sleep:      c.cfg.Sleep,
+		OnRetry: func(ctx context.Context, attempt int, wait time.Duration, err error) {
+			c.log.WarnContext(ctx, "vandar: request failed; retrying", slog.String("business", c.cfg.Business),
+				slog.String("endpoint", r.endpoint()), slog.Int("attempt", attempt), slog.Duration("wait", wait),
+				slog.String("error", err.Error()))
+		},
 	}
-	bo.Reset()
-	start := c.now()
-	for attempt := 1; ; attempt++ {
+	return rt.Do(ctx, func(ctx context.Context) ([]byte, time.Duration, error) {
 		body, retryAfter, err := c.attempt(ctx, r, access)
 		if err == nil && r.method == http.MethodGet && !json.Valid(body) {
 			// A success whose body is not JSON — cut short by a dropped connection, or a proxy's HTML page — is
 			// most often passing; a GET is safe to repeat. If it persists, the retries run out with the snippet.
-			err = transientMalformed{malformed(r.endpoint(), http.StatusOK, body, errors.New("body is not valid JSON"), c.redact)}
+			why := errors.New("body is not valid JSON")
+			err = httpclient.Transient(malformed(r.endpoint(), http.StatusOK, body, why, c.redact))
 		}
-		if err == nil {
-			return body, nil
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("vandar %s: %w", r.endpoint(), context.Cause(ctx))
-		}
-		if !retryable(err) {
-			return nil, err
-		}
-		if attempt > c.cfg.MaxRetries {
-			return nil, fmt.Errorf("giving up after %d attempts: %w", attempt, err)
-		}
-		wait := bo.NextBackOff()
-		if retryAfter >= 0 {
-			wait = retryAfter
-		}
-		if elapsed := c.now().Sub(start); elapsed+wait > c.cfg.MaxElapsed {
-			return nil, fmt.Errorf("giving up after %d attempts: waiting %s more would exceed %s: %w",
-				attempt, wait, c.cfg.MaxElapsed, err)
-		}
-		c.log.WarnContext(ctx, "vandar: request failed; retrying", slog.String("business", c.cfg.Business),
-			slog.String("endpoint", r.endpoint()), slog.Int("attempt", attempt), slog.Duration("wait", wait),
-			slog.String("error", err.Error()))
-		if err := c.cfg.Sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("vandar %s: waiting to retry: %w", r.endpoint(), err)
-		}
-	}
+		return body, retryAfter, err
+	})
 }
 
 // attempt sends r once. retryAfter is the server's Retry-After (≥ 0) when it sent one, else -1.
@@ -306,59 +272,12 @@ func (c *Client) attempt(ctx context.Context, r request, access string) (body []
 		req.Header.Set("Authorization", "Bearer "+access)
 	}
 
-	resp, err := c.http.Do(req)
+	status, body, retryAfter, err := httpclient.Send(c.http, req, "vandar "+r.endpoint(), c.cfg.MaxBodyBytes, c.now)
 	if err != nil {
-		return nil, retryAfter, &transportError{endpoint: r.endpoint(), err: err}
+		return nil, retryAfter, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		retryAfter = c.parseRetryAfter(resp.Header.Get("Retry-After"))
-	}
-
-	max := c.cfg.MaxBodyBytes
-	if resp.ContentLength > max {
-		return nil, retryAfter, fmt.Errorf("vandar %s: HTTP %d: %w: %d bytes announced, limit %d", r.endpoint(),
-			resp.StatusCode, ErrTooLarge, resp.ContentLength, max)
-	}
-	body, err = io.ReadAll(io.LimitReader(resp.Body, max+1))
-	if err != nil {
-		return nil, retryAfter, &transportError{endpoint: r.endpoint(),
-			err: fmt.Errorf("HTTP %d: reading body: %w", resp.StatusCode, err)}
-	}
-	if int64(len(body)) > max {
-		return nil, retryAfter, fmt.Errorf("vandar %s: HTTP %d: %w: more than %d bytes", r.endpoint(),
-			resp.StatusCode, ErrTooLarge, max)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, retryAfter, apiErrorFrom(r.endpoint(), resp.StatusCode, body, c.redact)
+	if status < 200 || status > 299 {
+		return nil, retryAfter, apiErrorFrom(r.endpoint(), status, body, c.redact)
 	}
 	return body, retryAfter, nil
 }
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date. Anything else, or nothing, is -1
-// (use the backoff); a date in the past is 0.
-func (c *Client) parseRetryAfter(h string) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return -1
-	}
-	if secs, err := strconv.ParseInt(h, 10, 64); err == nil {
-		if secs < 0 {
-			return -1
-		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second) // beyond any MaxElapsed: the loop gives up
-		}
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return max(t.Sub(c.now()), 0)
-	}
-	return -1
-}
-
-// transientMalformed is a malformed success body on a request that is safe to repeat.
-type transientMalformed struct{ error }
-
-func (e transientMalformed) Unwrap() error { return e.error }
-func (transientMalformed) Retryable() bool { return true }

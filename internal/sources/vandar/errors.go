@@ -5,16 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/mizanhq/mizan/internal/sources/httpclient"
 )
 
 // APIError is an HTTP response from Vandar that is not a success: a 4xx or 5xx, or a 2xx whose body says
@@ -46,51 +42,7 @@ func (e *APIError) Retryable() bool {
 var ErrMalformedResponse = errors.New("malformed response")
 
 // ErrTooLarge marks a response bigger than Config.MaxBodyBytes. It is refused unread rather than held in memory.
-var ErrTooLarge = errors.New("response too large")
-
-// transportError is a failure to get a response at all: a timeout, a reset or refused connection, a body
-// cut short. Those are worth another attempt; anything else from the transport (a bad URL, a TLS failure)
-// is not.
-type transportError struct {
-	endpoint string
-	err      error
-}
-
-// Error names the endpoint and the failure. url.Error's text would repeat the whole URL; the endpoint already
-// says which call it was, so only the underlying error is printed.
-func (e *transportError) Error() string {
-	err := e.err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return fmt.Sprintf("vandar %s: %v", e.endpoint, err)
-}
-func (e *transportError) Unwrap() error { return e.err }
-
-// Retryable reports whether the failure was transient (see transportError).
-func (e *transportError) Retryable() bool { return transient(e.err) }
-
-// transient recognises the network failures another attempt can cure.
-func transient(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	for _, target := range []error{io.EOF, io.ErrUnexpectedEOF, syscall.ECONNRESET, syscall.ECONNREFUSED,
-		syscall.ECONNABORTED, syscall.EPIPE} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	return false
-}
-
-// retryable is the retry loop's question, asked of any error: does it say it is worth another attempt?
-func retryable(err error) bool {
-	var r interface{ Retryable() bool }
-	return errors.As(err, &r) && r.Retryable()
-}
+var ErrTooLarge = httpclient.ErrTooLarge
 
 // apiErrorFrom builds the APIError for a non-success response, taking Vandar's message from the documented
 // error shapes: {"status":0,"error":"Unauthenticated"}, {"message":"..."} and
@@ -126,7 +78,7 @@ func errorMessage(body []byte, redact func(string) string) string {
 	if len(parts) == 0 {
 		return "no message in body: " + snippet(body, redact)
 	}
-	return cut(redact(sanitize(strings.Join(parts, "; "))), maxMessage)
+	return httpclient.Cut(redact(httpclient.Sanitize(strings.Join(parts, "; "))), maxMessage)
 }
 
 // messageText reads a message that is a string, or anything else as its JSON text.
@@ -175,10 +127,8 @@ func listText(raw json.RawMessage) string {
 	return messageText(raw)
 }
 
-const (
-	maxSnippet = 200 // bytes of a body quoted in an error
-	maxMessage = 500 // bytes of Vandar's message kept in an APIError
-)
+// maxMessage is how many bytes of Vandar's message an APIError keeps.
+const maxMessage = 500
 
 // tokenField matches a JSON member whose name mentions a token, with its string value (or what there is of
 // it in a truncated body). Statement items carry the gateway's api_token and the refresh response carries the
@@ -188,46 +138,17 @@ var tokenField = regexp.MustCompile(`(?i)("[a-z_]*token[a-z_]*"\s*:\s*)"[^"]*"?`
 // bearer matches an Authorization value, should a proxy's error page ever echo the request's headers.
 var bearer = regexp.MustCompile(`(?i)(bearer\s+)[^\s"'<>,;]+`)
 
-// snippet quotes the start of a body for an error: at most maxSnippet bytes, valid UTF-8, no control
-// characters or runs of whitespace, with token-like values and the client's known tokens redacted. Redaction
-// runs on a wider window than is kept, so that a token straddling the cut is redacted whole.
+// snippet quotes the start of a body for an error (httpclient.Snippet) with token-like values and the client's
+// known tokens redacted.
 func snippet(body []byte, redact func(string) string) string {
-	window := body
-	if len(window) > 16*maxSnippet {
-		window = window[:16*maxSnippet]
-	}
-	s := sanitize(string(window))
-	s = tokenField.ReplaceAllString(s, `${1}"[REDACTED]"`)
-	s = bearer.ReplaceAllString(s, `${1}[REDACTED]`)
-	if redact != nil {
-		s = redact(s)
-	}
-	return cut(s, maxSnippet)
-}
-
-// sanitize makes untrusted text safe for a log line: valid UTF-8, control characters as spaces, whitespace
-// runs collapsed.
-func sanitize(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return ' '
+	return httpclient.Snippet(body, func(s string) string {
+		s = tokenField.ReplaceAllString(s, `${1}"[REDACTED]"`)
+		s = bearer.ReplaceAllString(s, `${1}[REDACTED]`)
+		if redact != nil {
+			s = redact(s)
 		}
-		return r
-	}, s)
-	return strings.Join(strings.Fields(s), " ")
-}
-
-// cut shortens s to at most n bytes without splitting a rune, marking the cut.
-func cut(s string, n int) string {
-	if len(s) <= n {
 		return s
-	}
-	i := n - len("…")
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "…"
+	})
 }
 
 // malformed builds the error for a success response the client cannot read.
