@@ -11,6 +11,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/sources/httpclient"
 )
 
 // The balance call (providers/facts.md 1.7). YabandPay's English parameter table names the method
@@ -77,10 +78,11 @@ func decodeEnvelope(endpoint string, body []byte, redact func(string) string) (j
 	switch string(bytes.TrimSpace(w.Status)) {
 	case "true":
 	case "false":
-		e := &APIError{Endpoint: endpoint, Status: 200, Code: cut(redact(sanitize(w.Code.text)), 64),
-			Message: cut(redact(sanitize(w.Message.text)), maxMessage)}
+		e := &APIError{Endpoint: endpoint, Status: 200,
+			Code:    httpclient.Cut(redact(httpclient.Sanitize(w.Code.text)), 64),
+			Message: httpclient.Cut(redact(httpclient.Sanitize(w.Message.text)), maxMessage)}
 		if e.Message == "" {
-			e.Message = "no message; body: " + snippet(body, redact)
+			e.Message = "no message; body: " + httpclient.Snippet(body, redact)
 		}
 		return nil, e
 	case "":

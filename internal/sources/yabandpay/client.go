@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -17,7 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/cenkalti/backoff/v5"
+	"github.com/mizanhq/mizan/internal/sources/httpclient"
 	"golang.org/x/time/rate"
 )
 
@@ -161,7 +160,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.Nonce = randomNonce
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
+		cfg.Sleep = httpclient.Sleep
 	}
 	return &Client{
 		cfg:     cfg,
@@ -175,26 +174,11 @@ func New(cfg Config) (*Client, error) {
 // randomNonce is 26 characters of crypto/rand base32, lowercased to look like the documents' example.
 func randomNonce() string { return strings.ToLower(rand.Text()) }
 
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // secretForms lists the spellings of the secret key that text could carry: as is, as sanitize leaves it
 // (a key with whitespace or control characters), and JSON-escaped (a proxy echoing a body).
 func secretForms(secret string) []string {
 	forms := []string{secret}
-	if s := sanitize(secret); s != "" && s != secret {
+	if s := httpclient.Sanitize(secret); s != "" && s != secret {
 		forms = append(forms, s)
 	}
 	if b, err := json.Marshal(secret); err == nil {
@@ -268,46 +252,28 @@ func (c *Client) body(r call) ([]byte, error) {
 // transient failure is worth another attempt — a method that moves money would need an idempotency story
 // before it could use this loop.
 func (c *Client) send(ctx context.Context, r call) ([]byte, error) {
-	bo := &backoff.ExponentialBackOff{
-		InitialInterval:     c.cfg.RetryInitial,
-		RandomizationFactor: 0.5,
-		Multiplier:          2,
-		MaxInterval:         c.cfg.RetryMax,
+	rt := httpclient.Retrier{
+		Name:       "yabandpay " + r.endpoint(),
+		MaxRetries: c.cfg.MaxRetries,
+		MaxElapsed: c.cfg.MaxElapsed,
+		Initial:    c.cfg.RetryInitial,
+		Max:        c.cfg.RetryMax,
+		Now:        c.cfg.Now,
+		Sleep:      c.cfg.Sleep,
+		OnRetry: func(ctx context.Context, attempt int, wait time.Duration, err error) {
+			c.log.WarnContext(ctx, "yabandpay: request failed; retrying", slog.String("user", c.cfg.User),
+				slog.String("endpoint", r.endpoint()), slog.Int("attempt", attempt), slog.Duration("wait", wait),
+				slog.String("error", err.Error()))
+		},
 	}
-	bo.Reset()
-	start := c.cfg.Now()
-	for attempt := 1; ; attempt++ {
+	return rt.Do(ctx, func(ctx context.Context) ([]byte, time.Duration, error) {
 		resp, retryAfter, err := c.attempt(ctx, r)
 		if err == nil && !json.Valid(resp) {
-			err = transientMalformed{malformed(r.endpoint(), resp, errors.New("body is not valid JSON"), c.redact)}
+			// Cut short by a dropped connection or replaced by a proxy's page, a body is most often passing.
+			err = httpclient.Transient(malformed(r.endpoint(), resp, errors.New("body is not valid JSON"), c.redact))
 		}
-		if err == nil {
-			return resp, nil
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("yabandpay %s: %w", r.endpoint(), context.Cause(ctx))
-		}
-		if !retryable(err) {
-			return nil, err
-		}
-		if attempt > c.cfg.MaxRetries {
-			return nil, fmt.Errorf("giving up after %d attempts: %w", attempt, err)
-		}
-		wait := bo.NextBackOff()
-		if retryAfter >= 0 {
-			wait = retryAfter
-		}
-		if elapsed := c.cfg.Now().Sub(start); elapsed+wait > c.cfg.MaxElapsed {
-			return nil, fmt.Errorf("giving up after %d attempts: waiting %s more would exceed %s: %w",
-				attempt, wait, c.cfg.MaxElapsed, err)
-		}
-		c.log.WarnContext(ctx, "yabandpay: request failed; retrying", slog.String("user", c.cfg.User),
-			slog.String("endpoint", r.endpoint()), slog.Int("attempt", attempt), slog.Duration("wait", wait),
-			slog.String("error", err.Error()))
-		if err := c.cfg.Sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("yabandpay %s: waiting to retry: %w", r.endpoint(), err)
-		}
-	}
+		return resp, retryAfter, err
+	})
 }
 
 // attempt sends r once. retryAfter is the server's Retry-After (≥ 0) when it sent one, else -1.
@@ -328,51 +294,13 @@ func (c *Client) attempt(ctx context.Context, r call) (body []byte, retryAfter t
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "mizan")
 
-	resp, err := c.http.Do(req)
+	status, body, retryAfter, err := httpclient.Send(c.http, req, "yabandpay "+r.endpoint(), c.cfg.MaxBodyBytes,
+		c.cfg.Now)
 	if err != nil {
-		return nil, retryAfter, &transportError{endpoint: r.endpoint(), err: err}
+		return nil, retryAfter, err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		retryAfter = c.parseRetryAfter(resp.Header.Get("Retry-After"))
-	}
-	limit := c.cfg.MaxBodyBytes
-	if resp.ContentLength > limit {
-		return nil, retryAfter, fmt.Errorf("yabandpay %s: HTTP %d: %w: %d bytes announced, limit %d", r.endpoint(),
-			resp.StatusCode, ErrTooLarge, resp.ContentLength, limit)
-	}
-	body, err = io.ReadAll(io.LimitReader(resp.Body, limit+1))
-	if err != nil {
-		return nil, retryAfter, &transportError{endpoint: r.endpoint(),
-			err: fmt.Errorf("HTTP %d: reading body: %w", resp.StatusCode, err)}
-	}
-	if int64(len(body)) > limit {
-		return nil, retryAfter, fmt.Errorf("yabandpay %s: HTTP %d: %w: more than %d bytes", r.endpoint(),
-			resp.StatusCode, ErrTooLarge, limit)
-	}
-	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return nil, retryAfter, httpError(r.endpoint(), resp.StatusCode, body, c.redact)
+	if status < 200 || status > 299 {
+		return nil, retryAfter, httpError(r.endpoint(), status, body, c.redact)
 	}
 	return body, retryAfter, nil
-}
-
-// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date. Anything else, or nothing, is -1
-// (use the backoff); a date in the past is 0.
-func (c *Client) parseRetryAfter(h string) time.Duration {
-	h = strings.TrimSpace(h)
-	if h == "" {
-		return -1
-	}
-	if secs, err := strconv.ParseInt(h, 10, 64); err == nil {
-		if secs < 0 {
-			return -1
-		}
-		// Beyond any sensible MaxElapsed: the loop gives up rather than overflow a Duration.
-		secs = min(secs, int64(24*time.Hour/time.Second))
-		return time.Duration(secs) * time.Second
-	}
-	if t, err := http.ParseTime(h); err == nil {
-		return max(t.Sub(c.cfg.Now()), 0)
-	}
-	return -1
 }

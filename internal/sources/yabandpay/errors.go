@@ -5,14 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"strings"
-	"syscall"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/mizanhq/mizan/internal/sources/httpclient"
 )
 
 // APIError is an answer from YabandPay that is not a success: an HTTP error status (4xx, 5xx), or an HTTP
@@ -59,58 +55,7 @@ func (e *APIError) Retryable() bool {
 var ErrMalformedResponse = errors.New("malformed response")
 
 // ErrTooLarge marks a response bigger than Config.MaxBodyBytes. It is refused unread rather than held in memory.
-var ErrTooLarge = errors.New("response too large")
-
-// transportError is a failure to get a response at all: a timeout, a reset or refused connection, a body cut
-// short. Those are worth another attempt; anything else from the transport (a bad URL, a TLS failure) is not.
-type transportError struct {
-	endpoint string
-	err      error
-}
-
-// Error names the endpoint and the failure. url.Error's text would repeat the URL; the endpoint already says
-// which call it was.
-func (e *transportError) Error() string {
-	err := e.err
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	return fmt.Sprintf("yabandpay %s: %v", e.endpoint, err)
-}
-
-func (e *transportError) Unwrap() error { return e.err }
-
-// Retryable reports whether the failure was transient (see transportError).
-func (e *transportError) Retryable() bool { return transient(e.err) }
-
-// transient recognises the network failures another attempt can cure.
-func transient(err error) bool {
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
-		return true
-	}
-	for _, target := range []error{io.EOF, io.ErrUnexpectedEOF, syscall.ECONNRESET, syscall.ECONNREFUSED,
-		syscall.ECONNABORTED, syscall.EPIPE} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	return false
-}
-
-// transientMalformed is a malformed success body on a request that is safe to repeat: cut short by a dropped
-// connection or replaced by a proxy's page, it is most often passing.
-type transientMalformed struct{ error }
-
-func (e transientMalformed) Unwrap() error { return e.error }
-func (transientMalformed) Retryable() bool { return true }
-
-// retryable is the retry loop's question, asked of any error: does it say it is worth another attempt?
-func retryable(err error) bool {
-	var r interface{ Retryable() bool }
-	return errors.As(err, &r) && r.Retryable()
-}
+var ErrTooLarge = httpclient.ErrTooLarge
 
 // httpError builds the APIError for a non-2xx response: YabandPay's code and message when the body is its
 // envelope, else a snippet of whatever the body is (an nginx page, a gateway's JSON).
@@ -121,13 +66,13 @@ func httpError(endpoint string, status int, body []byte, redact func(string) str
 	}
 	var w wireEnvelope
 	if err := json.Unmarshal(body, &w); err != nil {
-		e.Message = "body is not JSON: " + snippet(body, redact)
+		e.Message = "body is not JSON: " + httpclient.Snippet(body, redact)
 		return e
 	}
-	e.Code = cut(redact(sanitize(w.Code.text)), 64)
-	e.Message = cut(redact(sanitize(w.Message.text)), maxMessage)
+	e.Code = httpclient.Cut(redact(httpclient.Sanitize(w.Code.text)), 64)
+	e.Message = httpclient.Cut(redact(httpclient.Sanitize(w.Message.text)), maxMessage)
 	if e.Code == "" && e.Message == "" {
-		e.Message = "no message in body: " + snippet(body, redact)
+		e.Message = "no message in body: " + httpclient.Snippet(body, redact)
 	}
 	return e
 }
@@ -135,49 +80,11 @@ func httpError(endpoint string, status int, body []byte, redact func(string) str
 // malformed builds the error for a success response the client cannot read.
 func malformed(endpoint string, body []byte, why error, redact func(string) string) error {
 	return fmt.Errorf("yabandpay %s: HTTP 200: %w: %v; body starts: %s", endpoint, ErrMalformedResponse, why,
-		snippet(body, redact))
+		httpclient.Snippet(body, redact))
 }
 
-const (
-	maxSnippet = 200 // bytes of a body quoted in an error
-	maxMessage = 500 // bytes of YabandPay's message kept in an APIError
-)
-
-// snippet quotes the start of a body for an error: at most maxSnippet bytes, valid UTF-8, no control
-// characters or runs of whitespace, the secret key redacted. Redaction runs on a wider window than is kept, so
-// that a secret straddling the cut is redacted whole.
-func snippet(body []byte, redact func(string) string) string {
-	window := body
-	if len(window) > 16*maxSnippet {
-		window = window[:16*maxSnippet]
-	}
-	return cut(redact(sanitize(string(window))), maxSnippet)
-}
-
-// sanitize makes untrusted text safe for a log line: valid UTF-8, control characters as spaces, whitespace
-// runs collapsed.
-func sanitize(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return ' '
-		}
-		return r
-	}, s)
-	return strings.Join(strings.Fields(s), " ")
-}
-
-// cut shortens s to at most n bytes without splitting a rune, marking the cut.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	i := n - len("…")
-	for i > 0 && !utf8.RuneStart(s[i]) {
-		i--
-	}
-	return s[:i] + "…"
-}
+// maxMessage is how many bytes of YabandPay's message an APIError keeps.
+const maxMessage = 500
 
 // quote renders untrusted text for an error message: sanitized, shortened, in quotes.
-func quote(s string) string { return `"` + cut(sanitize(s), 64) + `"` }
+func quote(s string) string { return `"` + httpclient.Cut(httpclient.Sanitize(s), 64) + `"` }
