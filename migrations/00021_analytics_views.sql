@@ -307,7 +307,7 @@ lifecycle AS (
                         AND q.item_id = m.returns_item_id)
 )
 SELECT l.*,
-       l.stage = 'in_transit' AND l.predicted_at < now() AS overdue
+       coalesce(l.stage = 'in_transit' AND l.predicted_at < now(), false) AS overdue
 FROM lifecycle l;
 
 COMMENT ON VIEW analytics.settlements IS
@@ -324,7 +324,8 @@ COMMENT ON COLUMN analytics.settlements.status_code IS
     'The statement item''s status code when it was posted: 2 done, -2 pending, -3 failed, -4 cancelled.';
 COMMENT ON COLUMN analytics.settlements.in_transit_for IS
     'From the request until it was settled or returned, or until now while in transit.';
-COMMENT ON COLUMN analytics.settlements.overdue IS 'In transit past the date the provider predicted.';
+COMMENT ON COLUMN analytics.settlements.overdue IS
+    'In transit past the date the provider predicted (false where it predicted none).';
 
 -- Reconciliation checks -------------------------------------------------------------------------------------
 

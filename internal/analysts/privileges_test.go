@@ -1,13 +1,23 @@
 package analysts_test
 
 import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/mizanhq/mizan/internal/pgtest"
+	"github.com/mizanhq/mizan/migrations"
 )
 
 // SQLSTATEs the role's refusals come with.
@@ -230,4 +240,58 @@ func TestAnalystReadsWhatItShould(t *testing.T) {
 			t.Errorf("a table created in recon after the grants: %v, want permission denied", err)
 		}
 	})
+}
+
+// Roles belong to the cluster, and several databases migrate at once (each test's, a staging copy): the
+// migration's DO block, run by concurrent transactions that all find the role missing, creates it once and
+// fails none of them. Run with a role name of the test's own, so that mizan_analyst is never touched.
+func TestAnalystRoleCreatedOnceUnderConcurrency(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	pool, _ := pgtest.NewDB(t)
+	src, err := fs.ReadFile(migrations.FS, "00022_analyst_role.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := bytes.Index(src, []byte("DO $$"))
+	end := bytes.Index(src, []byte("$$;\n"))
+	if start < 0 || end < start {
+		t.Fatal("no DO block in 00022_analyst_role.sql")
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	role := "mizan_analyst_probe_" + hex.EncodeToString(b)
+	block := strings.ReplaceAll(string(src[start:end+3]), analyst, role)
+	t.Cleanup(func() {
+		if _, err := pool.Exec(context.Background(), "DROP ROLE IF EXISTS "+role); err != nil {
+			t.Errorf("drop role %s: %v", role, err)
+		}
+	})
+
+	const n = 4
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+				if _, err := tx.Exec(ctx, block); err != nil {
+					return err
+				}
+				// Hold the new role uncommitted for a while: the others have found it missing by now and
+				// wait on the catalog's unique index, then fail on it.
+				_, err := tx.Exec(ctx, "SELECT pg_sleep(0.2)")
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("migrator %d: %v", i, err)
+		}
+	}
+	var login bool
+	if err := pool.QueryRow(ctx, "SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", role).Scan(&login); err != nil || login {
+		t.Errorf("role %s after concurrent creation: login %v, %v", role, login, err)
+	}
 }
