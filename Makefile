@@ -7,6 +7,7 @@ PKGS    := ./...
 export CGO_ENABLED = 0
 
 .PHONY: help build run up test test-race bench lint fmt vet clean
+.PHONY: chaos chaos-long fuzz
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -39,3 +40,18 @@ vet:
 
 clean: ## remove binaries and the local pipeline's data (.run/)
 	rm -rf $(BIN) .run
+
+chaos: build ## the fault suite, CI setting: kill and restart the reconciler, poller, broker and PostgreSQL mid-stream, then prove the ledger exact
+	$(BIN)/chaos --setting ci
+
+chaos-long: build ## the fault suite, long setting (100 reconciler kills, a bigger month)
+	$(BIN)/chaos --setting long
+
+FUZZTIME ?= 30s
+fuzz: ## run every Go fuzz target for FUZZTIME each (default 30s), one after another
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' internal cmd | sort); do \
+		for t in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$f); do \
+			echo "== $$t ($$(dirname $$f)) for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f); \
+		done; \
+	done
