@@ -1,36 +1,35 @@
 package vandartest
 
 import (
-	"fmt"
-	"math/rand/v2"
-	"net"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
 	"time"
+
+	"github.com/mizanhq/mizan/internal/sources/simfault"
 )
 
-// FaultKind is a way the API (or what stands in front of it) misbehaves.
-type FaultKind int
+// FaultKind is a way the API (or what stands in front of it) misbehaves. The kinds are simfault's, shared
+// with yabandpaytest.
+type FaultKind = simfault.Kind
 
 // The faults a client must survive.
 const (
 	// FaultStatus answers Fault.Status (500, 502 or 503; default 503) with a JSON body, or an nginx-style
 	// HTML page if Fault.HTML is set.
-	FaultStatus FaultKind = iota + 1
+	FaultStatus = simfault.Status
 	// FaultTooManyRequests answers 429 with a Retry-After of Fault.RetryAfter (default 1 s).
-	FaultTooManyRequests
+	FaultTooManyRequests = simfault.TooManyRequests
 	// FaultSlow waits Fault.Delay (or until the client gives up), then answers normally.
-	FaultSlow
+	FaultSlow = simfault.Slow
 	// FaultTruncated answers 200 with the real JSON body cut in half, Content-Length matching the cut.
-	FaultTruncated
+	FaultTruncated = simfault.Truncated
 	// FaultHTML200 answers 200 with an HTML error page, as a CDN or captive portal does.
-	FaultHTML200
+	FaultHTML200 = simfault.HTML200
 	// FaultReset closes the connection without answering (a TCP reset where the platform allows).
-	FaultReset
+	FaultReset = simfault.Reset
 )
 
-// Fault is one armed misbehaviour: see Server.Inject and Server.InjectRate.
+// Fault is one armed misbehaviour: see Server.Inject and Server.InjectRate. Unlike simfault.Fault it can aim
+// at one endpoint.
 type Fault struct {
 	Kind       FaultKind
 	Endpoint   Endpoint      // the endpoint it hits; "" means every endpoint
@@ -40,148 +39,33 @@ type Fault struct {
 	Delay      time.Duration // FaultSlow
 }
 
-// armed is a fault with what is left of it: a count of requests, or a rate.
-type armed struct {
-	f    Fault
-	left int     // count-armed: requests still to hit
-	rate float64 // rate-armed: the share of matching requests hit
-}
-
-// faults holds the armed faults; count-armed ones are used first, in the order armed.
-type faults struct {
-	armed []*armed
-	rng   *rand.Rand
-}
-
-func (fs *faults) take(ep Endpoint) (Fault, bool) {
-	for i, a := range fs.armed {
-		if a.rate == 0 && a.matches(ep) {
-			f := a.f
-			if a.left--; a.left <= 0 {
-				fs.armed = append(fs.armed[:i], fs.armed[i+1:]...)
-			}
-			return f, true
-		}
-	}
-	for _, a := range fs.armed {
-		if a.rate > 0 && a.matches(ep) && fs.rng.Float64() < a.rate {
-			return a.f, true
-		}
-	}
-	return Fault{}, false
-}
-
-func (a *armed) matches(ep Endpoint) bool { return a.f.Endpoint == "" || a.f.Endpoint == ep }
+// hits reports whether f aims at a request to ep.
+func (f Fault) hits(ep Endpoint) bool { return f.Endpoint == "" || f.Endpoint == ep }
 
 // serveFault answers r with f; next is the normal answer, which a slow or truncated fault still gives.
-func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, f Fault, next http.HandlerFunc) {
-	switch f.Kind {
-	case FaultStatus:
-		status := f.Status
-		if status == 0 {
-			status = http.StatusServiceUnavailable
-		}
-		if f.HTML {
-			writeHTML(w, status, fmt.Sprintf("<html>\r\n<head><title>%[1]d %[2]s</title></head>\r\n<body>\r\n"+
-				"<center><h1>%[1]d %[2]s</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n",
-				status, http.StatusText(status)))
-			return
-		}
-		writeJSON(w, status, errorBody{Error: http.StatusText(status)})
-	case FaultTooManyRequests:
-		d := f.RetryAfter
-		if d <= 0 {
-			d = time.Second
-		}
-		tooMany(w, d)
-	case FaultSlow:
-		t := time.NewTimer(f.Delay)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			next(w, r)
-		case <-r.Context().Done():
-		}
-	case FaultTruncated:
-		rec := httptest.NewRecorder()
-		next(rec, r)
-		body := rec.Body.Bytes()
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		cut := body[:len(body)/2]
-		w.Header().Set("Content-Length", strconv.Itoa(len(cut)))
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(cut)
-	case FaultHTML200:
-		writeHTML(w, http.StatusOK, "<!DOCTYPE html>\n<html lang=\"fa\" dir=\"rtl\"><head><meta charset=\"utf-8\">"+
-			"<title>خطا</title></head><body><h1>سرویس در دسترس نیست</h1><p>لطفا دقایقی دیگر دوباره تلاش کنید.</p>"+
-			"</body></html>\n")
-	case FaultReset:
-		hj, ok := w.(http.Hijacker)
-		if !ok {
-			panic(http.ErrAbortHandler) // the server drops the connection without answering
-		}
-		conn, _, err := hj.Hijack()
-		if err != nil {
-			return
-		}
-		if tc, ok := conn.(*net.TCPConn); ok {
-			_ = tc.SetLinger(0) // close with RST, not FIN: a reset, not a polite hang-up
-		}
-		_ = conn.Close()
-	default:
-		next(w, r)
-	}
+func serveFault(w http.ResponseWriter, r *http.Request, f Fault, next http.HandlerFunc) {
+	sf := simfault.Fault{Kind: f.Kind, Status: f.Status, HTML: f.HTML, RetryAfter: f.RetryAfter, Delay: f.Delay}
+	simfault.Serve(w, r, sf, next, voice)
 }
 
-func writeHTML(w http.ResponseWriter, status int, page string) {
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(len(page)))
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(page))
+// voice is how Vandar words a fault's answer: Laravel's {"error": …} body, and a Persian maintenance page.
+var voice = simfault.Voice{
+	Error: func(w http.ResponseWriter, status int) {
+		writeJSON(w, status, errorBody{Error: http.StatusText(status)})
+	},
+	TooMany: tooMany,
+	HTML200Page: "<!DOCTYPE html>\n<html lang=\"fa\" dir=\"rtl\"><head><meta charset=\"utf-8\">" +
+		"<title>خطا</title></head><body><h1>سرویس در دسترس نیست</h1><p>لطفا دقایقی دیگر دوباره تلاش کنید.</p>" +
+		"</body></html>\n",
 }
 
 // tooMany answers 429 with Retry-After in whole seconds, rounded up. Vandar's documents don't say whether it
 // sends Retry-After; the simulator always does (facts.md §2.9: a public client honours it when present).
 func tooMany(w http.ResponseWriter, d time.Duration) {
-	secs := int64((d + time.Second - 1) / time.Second)
-	w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+	simfault.SetRetryAfter(w, d)
 	writeJSON(w, http.StatusTooManyRequests, errorBody{Error: "Too Many Attempts."})
 }
 
-// limiter enforces Vandar's documented limits — 30 POSTs and 100 other requests per 3 seconds — per token,
-// as a sliding log: no 3-second window ever holds more than the limit.
-type limiter struct {
-	hits  map[string][]time.Time
-	swept time.Time
-}
-
+// rateWindow is the window of Vandar's documented limits: 30 POSTs and 100 other requests per 3 seconds, per
+// token, enforced as a sliding log (simfault.Limiter) so that no 3-second window ever holds more.
 const rateWindow = 3 * time.Second
-
-// allow records a request for key at now, or says how long until one would be allowed.
-func (l *limiter) allow(key string, limit int, now time.Time) (bool, time.Duration) {
-	if l.hits == nil {
-		l.hits = map[string][]time.Time{}
-	}
-	if now.Sub(l.swept) > time.Minute { // forget keys (rotated tokens) that have gone quiet
-		for k, hs := range l.hits {
-			if len(hs) == 0 || now.Sub(hs[len(hs)-1]) > rateWindow {
-				delete(l.hits, k)
-			}
-		}
-		l.swept = now
-	}
-	hs := l.hits[key]
-	i := 0
-	for i < len(hs) && now.Sub(hs[i]) >= rateWindow {
-		i++
-	}
-	hs = hs[i:]
-	if len(hs) >= limit {
-		l.hits[key] = hs
-		return false, hs[0].Add(rateWindow).Sub(now)
-	}
-	l.hits[key] = append(hs, now)
-	return true, 0
-}

@@ -90,11 +90,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep, slug, id := route(r.Method, r.URL.Path)
 	s.mu.Lock()
 	s.requests[ep]++
-	f, faulty := s.faults.take(ep)
+	f, faulty := s.faults.Take(func(f Fault) bool { return f.hits(ep) })
 	s.mu.Unlock()
 	serve := func(w http.ResponseWriter, r *http.Request) { s.serve(w, r, ep, slug, id) }
 	if faulty {
-		s.serveFault(w, r, f, serve)
+		serveFault(w, r, f, serve)
 		return
 	}
 	serve(w, r)
@@ -144,7 +144,7 @@ func (s *Server) allow(r *http.Request) (bool, time.Duration) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ok, wait := s.limiter.allow(key, limit, s.wall())
+	ok, wait := s.limiter.Allow(key, limit, rateWindow, s.wall())
 	if !ok {
 		s.throttled++
 	}

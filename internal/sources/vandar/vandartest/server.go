@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/mizanhq/mizan/internal/sources/simfault"
 )
 
 // Options configure a Server. The zero value is a usable simulator of one business, "acme", on the real
@@ -79,20 +81,18 @@ type Server struct {
 	hs  *httptest.Server
 
 	loc        *time.Location
-	clock      func() time.Time
 	wall       func() time.Time
 	accessTTL  time.Duration
 	refreshTTL time.Duration
 	rateLimit  bool
+	faults     *simfault.Set[Fault] // guarded by its own lock
 
 	mu         sync.Mutex
-	fixed      *time.Time    // SetNow
-	offset     time.Duration // Advance on a running clock
+	clock      simfault.Clock // SetNow and Advance move it
 	businesses map[string]*business
 	slugs      []string // in the order added
 	tokens     tokens
-	faults     faults
-	limiter    limiter
+	limiter    simfault.Limiter
 	requests   map[Endpoint]int
 	throttled  int
 }
@@ -102,14 +102,14 @@ type Server struct {
 func New(opts Options) (*Server, error) {
 	s := &Server{
 		loc:        loadTehran(),
-		clock:      orNow(opts.Now),
-		wall:       orNow(opts.Wall),
+		clock:      simfault.NewClock(opts.Now),
+		wall:       simfault.OrNow(opts.Wall),
 		accessTTL:  cmp.Or(opts.AccessTTL, 5*24*time.Hour),
 		refreshTTL: cmp.Or(opts.RefreshTTL, 10*24*time.Hour),
 		rateLimit:  opts.RateLimit,
 		businesses: map[string]*business{},
 		tokens:     newTokens(),
-		faults:     faults{rng: rand.New(rand.NewPCG(uint64(opts.Seed), 0x6661756c7473))},
+		faults:     simfault.NewSet[Fault](rand.New(rand.NewPCG(uint64(opts.Seed), 0x6661756c7473))),
 		requests:   map[Endpoint]int{},
 	}
 	bs := opts.Businesses
@@ -122,13 +122,6 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	return s, nil
-}
-
-func orNow(f func() time.Time) func() time.Time {
-	if f == nil {
-		return time.Now
-	}
-	return f
 }
 
 // NewServer builds a Server and serves it on a loopback port; URL says where. Close it when done.
@@ -209,27 +202,17 @@ func (s *Server) Now() time.Time {
 func (s *Server) SetNow(t time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.fixed = &t
+	s.clock.Set(t)
 }
 
 // Advance moves the simulated clock forward by d (backward if d is negative).
 func (s *Server) Advance(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fixed != nil {
-		t := s.fixed.Add(d)
-		s.fixed = &t
-		return
-	}
-	s.offset += d
+	s.clock.Advance(d)
 }
 
-func (s *Server) nowLocked() time.Time {
-	if s.fixed != nil {
-		return *s.fixed
-	}
-	return s.clock().Add(s.offset)
-}
+func (s *Server) nowLocked() time.Time { return s.clock.Now() }
 
 // mustBusiness is for the accessors, where an unknown slug is the caller's bug, like a bad URL given to
 // httptest: they panic rather than make every test check an error.
@@ -404,29 +387,11 @@ func (s *Server) Throttled() int {
 }
 
 // Inject arms a fault for the next n requests it matches.
-func (s *Server) Inject(f Fault, n int) {
-	if n <= 0 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults.armed = append(s.faults.armed, &armed{f: f, left: n})
-}
+func (s *Server) Inject(f Fault, n int) { s.faults.Inject(f, n) }
 
 // InjectRate arms a fault for a share of the requests it matches (0 < rate <= 1), until ClearFaults; which
 // requests is drawn from Options.Seed.
-func (s *Server) InjectRate(f Fault, rate float64) {
-	if rate <= 0 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults.armed = append(s.faults.armed, &armed{f: f, rate: min(rate, 1)})
-}
+func (s *Server) InjectRate(f Fault, rate float64) { s.faults.InjectRate(f, rate) }
 
 // ClearFaults disarms every fault.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults.armed = nil
-}
+func (s *Server) ClearFaults() { s.faults.Clear() }
