@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 	"unicode/utf8"
+
+	"github.com/mizanhq/mizan/internal/sources/simfault"
 )
 
 // envelope is every answer: {"status":true,"code":"200","data":{...},"message":""}. A refusal carries
@@ -63,10 +65,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = io.NopCloser(bytes.NewReader(raw))
 	s.mu.Lock()
 	s.requests++
-	f, faulty := s.faults.take()
+	f, faulty := s.faults.Take(nil)
 	s.mu.Unlock()
 	if faulty {
-		serveFault(w, r, f, s.serve)
+		simfault.Serve(w, r, f, s.serve, voice)
 		return
 	}
 	s.serve(w, r)
@@ -76,7 +78,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	if s.rateLimit > 0 {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)
 		s.mu.Lock()
-		ok, wait := s.limiter.allow(host, s.rateLimit, s.rateWindow, s.wall())
+		ok, wait := s.limiter.Allow(host, s.rateLimit, s.rateWindow, s.wall())
 		if !ok {
 			s.throttled++
 		}

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/mizanhq/mizan/internal/sources/simfault"
 )
 
 // Defaults for Options and MerchantOptions.
@@ -140,22 +142,20 @@ type Server struct {
 	URL string
 	hs  *httptest.Server
 
-	clock       func() time.Time
 	wall        func() time.Time
 	maxSkew     time.Duration
 	rateLimit   int
 	rateWindow  time.Duration
 	numericCode bool
+	faults      *simfault.Set[Fault] // guarded by its own lock
 
 	mu        sync.Mutex
-	fixed     *time.Time    // SetNow
-	offset    time.Duration // Advance on a running clock
+	clock     simfault.Clock // SetNow and Advance move it
 	merchants map[string]*merchant
 	operators map[string]*merchant
 	users     []string // super-admin UIDs, in the order added
 	nonces    map[string]time.Time
-	faults    faults
-	limiter   limiter
+	limiter   simfault.Limiter
 	requests  int
 	throttled int
 	refused   map[Refusal]int
@@ -171,8 +171,8 @@ type merchant struct {
 // New builds a Server; it does not listen. Serve it with any http.Server, or use NewServer.
 func New(opts Options) (*Server, error) {
 	s := &Server{
-		clock:       orNow(opts.Now),
-		wall:        orNow(opts.Wall),
+		clock:       simfault.NewClock(opts.Now),
+		wall:        simfault.OrNow(opts.Wall),
 		maxSkew:     cmp.Or(opts.MaxSkew, DefaultMaxSkew),
 		rateLimit:   opts.RateLimit,
 		rateWindow:  cmp.Or(opts.RateWindow, DefaultRateWindow),
@@ -180,7 +180,7 @@ func New(opts Options) (*Server, error) {
 		merchants:   map[string]*merchant{},
 		operators:   map[string]*merchant{},
 		nonces:      map[string]time.Time{},
-		faults:      faults{rng: rand.New(rand.NewPCG(uint64(opts.Seed), 0x79616261))},
+		faults:      simfault.NewSet[Fault](rand.New(rand.NewPCG(uint64(opts.Seed), 0x79616261))),
 		refused:     map[Refusal]int{},
 	}
 	ms := opts.Merchants
@@ -193,13 +193,6 @@ func New(opts Options) (*Server, error) {
 		}
 	}
 	return s, nil
-}
-
-func orNow(f func() time.Time) func() time.Time {
-	if f == nil {
-		return time.Now
-	}
-	return f
 }
 
 // NewServer builds a Server and serves it on a loopback port; URL says where. Close it when done.
@@ -370,27 +363,17 @@ func (s *Server) Now() time.Time {
 func (s *Server) SetNow(t time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.fixed = &t
+	s.clock.Set(t)
 }
 
 // Advance moves the simulated clock forward by d (backward if d is negative).
 func (s *Server) Advance(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.fixed != nil {
-		t := s.fixed.Add(d)
-		s.fixed = &t
-		return
-	}
-	s.offset += d
+	s.clock.Advance(d)
 }
 
-func (s *Server) nowLocked() time.Time {
-	if s.fixed != nil {
-		return *s.fixed
-	}
-	return s.clock().Add(s.offset)
-}
+func (s *Server) nowLocked() time.Time { return s.clock.Now() }
 
 // Balance is what the balance call would report now for the merchant's wallet: the truth a test compares
 // the client's answer with.
@@ -461,29 +444,11 @@ func (s *Server) Refused(r Refusal) int {
 }
 
 // Inject arms a fault for the next n requests.
-func (s *Server) Inject(f Fault, n int) {
-	if n <= 0 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults.armed = append(s.faults.armed, &armed{f: f, left: n})
-}
+func (s *Server) Inject(f Fault, n int) { s.faults.Inject(f, n) }
 
 // InjectRate arms a fault for a share of the requests (0 < rate <= 1), until ClearFaults; which requests is
 // drawn from Options.Seed.
-func (s *Server) InjectRate(f Fault, rate float64) {
-	if rate <= 0 {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults.armed = append(s.faults.armed, &armed{f: f, rate: min(rate, 1)})
-}
+func (s *Server) InjectRate(f Fault, rate float64) { s.faults.InjectRate(f, rate) }
 
 // ClearFaults disarms every fault.
-func (s *Server) ClearFaults() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults.armed = nil
-}
+func (s *Server) ClearFaults() { s.faults.Clear() }
