@@ -1,0 +1,198 @@
+// Package security_test holds mizan's security tests: across a whole pipeline run no credential reaches a
+// log, an error, an event or a metric; provider tokens are encrypted at rest; the analysts' role cannot touch
+// them and no role can rewrite the ledger's history; Kafka SASL PLAIN is refused without TLS; and provider
+// responses larger than a sane bound are refused unread.
+package security_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	kafkago "github.com/segmentio/kafka-go"
+)
+
+// secrets is every credential the run handed out or learned, by a name that says what it is.
+type secrets struct {
+	mu sync.Mutex
+	m  map[string]secret
+}
+
+type secret struct {
+	value string
+	whole bool // look for the whole value only: its ends are not secret (a URL's scheme and host)
+}
+
+// add adds a token or key: found whole, by either end, or encoded.
+func (s *secrets) add(name, value string) { s.put(name, secret{value: value}) }
+
+// addURL adds a URL with a secret path (a Slack webhook): the URL whole, and its path in every form.
+func (s *secrets) addURL(name, url string) {
+	s.put(name, secret{value: url, whole: true})
+	s.put(name+"'s path", secret{value: url[strings.Index(url, "/services/"):]})
+}
+
+func (s *secrets) put(name string, v secret) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v.value == "" {
+		panic("empty secret " + name)
+	}
+	if s.m == nil {
+		s.m = map[string]secret{}
+	}
+	s.m[name] = v
+}
+
+// forms returns the secrets with the forms a leak could take: whole, either end of it (a snippet cut at a
+// length limit still leaks), base64 and hex (a body or a ciphertext dumped as bytes).
+func (s *secrets) forms() map[string]string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]string{}
+	for name, sec := range s.m {
+		v := sec.value
+		out[name] = v
+		if sec.whole {
+			continue
+		}
+		if len(v) >= 24 {
+			out[name+" (its first 16 characters)"] = v[:16]
+			out[name+" (its last 16 characters)"] = v[len(v)-16:]
+		}
+		out[name+" (base64)"] = base64.StdEncoding.EncodeToString([]byte(v))
+		out[name+" (hex)"] = hex.EncodeToString([]byte(v))
+	}
+	return out
+}
+
+// find returns the names of the secrets text shows, in any of their forms.
+func (s *secrets) find(text string) []string {
+	var found []string
+	for name, v := range s.forms() {
+		if strings.Contains(text, v) {
+			found = append(found, name)
+		}
+	}
+	sort.Strings(found)
+	return found
+}
+
+// redact replaces every secret in text, so that a failure message never prints one.
+func (s *secrets) redact(text string) string {
+	forms := s.forms()
+	vals := make([]string, 0, len(forms))
+	for _, v := range forms {
+		vals = append(vals, v)
+	}
+	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
+	for _, v := range vals {
+		text = strings.ReplaceAll(text, v, "‹secret›")
+	}
+	return text
+}
+
+// mustNotLeak fails t for each item of what that shows a secret.
+func (s *secrets) mustNotLeak(t *testing.T, where string, items []string) {
+	t.Helper()
+	leaks := 0
+	for i, item := range items {
+		if found := s.find(item); len(found) > 0 {
+			leaks++
+			if leaks <= 5 {
+				t.Errorf("%s #%d shows %s:\n%s", where, i, strings.Join(found, ", "), clip(s.redact(item), 600))
+			}
+		}
+	}
+	if leaks > 5 {
+		t.Errorf("%s: %d items leak a secret in all", where, leaks)
+	}
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// random returns a distinctive credential-like string.
+func random(prefix string) string {
+	b := make([]byte, 18)
+	_, _ = rand.Read(b)
+	return prefix + "-" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// syncBuffer collects log lines from several goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) lines() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Split(strings.TrimRight(b.buf.String(), "\n"), "\n")
+}
+
+// readTopic reads every message of every partition of a topic (its full name), first offset to last.
+func readTopic(ctx context.Context, addr, topic string) ([]kafkago.Message, error) {
+	conn, err := kafkago.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	parts, err := conn.ReadPartitions(topic)
+	conn.Close()
+	if err != nil {
+		return nil, err
+	}
+	var out []kafkago.Message
+	for _, p := range parts {
+		pc, err := kafkago.DialLeader(ctx, "tcp", addr, topic, p.ID)
+		if err != nil {
+			return nil, err
+		}
+		first, last, err := pc.ReadOffsets()
+		if err == nil {
+			_, err = pc.Seek(first, kafkago.SeekAbsolute)
+		}
+		for next := first; err == nil && next < last; {
+			_ = pc.SetReadDeadline(time.Now().Add(20 * time.Second))
+			batch := pc.ReadBatch(1, 16<<20)
+			n := 0
+			for {
+				msg, rerr := batch.ReadMessage()
+				if rerr != nil {
+					break
+				}
+				out = append(out, msg)
+				next, n = msg.Offset+1, n+1
+			}
+			batch.Close()
+			if n == 0 {
+				err = fmt.Errorf("%s/%d: no progress at offset %d of %d", topic, p.ID, next, last)
+			} else {
+				_, err = pc.Seek(next, kafkago.SeekAbsolute)
+			}
+		}
+		pc.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
