@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -196,3 +197,5 @@ func readTopic(ctx context.Context, addr, topic string) ([]kafkago.Message, erro
 	}
 	return out, nil
 }
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
