@@ -236,12 +236,15 @@ func (s *suite) chaos(ctx context.Context) error {
 // pollerLoop runs `poller once` again and again, as a CronJob would; until the setting's poller kills are
 // done, each run is armed to be killed at a random one of its requests.
 func (s *suite) pollerLoop(ctx context.Context) error {
+	// How many requests (of each counting) the last run that was not killed made: once the backfill is done
+	// runs are short, and the kill is armed within them.
+	lastRun := map[bool]int{true: 12, false: 12}
 	for ctx.Err() == nil {
 		// Two runs in three are killed on a statement page, the others on any request (balance, settlements,
 		// batches, their items).
 		at, statement := 0, s.intN(3) > 0
 		if s.pollerKills.Load() < int64(s.o.Setting.PollerKills) {
-			at = 1 + s.intN(12)
+			at = 1 + s.intN(max(1, min(12, lastRun[statement])))
 		}
 		s.w.kill.begin(at, statement)
 		p, err := s.procs.start("poller", nil, "once")
@@ -260,9 +263,12 @@ func (s *suite) pollerLoop(ctx context.Context) error {
 				p.stop(30 * time.Second)
 			}
 		}
-		s.w.kill.end()
+		requests := s.w.kill.end()
 		if p.err != nil && !p.killed.Load() && !p.stopped.Load() {
 			s.pollerFailed.Add(1)
+		}
+		if p.err == nil {
+			lastRun[statement] = requests
 		}
 		sleep(ctx, time.Duration(200+s.intN(500))*time.Millisecond)
 	}
@@ -285,6 +291,11 @@ func (s *suite) reconcilerLoop(ctx context.Context) error {
 		if s.reconcilerKills.Load() >= int64(set.ReconcilerKills) {
 			select {
 			case <-ctx.Done():
+				// A graceful stop of a running reconciler, not of one still starting (a stop then exits 1
+				// with "context canceled", which says nothing about shutdown).
+				for i := 0; i < 300 && !p.exited() && !logHas(p.log, "reconciler started"); i++ {
+					time.Sleep(100 * time.Millisecond)
+				}
 				p.stop(time.Minute)
 				if p.err != nil && !p.killed.Load() {
 					return fmt.Errorf("%s did not stop cleanly on SIGTERM: %v\n%s", p.name, p.err, tail(p.log, 20))
@@ -494,6 +505,12 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-t.C:
 	case <-ctx.Done():
 	}
+}
+
+// logHas reports whether a process's log holds text.
+func logHas(path, text string) bool {
+	b, err := os.ReadFile(path)
+	return err == nil && strings.Contains(string(b), text)
 }
 
 func indent(s string) string { return "    " + strings.ReplaceAll(s, "\n", "\n    ") }

@@ -237,10 +237,12 @@ func (k *pollerKill) attach(p *proc) {
 	k.cur = p
 }
 
-func (k *pollerKill) end() {
+// end stops counting and returns how many requests the run made.
+func (k *pollerKill) end() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	k.cur, k.at = nil, 0
+	return k.requests
 }
 
 // hook wraps the simulator. Token refreshes are neither counted nor killed at (see armFaults).
