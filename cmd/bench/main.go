@@ -1,0 +1,25 @@
+// Command bench measures how close mizan's pipeline runs to this machine's limits and prints a table:
+// PostgreSQL's raw idempotent ingest rate into mizan's ledger schema (the reference), the reconciler's
+// ingest and replay rates against it, the poller's backfill rate against Vandar's rate limit and its peak
+// memory, and the balance check's latency as an account's history grows. `make bench` runs it.
+//
+//	bench [--quick] [--events N] [--backfill N] [--rss-items N] …   (bench --help lists every flag)
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}

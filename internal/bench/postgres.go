@@ -1,0 +1,111 @@
+package bench
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/mizanhq/mizan/migrations"
+)
+
+// DefaultAdminURL is the server the benchmark uses when neither TEST_DATABASE_URL nor DATABASE_URL is set.
+const DefaultAdminURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+
+// AdminURL is the connection the benchmark creates and drops its databases through: TEST_DATABASE_URL, else
+// DATABASE_URL, else DefaultAdminURL. Its role needs CREATEDB.
+func AdminURL(getenv func(string) string) string {
+	return cmp.Or(getenv("TEST_DATABASE_URL"), getenv("DATABASE_URL"), DefaultAdminURL)
+}
+
+// Database is a database the benchmark created, migrated to mizan's current schema.
+type Database struct {
+	Name  string
+	URL   string
+	admin string
+}
+
+// CreateDatabase creates a fresh database named after purpose and applies mizan's migrations to it.
+func CreateDatabase(ctx context.Context, admin, purpose string) (*Database, error) {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	name := "mizan_bench_" + purpose + "_" + hex.EncodeToString(b)
+	conn, err := pgx.Connect(ctx, admin)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL at %s (set TEST_DATABASE_URL or DATABASE_URL): %w", redact(admin), err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		return nil, fmt.Errorf("create database %s: %w", name, err)
+	}
+	d := &Database{Name: name, admin: admin}
+	if d.URL, err = withDatabase(admin, name); err != nil {
+		return nil, errors.Join(err, d.Drop())
+	}
+	cfg, err := pgx.ParseConfig(d.URL)
+	if err != nil {
+		return nil, errors.Join(err, d.Drop())
+	}
+	db := stdlib.OpenDB(*cfg)
+	err = migrations.Up(ctx, db)
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("migrate %s: %w", name, err), d.Drop())
+	}
+	return d, nil
+}
+
+// Pool connects to the database as mizan's commands do (pgxpool defaults), with an optional tracer.
+func (d *Database) Pool(ctx context.Context, tracer *Tracer) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(d.URL)
+	if err != nil {
+		return nil, err
+	}
+	if tracer != nil {
+		cfg.ConnConfig.Tracer = tracer
+	}
+	return pgxpool.NewWithConfig(ctx, cfg)
+}
+
+// Drop drops the database, disconnecting whoever is still connected.
+func (d *Database) Drop() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, d.admin)
+	if err != nil {
+		return fmt.Errorf("drop %s: %w", d.Name, err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{d.Name}.Sanitize()+" WITH (FORCE)"); err != nil {
+		return fmt.Errorf("drop %s: %w", d.Name, err)
+	}
+	return nil
+}
+
+func withDatabase(admin, name string) (string, error) {
+	u, err := url.Parse(admin)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return "", errors.New("the admin database URL must be a postgres:// URL")
+	}
+	u.Path = "/" + name
+	u.RawPath = ""
+	return u.String(), nil
+}
+
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}

@@ -1,0 +1,298 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Targets (issue 7).
+const (
+	TargetIngest    = 0.5  // × reference
+	TargetReplay    = 1.0  // × reference
+	TargetBackfill  = 0.9  // × CeilingItemsPerSecond, with no 429
+	TargetRSS       = 64   // MB
+	TargetBalanceAt = 2.0  // × latency at the shortest history
+	mb              = 1e6  // the targets' megabyte
+	pctScale        = 100. // percent
+)
+
+// Verdicts says whether every measured target passed.
+func (r *Report) Verdicts() (pass bool) {
+	pass = len(r.Errors) == 0
+	for _, v := range r.verdicts() {
+		pass = pass && v
+	}
+	return pass
+}
+
+func (r *Report) verdicts() map[string]bool {
+	v := map[string]bool{}
+	ref := r.ReferenceSame.Rate()
+	if r.Ingest.Messages > 0 && r.ReferenceSame.Entries > 0 {
+		v["ingest"] = r.Ingest.Rate() >= TargetIngest*ref
+		v["replay"] = r.Replay.Messages > 0 && r.Replay.Rate() >= TargetReplay*ref
+	}
+	if r.Limited.Items > 0 {
+		v["backfill"] = r.Limited.Rate() >= TargetBackfill*CeilingItemsPerSecond && r.Limited.Throttled == 0
+	}
+	if r.RSS.Peak > 0 {
+		v["rss"] = float64(r.RSS.Peak) <= TargetRSS*mb
+	}
+	if len(r.Balance) >= 2 {
+		v["balance"] = float64(r.Balance[len(r.Balance)-1].P50) <= TargetBalanceAt*float64(r.Balance[0].P50)
+	}
+	return v
+}
+
+// noisyAbove is how much CPU other processes may take during a measurement before the report says so.
+const noisyAbove = 0.3 // cores
+
+// noise says when processes outside the benchmark took CPU during the measurements behind a row.
+func noise(splits ...CPUSplit) string {
+	worst := 0.0
+	for _, s := range splits {
+		worst = max(worst, s.Other)
+	}
+	if worst <= noisyAbove {
+		return ""
+	}
+	return fmt.Sprintf(" — NOISY: other processes took %.1f cores", worst)
+}
+
+func verdict(ok bool, detail string) string {
+	if ok {
+		return "pass  " + detail
+	}
+	return "SHORT " + detail
+}
+
+// Print writes the table, then the details behind it.
+func (r *Report) Print(w io.Writer) {
+	v := r.verdicts()
+	fmt.Fprintf(w, "\nmizan bench — %s, took %s\n", r.Started.Format("2006-01-02 15:04"), r.Duration.Round(time.Second))
+	fmt.Fprintf(w, "machine: %s; %s\n\n", r.Machine, r.Postgres)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\tmeasurement\tresult\ttarget\tverdict")
+	ref := r.ReferenceSame
+	if ref.Entries > 0 {
+		fmt.Fprintf(tw, "1\treference: %s entries × 2 postings into mizan's ledger schema (COPY → INSERT … ON CONFLICT DO NOTHING, %s/tx, 1 connection)\t%s entries/s\t\t\n",
+			n(r.Reference2.Entries), n(r.Reference2.Batch), n(int(r.Reference2.Rate())))
+		fmt.Fprintf(tw, "\treference: the same entries as the reconciler posts them (%s postings, %.2f per entry) — the targets' reference\t%s entries/s\t\t%s\n",
+			n(ref.Postings), float64(ref.Postings)/float64(ref.Entries), n(int(ref.Rate())), strings.TrimPrefix(noise(ref.CPU, r.Reference2.CPU), " — "))
+	}
+	if in := r.Ingest; in.Messages > 0 {
+		detail := ""
+		if ref.Entries > 0 {
+			detail = fmt.Sprintf("%.2f× (%.2f× the 2-posting reference)", in.Rate()/ref.Rate(), in.Rate()/r.Reference2.Rate())
+		}
+		fmt.Fprintf(tw, "2\treconciler ingest: %s statement events over %d wallets, already on the topic → committed ledger (one entry each)\t%s events/s\t≥ %.1f × reference = %s/s\t%s\n",
+			n(in.Messages), r.Workload.Businesses, n(int(in.Rate())), TargetIngest, n(int(TargetIngest*ref.Rate())), verdict(v["ingest"], detail)+noise(in.CPU, ref.CPU))
+	}
+	if re := r.Replay; re.Messages > 0 {
+		fmt.Fprintf(tw, "3\treplay: the same events from offset 0 in a new consumer group (all duplicates)\t%s events/s\t≥ %.0f × reference = %s/s\t%s\n",
+			n(int(re.Rate())), TargetReplay, n(int(TargetReplay*ref.Rate())), verdict(v["replay"], fmt.Sprintf("%.2f×", re.Rate()/ref.Rate()))+noise(re.CPU, ref.CPU))
+	}
+	if l := r.Limited; l.Items > 0 {
+		fmt.Fprintf(tw, "4\tpoller backfill: %s statement items, simulator enforcing 100 GET / 3 s\t%s items/s, %d × 429\t≥ %.0f%% of %s/s, no 429\t%s\n",
+			n(l.Items), n(int(l.Rate())), l.Throttled, TargetBackfill*pctScale, "3,333",
+			verdict(v["backfill"], fmt.Sprintf("%.1f%% of the ceiling", l.Rate()/CeilingItemsPerSecond*pctScale))+noise(l.CPU))
+	}
+	if m := r.RSS; m.FirstItems > 0 {
+		fmt.Fprintf(tw, "\tpoller backfill: %s items without a provider limit (`%s`, the first %s of the memory run)\t%s items/s\t\t(%.1f%% of the ceiling: the client's own limiter paces it)\n",
+			n(m.FirstItems), m.Command, n(m.FirstItems), n(int(m.FirstRate())), m.FirstRate()/CeilingItemsPerSecond*pctScale)
+	}
+	if m := r.RSS; m.Peak > 0 {
+		fmt.Fprintf(tw, "\tpoller peak RSS: `%s` backfilling %s items (%d business(es)), a child process\t%.1f MB\t≤ %d MB\t%s\n",
+			m.Command, n(m.Items), m.Sources, float64(m.Peak)/mb, TargetRSS, verdict(v["rss"], ""))
+	}
+	for i, b := range r.Balance {
+		target, verd := "", ""
+		if i == len(r.Balance)-1 && i > 0 {
+			base := r.Balance[0].P50
+			target = fmt.Sprintf("≤ %.0f × %s", TargetBalanceAt, ms(base))
+			verd = verdict(v["balance"], fmt.Sprintf("%.2f×", float64(b.P50)/float64(base))) + noise(b.CPU, r.Balance[0].CPU)
+		}
+		num := ""
+		if i == 0 {
+			num = "5"
+		}
+		fmt.Fprintf(tw, "%s\tbalance check (ledger.BalanceAt): %s postings on the account\t%s p50, %s p99\t%s\t%s\n",
+			num, n(b.Postings), ms(b.P50), ms(b.P99), target, verd)
+	}
+	tw.Flush()
+	for _, phase := range slices.Sorted(maps.Keys(r.Errors)) {
+		fmt.Fprintf(w, "\n%s FAILED: %v\n", phase, r.Errors[phase])
+	}
+	r.printDetails(w)
+}
+
+func (r *Report) printDetails(w io.Writer) {
+	section := func(title string) {
+		fmt.Fprintf(w, "\n── %s %s\n", title, strings.Repeat("─", max(0, 100-len(title))))
+	}
+	if r.Workload.Events > 0 {
+		section("workload")
+		fmt.Fprintf(w, "%s statement events (gateway and form payments, settlements; every one moves its wallet), %d businesses, "+
+			"%d bytes a CloudEvent on average, %d partitions\n", n(r.Workload.Events), r.Workload.Businesses, r.Workload.Bytes, r.Config.Partitions)
+	}
+	if r.ReferenceSame.Entries > 0 {
+		section("reference")
+		for _, ref := range []ReferenceResult{r.Reference2, r.ReferenceSame} {
+			fmt.Fprintf(w, "%s entries, %s postings in %s: %s entries/s; %s\n", n(ref.Entries), n(ref.Postings),
+				ref.Elapsed.Round(time.Millisecond), n(int(ref.Rate())), ref.CPU)
+		}
+	}
+	for _, x := range []struct {
+		name string
+		res  ReconcileResult
+	}{{"reconciler ingest", r.Ingest}, {"replay", r.Replay}} {
+		in := x.res
+		if in.Messages == 0 {
+			continue
+		}
+		section(x.name)
+		perBatch := func(d time.Duration) string {
+			return fmt.Sprintf("%s (%.0f%%)", ms(d/time.Duration(in.Batches)), 100*d.Seconds()/in.Elapsed.Seconds())
+		}
+		fmt.Fprintf(w, "%s messages in %d batches (%.0f a batch) in %s after %s joining the group; %d dead letters, %d alerts opened\n",
+			n(in.Messages), in.Batches, float64(in.Messages)/float64(in.Batches), in.Elapsed.Round(time.Millisecond),
+			in.Startup.Round(time.Millisecond), in.DeadLetters, in.AlertsOpened)
+		fmt.Fprintf(w, "a batch: fetch %s, apply %s, commit offsets %s\n", perBatch(in.Fetch), perBatch(in.Apply), perBatch(in.Commit))
+		fmt.Fprintf(w, "CPU: %s\n", in.CPU)
+		fmt.Fprintf(w, "\nSQL as the reconciler's pool timed it (client side: round trip, server, reading the result):\n")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "calls\ttotal\tper call\tof apply\t\tstatement")
+		var rest time.Duration
+		for i, s := range in.Statements {
+			if i >= 14 {
+				rest += s.Total
+				continue
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%.1f%%\t\t%s\n", s.Calls, s.Total.Round(time.Millisecond), ms(s.Total/time.Duration(s.Calls)),
+				100*s.Total.Seconds()/in.Apply.Seconds(), s.SQL)
+		}
+		if rest > 0 {
+			fmt.Fprintf(tw, "\t%s\t\t%.1f%%\t\t(%d more statements)\n", rest.Round(time.Millisecond), 100*rest.Seconds()/in.Apply.Seconds(), len(in.Statements)-14)
+		}
+		tw.Flush()
+		if len(in.Functions) > 0 {
+			fmt.Fprintf(w, "\nPL/pgSQL functions as PostgreSQL timed them (pg_stat_user_functions, track_functions = pl):\n")
+			tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+			fmt.Fprintln(tw, "calls\ttotal\tself\tof apply\t\tfunction")
+			for _, f := range in.Functions {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%.1f%%\t\t%s\n", f.Calls, f.Total.Round(time.Millisecond), f.Self.Round(time.Millisecond),
+					100*f.Total.Seconds()/in.Apply.Seconds(), f.Name)
+			}
+			tw.Flush()
+		}
+		if x.name == "reconciler ingest" && r.ProfileTop != "" {
+			fmt.Fprintf(w, "\nGo CPU profile of the reconciler process (%s), go tool pprof -top:\n%s", r.Profile, indent(r.ProfileTop))
+			fmt.Fprintf(w, "\nthe same, cumulative over mizan's functions (-top -cum -show=mizanhq):\n%s", indent(pprofBody(r.ProfileCum)))
+		}
+	}
+	if b := r.Limited; b.Items > 0 {
+		section("poller backfill, rate-limited")
+		work := b.Work()
+		fmt.Fprintf(w, "%s items, %d pages in %s: %s a page (Vandar's limit allows one every 30 ms); %d × 429\n",
+			n(b.Items), b.Pages, b.Elapsed.Round(time.Millisecond), ms(b.PageTime()), b.Throttled)
+		fmt.Fprintf(w, "a page: fetch and decode %s (of which the simulator %s), make events %s, publish %s, PostgreSQL %s — "+
+			"%s of the poller's own work; the rest, %s, its client's rate limiter waiting\n",
+			ms(b.Fetch), ms(b.SimPage), ms(b.Events), ms(b.Publish), ms(b.Postgres), ms(work), ms(max(b.PageTime()-work, 0)))
+		if work > 0 {
+			fmt.Fprintf(w, "the poller's own work alone would allow about %s items/s (%.1f× the ceiling)\n",
+				n(int(100/work.Seconds())), 100/work.Seconds()/CeilingItemsPerSecond)
+		}
+		fmt.Fprintf(w, "CPU: %s\n", b.CPU)
+	}
+	if len(r.Explain) > 0 {
+		section("EXPLAIN ANALYZE of the reconciler's statements (auto_explain, nested statements and triggers)")
+		fmt.Fprintf(w, "%s more events applied with auto_explain (log_analyze, log_triggers, log_nested_statements) on every "+
+			"statement; ANALYZE's timing slows each statement down, so compare shares, not times with the table above. "+
+			"A trigger function's statements are nested in the statement that fired it: their times are inside its time.\n\n",
+			n(r.ExplainEvents))
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "calls\ttotal\tper call\t\tstatement")
+		for i, s := range r.Explain {
+			if i >= 16 {
+				break
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t\t%s\n", s.Calls, s.Total.Round(time.Millisecond), ms(s.Total/time.Duration(s.Calls)), s.SQL)
+		}
+		tw.Flush()
+		for _, s := range r.Explain[:min(2, len(r.Explain))] {
+			fmt.Fprintf(w, "\nslowest execution (%s) of: %s\n%s", ms(s.Slowest), s.SQL, indent(s.Plan))
+			if len(s.Triggers) > 0 {
+				fmt.Fprintf(w, "  triggers over all %d executions (foreign keys are triggers too):\n", s.Calls)
+				for _, t := range s.Triggers {
+					fmt.Fprintf(w, "    %-52s %8s  %6d calls  %5.1f%% of the statement\n", t.Name, t.Time.Round(time.Millisecond),
+						t.Calls, 100*t.Time.Seconds()/s.Total.Seconds())
+				}
+			}
+		}
+	}
+	if m := r.RSS; m.Peak > 0 {
+		section("poller memory")
+		fmt.Fprintf(w, "`%s`: %s items over %d business(es) in %s (%s items/s), %s of CPU (%.0f µs an item); peak RSS %.1f MB\n",
+			m.Command, n(m.Items), m.Sources, m.Elapsed.Round(time.Millisecond), n(int(m.Rate())), m.CPU.Round(time.Millisecond),
+			float64(m.CPU.Microseconds())/float64(m.Items), float64(m.Peak)/mb)
+		var pts []string
+		for _, p := range m.Timeline {
+			pts = append(pts, fmt.Sprintf("%.0f%%: %.1f MB", p.Done*100, float64(p.RSS)/mb))
+		}
+		fmt.Fprintf(w, "resident set as the backfill went: %s\n", strings.Join(pts, ", "))
+		if m.PoolMaxConns > 0 {
+			fmt.Fprintf(w, "DATABASE_URL carried pool_max_conns=%d: with pgxpool's default (max(4, cores)) `poller run` stops at four "+
+				"concurrent polls — each holds a connection for its advisory lock and waits for another to save its cursor\n", m.PoolMaxConns)
+		}
+	}
+	if len(r.Balance) > 0 {
+		section("balance check")
+		for _, b := range r.Balance {
+			fmt.Fprintf(w, "%s postings (history built and vacuumed in %s): %d calls, p50 %s, p99 %s, max %s; %s\n", n(b.Postings),
+				b.Build.Round(time.Millisecond), b.Calls, ms(b.P50), ms(b.P99), ms(b.Max), b.CPU)
+		}
+		last := r.Balance[len(r.Balance)-1]
+		fmt.Fprintf(w, "plan at %s postings:\n%s\n", n(last.Postings), indent(last.Plan))
+	}
+}
+
+// pprofBody drops pprof's header lines (file, build id, time…), keeping the table.
+func pprofBody(s string) string {
+	if i := strings.Index(s, "      flat"); i >= 0 {
+		return s[i:]
+	}
+	return s
+}
+
+func indent(s string) string {
+	var b strings.Builder
+	for line := range strings.SplitSeq(strings.TrimRight(s, "\n"), "\n") {
+		b.WriteString("    " + line + "\n")
+	}
+	return b.String()
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
+
+// n formats an integer with thousands separators.
+func n(v int) string {
+	s := fmt.Sprint(v)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
