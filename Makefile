@@ -27,7 +27,11 @@ test: ## run every test (needs PostgreSQL on 127.0.0.1:5432 or TEST_DATABASE_URL
 test-race: ## run every test with the race detector
 	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
 
-bench: ## run the Go benchmarks of the hot paths
+bench: ## measure the pipeline against this machine's limits: one run, one table (BENCH_FLAGS=--quick for a short run)
+	$(GO) build -trimpath -o $(BIN)/ ./cmd/bench ./cmd/poller
+	$(BIN)/bench --poller-bin $(BIN)/poller $(BENCH_FLAGS)
+
+bench-go: ## run the Go micro-benchmarks of the hot paths
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 lint: fmt vet ## gofmt and go vet
