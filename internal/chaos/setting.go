@@ -20,8 +20,10 @@
 // account equal what the simulator's data implies, to the last unit, with exactly one entry per item that
 // moved the wallet and per payout paid; every event id read from the topics was applied exactly once; every
 // ledger invariant holds (postings sum to zero, the balance chains recompute); every poison message is one
-// dead letter; and the one planted discrepancy (a drifting balance) is one alert, delivered to Slack once.
-// It prints a summary line and returns an error naming every violation.
+// dead letter; and the one planted discrepancy (a drifting balance) is one alert, delivered to Slack once —
+// or again only where a reconciler logged that Slack took a message PostgreSQL could not record (the outbox is
+// at least once), which the summary counts and shows. It prints a summary line and returns an error naming
+// every violation.
 package chaos
 
 import (
