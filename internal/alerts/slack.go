@@ -46,6 +46,8 @@ type Dispatcher struct {
 	limiter *rate.Limiter
 	// OnDelivery, when set, is told each delivery's outcome (sent, rejected, failed) — for metrics.
 	OnDelivery func(outcome string)
+	// sent remembers state changes Slack accepted whose outbox update has not succeeded yet.
+	sent map[sentKey]bool
 }
 
 // NewDispatcher returns a dispatcher reading the outbox in pool.
@@ -58,7 +60,7 @@ func NewDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, log *slog.Logger) *
 	if cfg.Sleep == nil {
 		cfg.Sleep = sleep
 	}
-	return &Dispatcher{cfg: cfg, pool: pool, log: log, limiter: rate.NewLimiter(cfg.PerSecond, 1)}
+	return &Dispatcher{cfg: cfg, pool: pool, log: log, limiter: rate.NewLimiter(cfg.PerSecond, 1), sent: map[sentKey]bool{}}
 }
 
 // pending is one state change to announce.
@@ -137,6 +139,9 @@ func (d *Dispatcher) Deliver(ctx context.Context) (undelivered int, err error) {
 
 // deliver sends one state change and marks it sent; it reports whether that succeeded.
 func (d *Dispatcher) deliver(ctx context.Context, p pending, resolved bool) bool {
+	if d.sent[sentKey{p.id, resolved}] { // delivered before; only the outbox update is missing
+		return d.markSent(ctx, p.id, resolved)
+	}
 	msg := Message(p.kind, p.severity, p.subject, p.summary, p.details, p.openedAt, p.resolvedAt, resolved)
 	err := d.send(ctx, msg)
 	var rejected *RejectedError
@@ -153,17 +158,43 @@ func (d *Dispatcher) deliver(ctx context.Context, p pending, resolved bool) bool
 		d.noteFailure(ctx, p.id, err)
 		return false
 	}
+	d.count("sent")
+	// Slack has it. Until the outbox says so, this process remembers it, so a database that is briefly away
+	// (a failover, a restart) cannot make the next round send it again; only a crash in between can.
+	d.sent[sentKey{p.id, resolved}] = true
+	d.markSent(ctx, p.id, resolved)
+	return true
+}
+
+type sentKey struct {
+	id       int64
+	resolved bool
+}
+
+// markSent records a delivered state change in the outbox, retrying while PostgreSQL is away.
+func (d *Dispatcher) markSent(ctx context.Context, id int64, resolved bool) bool {
 	column := "open_sent_at"
 	if resolved {
 		column = "resolved_sent_at"
 	}
-	// A crash between the send and this update sends the message again after a restart: at least once.
-	if _, err := d.pool.Exec(ctx, `UPDATE recon.alerts SET `+column+` = now(), delivery_attempts = delivery_attempts + 1,
-		last_delivery_error = NULL WHERE id = $1`, p.id); err != nil {
-		d.log.Error("could not mark an alert sent; it may be sent again", "alert_id", p.id, "err", err)
+	wait := 200 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		_, err := d.pool.Exec(ctx, `UPDATE recon.alerts SET `+column+` = coalesce(`+column+`, now()),
+			delivery_attempts = delivery_attempts + 1, last_delivery_error = NULL WHERE id = $1`, id)
+		if err == nil {
+			delete(d.sent, sentKey{id, resolved})
+			return true
+		}
+		if attempt == 5 || ctx.Err() != nil {
+			d.log.Error("could not record an alert as sent; it will be recorded, not sent again, by the next round",
+				"alert_id", id, "err", err)
+			return false
+		}
+		if d.cfg.Sleep(ctx, wait) != nil {
+			return false
+		}
+		wait *= 2
 	}
-	d.count("sent")
-	return true
 }
 
 func (d *Dispatcher) noteFailure(ctx context.Context, id int64, err error) {

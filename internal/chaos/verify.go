@@ -474,7 +474,7 @@ func (s *suite) verifyAlerts(ctx context.Context, m *Summary, bad func(string, .
 	// Exactly once per state change — except where a reconciler logged that Slack took a message but
 	// PostgreSQL could not be told (the outbox is at least once: that message goes again). Those are counted
 	// and shown, not hidden.
-	m.SlackRedelivered = s.logLines("could not mark an alert sent")
+	m.SlackRedelivered = s.logLines("could not record an alert as sent")
 	if len(msgs) < changes || len(msgs) > changes+m.SlackRedelivered {
 		var texts []string
 		for _, msg := range msgs {

@@ -85,6 +85,9 @@ func Decode(b []byte) (Event, error) {
 		return Event{}, fmt.Errorf("%w: event %s has no source", ErrMalformed, env.ID)
 	case env.Time.IsZero():
 		return Event{}, fmt.Errorf("%w: event %s has no time", ErrMalformed, env.ID)
+	case env.Time.UTC().Year() < 1 || env.Time.UTC().Year() > 9999:
+		// RFC 3339 can only write years 0001–9999 in UTC; an event that could not be written again is refused.
+		return Event{}, fmt.Errorf("%w: event %s has time %s outside the years 1-9999", ErrMalformed, env.ID, env.Time)
 	case env.DataContentType != "" && env.DataContentType != "application/json":
 		return Event{}, fmt.Errorf("%w: event %s has datacontenttype %q", ErrMalformed, env.ID, env.DataContentType)
 	case len(env.Data) == 0 || string(env.Data) == "null":
