@@ -179,7 +179,7 @@ func ParseSources(b []byte, getenv func(string) string) (Sources, error) {
 	// A second document would be silently ignored; a file that says more than one thing is refused.
 	var extra any
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
-		return Sources{}, errors.New("more than one YAML document (---): the file must be one document")
+		return Sources{}, errors.New("malformed YAML: more than one document (---); the file must be one document")
 	}
 	if len(f.Sources) == 0 {
 		return Sources{}, errors.New("no sources: it must list at least one source under `sources:`")

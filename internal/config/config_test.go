@@ -72,7 +72,7 @@ func TestParseSourcesRefusesBadFilesNamingSourceAndField(t *testing.T) {
 		{"malformed YAML", "sources: [", goodEnv, "malformed YAML"},
 		{"empty file", "", goodEnv, "empty"},
 		{"no sources", "sources: []", goodEnv, "no sources"},
-		{"a second document", goodFile + "---\nsources: []\n", goodEnv, "more than one YAML document"},
+		{"a second document", goodFile + "---\nsources: []\n", goodEnv, "more than one document"},
 		{"unknown field is a typo, not ignored", replace("business: acme", "busines: acme"), goodEnv, "busines"},
 		{"unknown provider", replace("provider: vandar", "provider: paypal"), goodEnv, "source vandar-acme: field provider: unknown provider \"paypal\""},
 		{"unknown feed", replace("statement: \"@every 1m\"", "ledger: \"@every 1m\""), goodEnv, "source vandar-acme: field feeds.ledger"},
