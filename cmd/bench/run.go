@@ -30,6 +30,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	events := fs.Int("events", 200_000, "statement events the reconciler ingests and replays")
 	businesses := fs.Int("businesses", 50, "businesses (wallets) the events are spread over")
 	batch := fs.Int("batch", 1_000, "entries per transaction of the reference (the reconciler's default batch)")
+	refConns := fs.Int("reference-conns", 0, "also measure the reference over this many connections at once (the machine "+
+		"with every core; about 15 s more)")
 	backfill := fs.Int("backfill", 100_000, "statement items of each poller backfill")
 	rssItems := fs.Int("rss-items", 1_000_000, "statement items of the poller memory run")
 	rssSources := fs.Int("rss-sources", 1, "businesses the memory run's items are spread over (1: one business, `poller once`, "+
@@ -94,7 +96,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	rep, err := bench.Run(ctx, bench.Config{
-		AdminURL: bench.AdminURL(getenv), Events: *events, Businesses: *businesses, Batch: *batch,
+		AdminURL: bench.AdminURL(getenv), Events: *events, Businesses: *businesses, Batch: *batch, ReferenceConns: *refConns,
 		Backfill: *backfill, RSSItems: *rssItems, RSSSources: *rssSources, History: lengths, BalanceCalls: *calls, ExplainEvents: *explainEvents,
 		PollerBin: *pollerBin, OutDir: *out, Partitions: *partitions, Skip: skipped, Progress: stderr, Log: log,
 	})

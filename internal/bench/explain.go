@@ -33,6 +33,9 @@ type ExplainedStatement struct {
 	Slowest  time.Duration
 	Plan     string // the slowest execution's plan, as indented lines
 	Triggers []ExplainedTrigger
+	// JIT is how many executions compiled expressions with LLVM (jit_above_cost), and the time that took.
+	JITCalls int
+	JIT      time.Duration
 }
 
 // ExplainedTrigger is a trigger's time within a statement, summed over its executions. Foreign keys are
@@ -79,7 +82,13 @@ func (e *Explainer) onNotice(_ *pgconn.PgConn, n *pgconn.Notice) {
 	var doc struct {
 		QueryText string         `json:"Query Text"`
 		Plan      map[string]any `json:"Plan"`
-		Triggers  []struct {
+		JIT       *struct {
+			Functions int `json:"Functions"`
+			Timing    struct {
+				Total float64 `json:"Total"`
+			} `json:"Timing"`
+		} `json:"JIT"`
+		Triggers []struct {
 			Name       string  `json:"Trigger Name"`
 			Constraint string  `json:"Constraint Name"`
 			Time       float64 `json:"Time"`
@@ -106,6 +115,10 @@ func (e *Explainer) onNotice(_ *pgconn.PgConn, n *pgconn.Notice) {
 	}
 	s.Calls++
 	s.Total += d
+	if doc.JIT != nil && doc.JIT.Functions > 0 {
+		s.JITCalls++
+		s.JIT += time.Duration(doc.JIT.Timing.Total * float64(time.Millisecond))
+	}
 	if d > s.Slowest {
 		s.Slowest = d
 		var b strings.Builder

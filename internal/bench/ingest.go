@@ -51,9 +51,12 @@ type ReconcileResult struct {
 	// Where Elapsed went, summed over batches: waiting in FetchBatch, applying (decode, the PostgreSQL
 	// transaction, checks) and committing offsets.
 	Fetch, Apply, Commit time.Duration
-	DeadLetters          int
-	AlertsOpened         int
-	CPU                  CPUSplit
+	// Tenths is the mean apply time of a batch in each tenth of the run, in order: how the cost of a batch
+	// changes as the ledger grows.
+	Tenths       []time.Duration
+	DeadLetters  int
+	AlertsOpened int
+	CPU          CPUSplit
 	// Statements are the SQL statements of the run, as the client timed them (Tracer).
 	Statements []StatementStat
 	// Functions are the ledger's trigger functions as PostgreSQL timed them (pg_stat_user_functions), when
@@ -135,6 +138,16 @@ func Reconcile(ctx context.Context, o ReconcileOptions) (ReconcileResult, error)
 	res.Startup = tc.first.Sub(start)
 	res.Elapsed = tc.lastCommit.Sub(tc.first)
 	res.Fetch, res.Apply, res.Commit = tc.fetch, tc.apply, tc.commit
+	if len(tc.applies) >= 10 {
+		for i := range 10 {
+			part := tc.applies[i*len(tc.applies)/10 : (i+1)*len(tc.applies)/10]
+			var sum time.Duration
+			for _, d := range part {
+				sum += d
+			}
+			res.Tenths = append(res.Tenths, sum/time.Duration(len(part)))
+		}
+	}
 	res.DeadLetters, res.AlertsOpened = r.Stats.DeadLetters, r.Stats.AlertsOpened
 	res.CPU = tc.cpu
 	res.Statements = tracer.Stats()
@@ -155,6 +168,7 @@ type timedConsumer struct {
 	first, fetched, lastCommit time.Time
 	fetch, apply, commit       time.Duration
 	committed, batches         int
+	applies                    []time.Duration
 	cpu                        CPUSplit
 }
 
@@ -175,6 +189,7 @@ func (t *timedConsumer) FetchBatch(ctx context.Context) ([]kafka.Message, error)
 func (t *timedConsumer) Commit(ctx context.Context, msgs []kafka.Message) error {
 	begin := time.Now()
 	t.apply += begin.Sub(t.fetched)
+	t.applies = append(t.applies, begin.Sub(t.fetched))
 	err := t.c.Commit(ctx, msgs)
 	t.lastCommit = time.Now()
 	t.commit += t.lastCommit.Sub(begin)

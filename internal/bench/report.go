@@ -85,6 +85,10 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(tw, "\treference: the same entries as the reconciler posts them (%s postings, %.2f per entry) — the targets' reference\t%s entries/s\t\t%s\n",
 			n(ref.Postings), float64(ref.Postings)/float64(ref.Entries), n(int(ref.Rate())), strings.TrimPrefix(noise(ref.CPU, r.Reference2.CPU), " — "))
 	}
+	if wide := r.ReferenceWide; wide.Entries > 0 {
+		fmt.Fprintf(tw, "\treference: the same over %d connections at once, wallets split between them (the machine with every core)\t%s entries/s\t\t%s\n",
+			wide.Conns, n(int(wide.Rate())), strings.TrimPrefix(noise(wide.CPU), " — "))
+	}
 	if in := r.Ingest; in.Messages > 0 {
 		detail := ""
 		if ref.Entries > 0 {
@@ -142,9 +146,11 @@ func (r *Report) printDetails(w io.Writer) {
 	}
 	if r.ReferenceSame.Entries > 0 {
 		section("reference")
-		for _, ref := range []ReferenceResult{r.Reference2, r.ReferenceSame} {
-			fmt.Fprintf(w, "%s entries, %s postings in %s: %s entries/s; %s\n", n(ref.Entries), n(ref.Postings),
-				ref.Elapsed.Round(time.Millisecond), n(int(ref.Rate())), ref.CPU)
+		for _, ref := range []ReferenceResult{r.Reference2, r.ReferenceSame, r.ReferenceWide} {
+			if ref.Entries > 0 {
+				fmt.Fprintf(w, "%s entries, %s postings, %d connection(s) in %s: %s entries/s; %s\n", n(ref.Entries),
+					n(ref.Postings), ref.Conns, ref.Elapsed.Round(time.Millisecond), n(int(ref.Rate())), ref.CPU)
+			}
 		}
 	}
 	for _, x := range []struct {
@@ -163,6 +169,13 @@ func (r *Report) printDetails(w io.Writer) {
 			n(in.Messages), in.Batches, float64(in.Messages)/float64(in.Batches), in.Elapsed.Round(time.Millisecond),
 			in.Startup.Round(time.Millisecond), in.DeadLetters, in.AlertsOpened)
 		fmt.Fprintf(w, "a batch: fetch %s, apply %s, commit offsets %s\n", perBatch(in.Fetch), perBatch(in.Apply), perBatch(in.Commit))
+		if len(in.Tenths) > 0 {
+			var parts []string
+			for _, d := range in.Tenths {
+				parts = append(parts, fmt.Sprintf("%.0f", float64(d)/float64(time.Millisecond)))
+			}
+			fmt.Fprintf(w, "apply per batch through the run, by tenths (ms): %s\n", strings.Join(parts, " "))
+		}
 		fmt.Fprintf(w, "CPU: %s\n", in.CPU)
 		fmt.Fprintf(w, "\nSQL as the reconciler's pool timed it (client side: round trip, server, reading the result):\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -216,12 +229,16 @@ func (r *Report) printDetails(w io.Writer) {
 			"A trigger function's statements are nested in the statement that fired it: their times are inside its time.\n\n",
 			n(r.ExplainEvents))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "calls\ttotal\tper call\t\tstatement")
+		fmt.Fprintln(tw, "calls\ttotal\tper call\tJIT compiled\t\tstatement")
 		for i, s := range r.Explain {
 			if i >= 16 {
 				break
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t\t%s\n", s.Calls, s.Total.Round(time.Millisecond), ms(s.Total/time.Duration(s.Calls)), s.SQL)
+			jit := ""
+			if s.JITCalls > 0 {
+				jit = fmt.Sprintf("%d× %s", s.JITCalls, s.JIT.Round(time.Millisecond))
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t\t%s\n", s.Calls, s.Total.Round(time.Millisecond), ms(s.Total/time.Duration(s.Calls)), jit, s.SQL)
 		}
 		tw.Flush()
 		for _, s := range r.Explain[:min(2, len(r.Explain))] {

@@ -27,6 +27,9 @@ type Config struct {
 	Events, Businesses int
 	// Batch is the reference's entries per transaction: the reconciler's default batch (KAFKA_MAX_BATCH).
 	Batch int
+	// ReferenceConns, above 1, adds a reference over that many connections at once: the machine's limit
+	// with every core writing, beside the one-connection limit a single reconciler is compared with.
+	ReferenceConns int
 	// Backfill is how many statement items each poller backfill reads.
 	Backfill int
 	// RSSItems is the size of the poller memory run, over RSSSources businesses polled at once.
@@ -63,6 +66,7 @@ type Report struct {
 		Bytes                        int // mean size of an event's value
 	}
 	Reference2, ReferenceSame ReferenceResult
+	ReferenceWide             ReferenceResult // ReferenceConns connections
 	Ingest, Replay            ReconcileResult
 	Profile                   string // the CPU profile file of the ingest
 	ProfileTop, ProfileCum    string // go tool pprof -top of it: flat, and cumulative over mizan's functions
@@ -152,12 +156,24 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	if !cfg.Skip["reference"] && ctx.Err() == nil {
-		for _, two := range []bool{true, false} {
-			entries, err := work.Entries(two)
+		runs := []struct {
+			two   bool
+			conns int
+			into  *ReferenceResult
+		}{{true, 1, &rep.Reference2}, {false, 1, &rep.ReferenceSame}}
+		if cfg.ReferenceConns > 1 {
+			runs = append(runs, struct {
+				two   bool
+				conns int
+				into  *ReferenceResult
+			}{false, cfg.ReferenceConns, &rep.ReferenceWide})
+		}
+		for _, run := range runs {
+			entries, err := work.Entries(run.two)
 			if err != nil {
 				return nil, err
 			}
-			if !two {
+			if !run.two {
 				rep.Workload.Postings = Postings(entries)
 			}
 			db, err := newDB("ref")
@@ -165,14 +181,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 				fail("reference", err)
 				break
 			}
-			progress("reference: %s entries, %s postings: COPY, then INSERT … ON CONFLICT DO NOTHING, %s a transaction",
-				n(len(entries)), n(Postings(entries)), n(cfg.Batch))
-			r, err := Reference(ctx, db, entries, cfg.Batch, 1, broker.Pid())
-			if two {
-				rep.Reference2 = r
-			} else {
-				rep.ReferenceSame = r
-			}
+			progress("reference: %s entries, %s postings: COPY, then INSERT … ON CONFLICT DO NOTHING, %s a transaction, %d connection(s)",
+				n(len(entries)), n(Postings(entries)), n(cfg.Batch), run.conns)
+			*run.into, err = Reference(ctx, db, entries, cfg.Batch, run.conns, broker.Pid())
 			fail("reference", err)
 			drop(db)
 		}
