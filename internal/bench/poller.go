@@ -88,6 +88,7 @@ func Backfill(ctx context.Context, o BackfillOptions) (BackfillResult, error) {
 	if err != nil {
 		return res, err
 	}
+	o.DB.Checkpoint(ctx)
 	meter := StartCPU(ctx, o.DB.admin, o.DB.Name, o.BrokerPid)
 	start := time.Now()
 	err = p.PollFeed(ctx, src, events.FeedStatement)

@@ -77,6 +77,19 @@ func (d *Database) Pool(ctx context.Context, tracer *Tracer) (*pgxpool.Pool, err
 	return pgxpool.NewWithConfig(ctx, cfg)
 }
 
+// Checkpoint flushes the server's dirty buffers before a measurement, so that every measured phase starts
+// from the same state: right after a checkpoint, paying the same full-page writes, and not inheriting a
+// checkpoint the phase before it made due. It needs a superuser (or pg_checkpoint); without one it does
+// nothing.
+func (d *Database) Checkpoint(ctx context.Context) {
+	conn, err := pgx.Connect(ctx, d.admin)
+	if err != nil {
+		return
+	}
+	defer conn.Close(context.Background())
+	_, _ = conn.Exec(ctx, "CHECKPOINT")
+}
+
 // Drop drops the database, disconnecting whoever is still connected.
 func (d *Database) Drop() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -126,6 +126,7 @@ func Reference(ctx context.Context, db *Database, entries []ledger.Entry, batch,
 			return res, fmt.Errorf("staging tables: %w", err)
 		}
 	}
+	db.Checkpoint(ctx)
 	meter := StartCPU(ctx, db.admin, db.Name, brokerPid)
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
