@@ -105,11 +105,11 @@ func Reconcile(ctx context.Context, o ReconcileOptions) (ReconcileResult, error)
 		}
 	}
 
+	o.DB.Checkpoint(ctx)
 	consumer := kafka.NewConsumer(o.Kafka, o.Group, events.DataTopics, kafka.ConsumerOptions{})
 	defer consumer.Close()
 	dlq := kafka.NewPublisher(o.Kafka)
 	defer dlq.Close()
-	o.DB.Checkpoint(ctx)
 	meter := StartCPU(ctx, o.DB.admin, o.DB.Name, o.BrokerPid)
 	tc := &timedConsumer{c: consumer, meter: meter, ctx: ctx}
 	r := reconciler.New(reconciler.Config{Group: o.Group}, pool, tc, dlq, o.Log)

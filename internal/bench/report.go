@@ -236,7 +236,8 @@ func (r *Report) printDetails(w io.Writer) {
 		section("EXPLAIN ANALYZE of the reconciler's statements (auto_explain, nested statements and triggers)")
 		fmt.Fprintf(w, "%s more events applied with auto_explain (log_analyze, log_triggers, log_nested_statements) on every "+
 			"statement; ANALYZE's timing slows each statement down, so compare shares, not times with the table above. "+
-			"A trigger function's statements are nested in the statement that fired it: their times are inside its time.\n\n",
+			"A trigger function's statements are nested in the statement that fired it: their times are inside its time. "+
+			"The pass runs on fresh connections: each plans (and may JIT-compile) its statements anew and keeps those plans.\n\n",
 			n(r.ExplainEvents))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "calls\ttotal\tper call\tJIT compiled\t\tstatement")
