@@ -20,7 +20,7 @@ import (
 // BenchmarkReconcilerIngest measures the reconciler end to end: statement events already on the topic →
 // consume → one transaction per batch (event ids, entries, postings, balances, every trigger on) → offsets
 // committed. Events are spread over 20 businesses, so every event touches its business's hot wallet.
-// Reported as events/s; `make bench` runs it.
+// Reported as events/s; `make bench-go` runs it.
 func BenchmarkReconcilerIngest(b *testing.B) {
 	const perRun = 20_000
 	ctx := context.Background()

@@ -60,6 +60,11 @@ type Poller struct {
 	cursors *pollstate.Cursors
 	log     *slog.Logger
 
+	// slots bounds the polls running at once to half the database pool: each poll holds one connection for
+	// its advisory lock and needs another for its cursor and token queries, so more concurrent polls than
+	// that could take every connection and wait on each other forever.
+	slots chan struct{}
+
 	mu        sync.Mutex
 	clients   map[string]*vandar.Client
 	yabandpay map[string]*yabandpay.Client
@@ -86,6 +91,7 @@ func New(cfg Config, sources config.Sources, pool *pgxpool.Pool, pub Publisher, 
 	}
 	pub = countingPublisher{pub, cfg.Metrics}
 	return &Poller{cfg: cfg, sources: sources, pool: pool, pub: pub, sealer: sealer,
+		slots:   make(chan struct{}, max(1, int(pool.Config().MaxConns)/2)),
 		cursors: pollstate.NewCursors(pool), log: log, clients: map[string]*vandar.Client{},
 		yabandpay: map[string]*yabandpay.Client{}}, nil
 }
@@ -163,6 +169,12 @@ func (p *Poller) Run(ctx context.Context) error {
 
 // PollFeed polls one feed of one source once, under the source's advisory lock.
 func (p *Poller) PollFeed(ctx context.Context, src config.Source, feed string) error {
+	select {
+	case p.slots <- struct{}{}:
+		defer func() { <-p.slots }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	began := time.Now()
 	release, err := pollstate.Lock(ctx, p.pool, src.Name+"/"+feed)
 	if errors.Is(err, pollstate.ErrLocked) {
