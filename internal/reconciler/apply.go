@@ -328,8 +328,13 @@ func (r *Reconciler) postItems(ctx context.Context, tx pgx.Tx, items []itemEvent
 		return nil, nil
 	}
 	var wallets []string
+	seen := map[string]bool{}
 	for _, ie := range items {
-		wallets = append(wallets, posting.Wallet(ie.item.Provider, ie.item.Account, ie.item.Currency).Code)
+		code := posting.Wallet(ie.item.Provider, ie.item.Account, ie.item.Currency).Code
+		if !seen[code] { // a batch is mostly one or a few hot wallets: ask once each
+			seen[code] = true
+			wallets = append(wallets, code)
+		}
 	}
 	rows, err := tx.Query(ctx, `
 		SELECT a.code FROM ledger.accounts a JOIN ledger.account_balances b ON b.account_id = a.id

@@ -141,13 +141,21 @@ func (r *Reconciler) checkItems(ctx context.Context, tx pgx.Tx, items []itemEven
 	for _, subject := range chainOrder {
 		results = append(results, *okChains[subject])
 	}
+	// One statement for every wallet the batch moved, not a round trip each.
+	var movedSubjects, itemIDs []string
+	var wallets []decimal.Decimal
 	for subject := range changed {
-		lr := state[subject]
+		movedSubjects = append(movedSubjects, subject)
+		itemIDs = append(itemIDs, state[subject].ItemID)
+		wallets = append(wallets, state[subject].Wallet)
+	}
+	if len(movedSubjects) > 0 {
 		if _, err := tx.Exec(ctx, `
-			INSERT INTO recon.running_balances (subject, last_item_id, last_wallet, updated_at) VALUES ($1, $2, $3, now())
+			INSERT INTO recon.running_balances (subject, last_item_id, last_wallet, updated_at)
+			SELECT s, i, w, now() FROM unnest($1::text[], $2::text[], $3::numeric[]) AS t(s, i, w)
 			ON CONFLICT (subject) DO UPDATE SET last_item_id = EXCLUDED.last_item_id, last_wallet = EXCLUDED.last_wallet,
-				updated_at = now()`, subject, lr.ItemID, lr.Wallet); err != nil {
-			return nil, fmt.Errorf("store running balance of %s: %w", subject, err)
+				updated_at = now()`, movedSubjects, itemIDs, wallets); err != nil {
+			return nil, fmt.Errorf("store %d running balances: %w", len(movedSubjects), err)
 		}
 	}
 	return results, nil
