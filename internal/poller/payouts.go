@@ -20,6 +20,11 @@ type settlementCursor struct {
 	Backfilled bool `json:"backfilled,omitempty"`
 }
 
+// batchCursor is what the batches feed remembers: only whether it has read the whole list once.
+type batchCursor struct {
+	Backfilled bool `json:"backfilled,omitempty"`
+}
+
 // isFinal says whether a settlement has reached a status it cannot leave.
 func isFinal(status string) bool {
 	return status == events.SettlementDone || status == events.SettlementFailed || status == events.SettlementCanceled
@@ -128,7 +133,7 @@ func (p *Poller) pollVandarBatches(ctx context.Context, src config.Source, start
 		return 0, err
 	}
 	horizon := start.Add(-p.cfg.RereadWindow)
-	var cur settlementCursor // the same shape: only Backfilled is used
+	var cur batchCursor
 	if _, err := p.cursors.Load(ctx, src.Name, events.FeedBatches, &cur); err != nil {
 		return 0, err
 	}
@@ -167,7 +172,7 @@ func (p *Poller) pollVandarBatches(ctx context.Context, src config.Source, start
 	if err := p.pub.Publish(ctx, events.TopicBatch, evs); err != nil {
 		return 0, err
 	}
-	if err := p.cursors.Save(ctx, src.Name, events.FeedBatches, settlementCursor{Backfilled: true}); err != nil {
+	if err := p.cursors.Save(ctx, src.Name, events.FeedBatches, batchCursor{Backfilled: true}); err != nil {
 		return 0, err
 	}
 	w := events.Watermark{Feed: events.FeedBatches, Through: start, PolledAt: start, Items: len(evs)}
