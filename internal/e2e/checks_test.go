@@ -206,7 +206,6 @@ func TestAlertsReachSlackOnceThroughCrashesAndSlackFaultsInOrder(t *testing.T) {
 	must(t, b.sim.DriftBalance("acme", 1_000))
 	// A reconciler that crashed after writing the alerts and before sending them: the alert is in the table,
 	// undelivered. (Here: the webhook is unreachable while it runs.)
-	dead := b.slack.URL
 	b.slack.Close()
 	b.run(ctx)
 	if got := b.alerts(ctx); len(got) != 1 {
@@ -230,7 +229,6 @@ func TestAlertsReachSlackOnceThroughCrashesAndSlackFaultsInOrder(t *testing.T) {
 	if n := len(b.slack.Messages()); n != 1 {
 		t.Fatalf("delivered again: %d messages", n)
 	}
-	_ = dead
 }
 
 func must(t *testing.T, err error) {
