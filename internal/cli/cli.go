@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -65,18 +65,13 @@ func Serve(ctx context.Context, getenv func(string) string, defaultAddr string, 
 	if addr == "" || addr == "off" {
 		return func() {}, nil
 	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("MIZAN_HTTP_ADDR %s: %w", addr, err)
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	errc := make(chan error, 1)
-	go func() { errc <- metrics.Serve(ctx, addr, reg, ready, log) }()
-	select {
-	case err := <-errc: // it stopped at once: it could not listen
-		cancel()
-		if err == nil {
-			err = fmt.Errorf("HTTP server on %s stopped", addr)
-		}
-		return nil, fmt.Errorf("MIZAN_HTTP_ADDR %s: %w", addr, err)
-	case <-time.After(200 * time.Millisecond):
-	}
+	go func() { errc <- metrics.ServeListener(ctx, ln, reg, ready, log) }()
 	log.Info("serving /metrics, /healthz and /readyz", "addr", addr)
 	return func() { cancel(); <-errc }, nil
 }

@@ -41,11 +41,12 @@ func Serve(ctx context.Context, addr string, reg *Registry, ready func(context.C
 	if err != nil {
 		return fmt.Errorf("metrics: listen on %s: %w", addr, err)
 	}
-	return serve(ctx, ln, reg, ready, log)
+	return ServeListener(ctx, ln, reg, ready, log)
 }
 
-// serve is Serve on a listener it closes.
-func serve(ctx context.Context, ln net.Listener, reg *Registry, ready func(context.Context) error, log *slog.Logger) error {
+// ServeListener is Serve on a listener the caller opened (and ServeListener closes): a caller that must
+// know the address is taken before it goes on listens first, then serves in the background.
+func ServeListener(ctx context.Context, ln net.Listener, reg *Registry, ready func(context.Context) error, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

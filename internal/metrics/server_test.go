@@ -150,7 +150,7 @@ func TestServeStopsGracefully(t *testing.T) {
 	reg := New()
 	reg.EntriesPosted.Inc()
 	served := make(chan error, 1)
-	go func() { served <- serve(ctx, ln, reg, nil, nil) }()
+	go func() { served <- ServeListener(ctx, ln, reg, nil, nil) }()
 
 	base := "http://" + ln.Addr().String()
 	for path, want := range map[string]string{"/healthz": "ok\n", "/readyz": "ok\n", "/metrics": "mizan_ledger_entries_posted_total 1"} {
