@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -161,37 +162,54 @@ func Reconcile(ctx context.Context, o ReconcileOptions) (ReconcileResult, error)
 
 // timedConsumer is the reconciler's consumer, timed: where the loop's time goes, when the last offsets were
 // committed, and the CPU split as of that commit (the idle wait that ends an --until-idle run excluded).
+//
+// The reconciler fetches the next batch while it applies the one before, so FetchBatch and Commit run on
+// different goroutines. A batch's apply time runs from when it was in hand and its predecessor committed to
+// when its own commit starts; its fetch time is the part of its fetch that the loop had to wait for.
 type timedConsumer struct {
 	c     *kafka.Consumer
 	meter *CPUMeter
 	ctx   context.Context
 
-	first, fetched, lastCommit time.Time
-	fetch, apply, commit       time.Duration
-	committed, batches         int
-	applies                    []time.Duration
-	cpu                        CPUSplit
+	mu                   sync.Mutex
+	fetchedAt            []time.Time // of batches fetched and not yet committed, oldest first
+	first, lastCommit    time.Time
+	fetch, apply, commit time.Duration
+	committed, batches   int
+	applies              []time.Duration
+	cpu                  CPUSplit
 }
 
 func (t *timedConsumer) FetchBatch(ctx context.Context) ([]kafka.Message, error) {
-	begin := time.Now()
 	msgs, err := t.c.FetchBatch(ctx)
 	if len(msgs) > 0 {
-		t.fetched = time.Now()
+		t.mu.Lock()
+		now := time.Now()
+		t.fetchedAt = append(t.fetchedAt, now)
 		if t.first.IsZero() {
-			t.first = t.fetched
-		} else {
-			t.fetch += t.fetched.Sub(begin)
+			t.first = now
+		} else if !t.lastCommit.IsZero() && now.After(t.lastCommit) {
+			t.fetch += now.Sub(t.lastCommit)
 		}
+		t.mu.Unlock()
 	}
 	return msgs, err
 }
 
 func (t *timedConsumer) Commit(ctx context.Context, msgs []kafka.Message) error {
 	begin := time.Now()
-	t.apply += begin.Sub(t.fetched)
-	t.applies = append(t.applies, begin.Sub(t.fetched))
+	t.mu.Lock()
+	started := t.fetchedAt[0]
+	t.fetchedAt = t.fetchedAt[1:]
+	if t.lastCommit.After(started) {
+		started = t.lastCommit
+	}
+	t.apply += begin.Sub(started)
+	t.applies = append(t.applies, begin.Sub(started))
+	t.mu.Unlock()
 	err := t.c.Commit(ctx, msgs)
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.lastCommit = time.Now()
 	t.commit += t.lastCommit.Sub(begin)
 	if err == nil {

@@ -104,11 +104,23 @@ func New(cfg Config, pool *pgxpool.Pool, consumer Consumer, dlq Publisher, log *
 func (r *Reconciler) SetDispatcher(d *alerts.Dispatcher) { r.dispatcher = d }
 
 // Run consumes until ctx is done, or, with untilIdle, until the group has consumed and committed every
-// partition to its end; then it returns nil.
+// partition to its end; then it returns nil. The consumer is closed after Run returns, never run again: a
+// batch fetched ahead of the one in flight is dropped uncommitted when Run returns, and only a new consumer
+// (resuming from the committed offsets) is sure to read it again.
 func (r *Reconciler) Run(ctx context.Context, untilIdle bool) error {
 	if !untilIdle && r.dispatcher != nil {
 		go r.deliverLoop(ctx)
 	}
+	// The next batch is fetched and decoded while the one before it is applied: decoding is most of the
+	// reconciler's own CPU, and on its own it would leave PostgreSQL idle for a third of every batch.
+	fetchCtx, stopFetching := context.WithCancel(ctx)
+	pending := r.prefetch(fetchCtx)
+	defer func() {
+		stopFetching()
+		if pending != nil {
+			<-pending
+		}
+	}()
 	// The time-driven checks judge the data the reconciler has applied, so they run when it has caught up
 	// (a fetch found nothing), or — under constant load — at least every other interval. Running them before
 	// consuming what is waiting would call a source stale whose polls are sitting in the topic.
@@ -121,24 +133,21 @@ func (r *Reconciler) Run(ctx context.Context, untilIdle bool) error {
 			}
 			lastPeriodic = time.Now()
 		}
-		fetchCtx, cancel := context.WithTimeout(ctx, r.cfg.IdleAfter)
-		msgs, err := r.consumer.FetchBatch(fetchCtx)
-		cancel()
-		idle = len(msgs) == 0
-		if len(msgs) == 0 {
+		f := <-pending
+		pending = nil
+		idle = len(f.msgs) == 0
+		if idle {
 			if ctx.Err() != nil {
 				break
 			}
-			if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			if f.err != nil && !errors.Is(f.err, context.DeadlineExceeded) {
 				// The reader retries on its own (a broker restarting, a rebalance): say so and fetch again.
-				r.log.Warn("fetch failed; fetching again", "err", err)
+				r.log.Warn("fetch failed; fetching again", "err", f.err)
 				select {
 				case <-ctx.Done():
 				case <-time.After(time.Second):
 				}
-				continue
-			}
-			if untilIdle {
+			} else if untilIdle {
 				caughtUp, err := r.caughtUp(ctx)
 				if err != nil {
 					return err
@@ -147,18 +156,46 @@ func (r *Reconciler) Run(ctx context.Context, untilIdle bool) error {
 					return r.finish(ctx)
 				}
 			}
+			pending = r.prefetch(fetchCtx)
 			continue
 		}
+		pending = r.prefetch(fetchCtx)
 		// A batch that was fetched is finished even when shutdown is asked for meanwhile: applied, committed,
 		// offsets committed, within SoftStop.
 		stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.SoftStop)
-		err = r.handle(stopCtx, ctx, msgs)
+		err := r.handle(stopCtx, ctx, f.msgs, f.batch)
 		stop()
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// fetched is a batch read from Kafka and decoded, or why none came within IdleAfter.
+type fetched struct {
+	msgs  []kafka.Message
+	batch []decoded
+	err   error
+}
+
+// prefetch fetches and decodes the next batch in the background; its one result arrives on the channel.
+func (r *Reconciler) prefetch(ctx context.Context) <-chan fetched {
+	out := make(chan fetched, 1)
+	go func() {
+		waitCtx, cancel := context.WithTimeout(ctx, r.cfg.IdleAfter)
+		msgs, err := r.consumer.FetchBatch(waitCtx)
+		cancel()
+		f := fetched{msgs: msgs, err: err}
+		if len(msgs) > 0 {
+			f.batch = make([]decoded, len(msgs))
+			for i, m := range msgs {
+				f.batch[i] = decode(m)
+			}
+		}
+		out <- f
+	}()
+	return out
 }
 
 func (r *Reconciler) caughtUp(ctx context.Context) (bool, error) {
@@ -171,11 +208,7 @@ func (r *Reconciler) caughtUp(ctx context.Context) (bool, error) {
 
 // handle applies one fetched batch and commits its offsets, retrying infrastructure failures with backoff
 // until they clear or ctx (the run's) ends.
-func (r *Reconciler) handle(ctx, runCtx context.Context, msgs []kafka.Message) error {
-	batch := make([]decoded, len(msgs))
-	for i, m := range msgs {
-		batch[i] = decode(m)
-	}
+func (r *Reconciler) handle(ctx, runCtx context.Context, msgs []kafka.Message, batch []decoded) error {
 	op := func() (struct{}, error) {
 		err := r.applyAll(ctx, batch)
 		if err != nil && runCtx.Err() != nil {
