@@ -178,7 +178,8 @@ func (r *Report) printDetails(w io.Writer) {
 		fmt.Fprintf(w, "%s messages in %d batches (%.0f a batch) in %s after %s joining the group; %d dead letters, %d alerts opened\n",
 			n(in.Messages), in.Batches, float64(in.Messages)/float64(in.Batches), in.Elapsed.Round(time.Millisecond),
 			in.Startup.Round(time.Millisecond), in.DeadLetters, in.AlertsOpened)
-		fmt.Fprintf(w, "a batch: fetch %s, apply %s, commit offsets %s\n", perBatch(in.Fetch), perBatch(in.Apply), perBatch(in.Commit))
+		fmt.Fprintf(w, "a batch: waiting for its fetch %s, apply %s, commit offsets %s (the next batch is fetched and decoded during the apply)\n",
+			perBatch(in.Fetch), perBatch(in.Apply), perBatch(in.Commit))
 		if len(in.Tenths) > 0 {
 			var parts []string
 			for _, d := range in.Tenths {
