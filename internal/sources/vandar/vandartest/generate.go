@@ -77,19 +77,14 @@ type generator struct {
 	loc *time.Location
 	// made are the records so far, and moves their effects on the wallet, for the balance at a moment.
 	made  []*record
-	moves []move
+	moves moves
 	// refundable are successful payments not yet refunded.
-	refundable []*record
-}
-
-type move struct {
-	at  time.Time
-	net int64
+	refundable refundables
 }
 
 // generate makes days days of history from start's Tehran midnight, about perDay items a day.
 func (b *business) generate(start time.Time, days, perDay int) error {
-	g := &generator{b: b, rng: b.rng, loc: b.loc}
+	g := &generator{b: b, rng: b.rng, loc: b.loc, moves: newMoves(b.opening)}
 	first := tehranMidnight(start, b.loc)
 	for d := range days {
 		dayStart := time.Date(first.Year(), first.Month(), first.Day()+d, 0, 0, 0, 0, b.loc)
@@ -175,15 +170,7 @@ func (g *generator) kind() Kind {
 
 // walletAt is the balance at t from what has been made so far. Everything made later has a larger id, so
 // this is exactly the balance just before a new item created at t in the chain's (time, id) order.
-func (g *generator) walletAt(t time.Time) int64 {
-	w := g.b.opening
-	for _, m := range g.moves {
-		if !m.at.After(t) {
-			w += m.net
-		}
-	}
-	return w
-}
+func (g *generator) walletAt(t time.Time) int64 { return g.moves.balanceAt(t) }
 
 // emit gives r its id and details and keeps it.
 func (g *generator) emit(r *record) error {
@@ -198,7 +185,7 @@ func (g *generator) emit(r *record) error {
 func (g *generator) keep(r *record) {
 	g.made = append(g.made, r)
 	if at, ok := r.effective(); ok {
-		g.moves = append(g.moves, move{at: at, net: r.net()})
+		g.moves.add(at, r.net())
 	}
 }
 
@@ -264,23 +251,20 @@ func (g *generator) payment(k Kind, at time.Time) error {
 		return err
 	}
 	if r.final == StatusPaymentSucceeded {
-		g.refundable = append(g.refundable, r)
+		g.refundable.add(r)
 	}
 	return nil
 }
 
+// refund refunds a payment drawn among those that have succeeded by at and are not refunded yet, in the
+// order they were made.
 func (g *generator) refund(at time.Time) error {
-	var candidates []int
-	for i, p := range g.refundable {
-		if !p.resolved.After(at) {
-			candidates = append(candidates, i)
-		}
-	}
-	if len(candidates) == 0 {
+	n := g.refundable.count(at)
+	if n == 0 {
 		return g.payment(KindIPG, at)
 	}
-	i := pick(g.rng, candidates)
-	src := g.refundable[i]
+	i := g.refundable.nth(at, g.rng.IntN(n))
+	src := g.refundable.recs[i]
 	amount := src.amount
 	if g.rng.IntN(10) < 3 {
 		amount = max(round(amount/2, 1_000), 1_000)
@@ -288,7 +272,7 @@ func (g *generator) refund(at time.Time) error {
 	if amount > g.walletAt(at) {
 		return g.payment(KindIPG, at)
 	}
-	g.refundable = slices.Delete(g.refundable, i, i+1)
+	g.refundable.remove(i)
 	r := g.instant(KindRefund, amount, 0, at)
 	r.refundOf = src.id
 	r.det.cardNumber = src.det.cardNumber
