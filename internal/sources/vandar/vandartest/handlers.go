@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -342,27 +343,46 @@ func (s *Server) transactions(r *http.Request, slug string) reply {
 		return reply{http.StatusUnprocessableEntity, validationBody{Errors: errs}}
 	}
 	now := s.nowLocked()
+	// The page is found, not filtered out of the whole history: records are sorted by id, and ids, creation
+	// times and so the Tehran days (fromDate, toDate) and existence (created_at <= now) all grow together, so
+	// binary searches bound the records the page can come from and start_after says where in them it starts.
+	// From there the walk takes records in the page's order until it has one more than the page holds (for
+	// has_more), checking each as before; without the other filters that is per_page + 1 records, whatever
+	// the length of the history.
+	recs := b.records
+	lo, hi := 0, len(recs)
+	if q.from != 0 {
+		lo = sort.Search(len(recs), func(i int) bool { return recs[i].day >= q.from })
+	}
+	if q.to != 0 {
+		hi = sort.Search(len(recs), func(i int) bool { return recs[i].day > q.to })
+	}
+	// No record created in a later second than now's exists yet; those of now's second are checked one by one.
+	hi = min(hi, sort.Search(len(recs), func(i int) bool { return recs[i].id/100 > now.Unix() }))
 	var out []*record
-	for _, rec := range b.records {
-		if !visible(rec, now) || rec.hidden || !q.matches(rec, now) {
-			continue
-		}
-		out = append(out, rec)
-		if rec.duplicated {
+	take := func(rec *record) bool {
+		if visible(rec, now) && !rec.hidden && q.matches(rec, now) {
 			out = append(out, rec)
+			if rec.duplicated {
+				out = append(out, rec)
+			}
 		}
+		return len(out) <= q.perPage
 	}
-	if !q.asc {
-		slices.Reverse(out)
-	}
-	if q.startAfter != 0 {
-		i := slices.IndexFunc(out, func(rec *record) bool {
-			return q.asc && rec.id > q.startAfter || !q.asc && rec.id < q.startAfter
-		})
-		if i < 0 {
-			i = len(out)
+	if q.asc {
+		i := lo
+		if q.startAfter != 0 {
+			i = max(i, sort.Search(len(recs), func(i int) bool { return recs[i].id > q.startAfter }))
 		}
-		out = out[i:]
+		for ; i < hi && take(recs[i]); i++ {
+		}
+	} else {
+		i := hi - 1
+		if q.startAfter != 0 {
+			i = min(i, sort.Search(len(recs), func(i int) bool { return recs[i].id >= q.startAfter })-1)
+		}
+		for ; i >= lo && take(recs[i]); i-- {
+		}
 	}
 	hasMore := len(out) > q.perPage
 	out = out[:min(len(out), q.perPage)]
