@@ -25,6 +25,8 @@ type business struct {
 	opening int64
 	rng     *rand.Rand // details of items added after generation, deterministic in the order of calls
 	drift   int64      // planted: what the balance endpoint adds to the true wallet
+	// noAPIToken leaves the gateway's api_token off payments (BusinessOptions.NoAPIToken).
+	noAPIToken bool
 
 	records []*record // sorted by id
 	byID    map[int64]*record

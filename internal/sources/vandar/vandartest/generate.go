@@ -383,7 +383,9 @@ func (b *business) describe(r *record) {
 		d.refID = digits(rng, 12)
 		d.trackingCode = digits(rng, 6)
 		d.port = pick(rng, []string{"SAMAN", "BEHPARDAKHT"})
-		d.apiToken = b.id.apiToken
+		if !b.noAPIToken {
+			d.apiToken = b.id.apiToken
+		}
 		d.ip = fmt.Sprintf("%d.%d.%d.%d", 5+rng.IntN(180), rng.IntN(256), rng.IntN(256), 1+rng.IntN(254))
 		if rng.IntN(2) == 0 {
 			d.mobile = "09" + digits(rng, 9)

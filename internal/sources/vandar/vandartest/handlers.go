@@ -119,6 +119,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, slug
 	case EndpointRefreshToken:
 		rep = s.refresh(r)
 	case EndpointTransactions:
+		begin := time.Now() // the real clock, whatever Options.Now and Wall say: this times the simulator
+		defer func() {
+			took := time.Since(begin)
+			s.mu.Lock()
+			s.pages++
+			s.pageTime += took
+			s.mu.Unlock()
+		}()
 		rep = s.transactions(r, slug)
 	case EndpointBalance:
 		rep = s.balance(r, slug)

@@ -59,6 +59,9 @@ type BusinessOptions struct {
 	// Queued is how many settlements the history queues while the wallet is short. Default: one per ten
 	// days (at least one); negative: none.
 	Queued int
+	// NoAPIToken leaves out the api_token Vandar puts on gateway and form payments (the history is otherwise
+	// the same). A client that only needs the items' events is spared redacting it: the benchmark's workload.
+	NoAPIToken bool
 }
 
 // Endpoint names a simulated endpoint, for counting requests and aiming faults.
@@ -95,6 +98,8 @@ type Server struct {
 	limiter    simfault.Limiter
 	requests   map[Endpoint]int
 	throttled  int
+	pages      int           // statement requests answered past faults and the rate limit
+	pageTime   time.Duration // the time they took, rendering and writing included
 }
 
 // New builds a Server and generates its businesses' histories; it does not listen. Serve it with any
@@ -153,6 +158,7 @@ func (s *Server) AddBusiness(o BusinessOptions) error {
 		return fmt.Errorf("vandartest: business %q added twice", o.Slug)
 	}
 	b := newBusiness(o.Slug, o.Seed, o.OpeningWallet, s.loc)
+	b.noAPIToken = o.NoAPIToken
 	if !o.Empty {
 		days, perDay := cmp.Or(o.Days, 30), cmp.Or(o.PerDay, 40)
 		start := o.Start
@@ -256,7 +262,7 @@ func (s *Server) Items(business string) []Item {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	b, now := s.mustBusiness(business), s.nowLocked()
-	var items []Item
+	items := make([]Item, 0, len(b.records))
 	for _, r := range b.records {
 		if visible(r, now) {
 			items = append(items, b.item(r, now))
@@ -384,6 +390,17 @@ func (s *Server) Throttled() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.throttled
+}
+
+// PageCost is how many statement requests were answered (past faults and the rate limit), and the mean time
+// one took, rendering and writing the page included: the simulator's own share of a client's page time.
+func (s *Server) PageCost() (pages int, mean time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pages == 0 {
+		return 0, 0
+	}
+	return s.pages, s.pageTime / time.Duration(s.pages)
 }
 
 // Inject arms a fault for the next n requests it matches.

@@ -294,3 +294,43 @@ func TestSameSeedSameStatement(t *testing.T) {
 		t.Error("different seeds gave the same statement")
 	}
 }
+
+// NoAPIToken takes the gateway's api_token off payments and changes nothing else; PageCost counts the
+// statement pages answered.
+func TestNoAPITokenAndPageCost(t *testing.T) {
+	t.Parallel()
+	with := setup(t, vandartest.Options{})
+	opts := month("acme", 7)
+	opts.NoAPIToken = true
+	without := setup(t, vandartest.Options{Businesses: []vandartest.BusinessOptions{opts}})
+	q := url.Values{"sort": {"ASC"}, "per_page": {"100"}}
+	_, a := with.statement(t, "acme", q)
+	_, b := without.statement(t, "acme", q)
+	if len(a) != len(b) || len(a) == 0 {
+		t.Fatalf("%d items with the api_token, %d without", len(a), len(b))
+	}
+	tokens := 0
+	for i := range a {
+		var x, y map[string]any
+		must(0, json.Unmarshal(a[i], &x))
+		must(0, json.Unmarshal(b[i], &y))
+		if x["api_token"] != nil {
+			tokens++
+		}
+		if y["api_token"] != nil {
+			t.Fatalf("item %v has an api_token: %v", y["id"], y["api_token"])
+		}
+		delete(x, "api_token")
+		delete(y, "api_token")
+		if diff := cmp.Diff(x, y); diff != "" {
+			t.Fatalf("item %v differs beyond its api_token (-with +without):\n%s", x["id"], diff)
+		}
+	}
+	if tokens == 0 {
+		t.Error("no payment had an api_token to leave out")
+	}
+	pages, mean := without.srv.PageCost()
+	if want := (len(b) + 99) / 100; pages != want || mean <= 0 {
+		t.Errorf("PageCost = %d pages, %s each; want %d pages", pages, mean, want)
+	}
+}
