@@ -467,6 +467,31 @@ func (b *business) describe(r *record) {
 		d.payerIBAN = r.iban
 		d.description = fmt.Sprintf("بازگشت وجه تسویه %d", r.revised)
 	}
+	r.compact()
+}
+
+// compact moves r's strings into one allocation. The values stay the same; what changes is that a history of
+// a million items is a few million objects fewer for the garbage collector to mark — in a benchmark the
+// simulator shares its process with the poller it serves.
+func (r *record) compact() {
+	d := &r.det
+	fields := []*string{&r.uuid, &r.trackID, &r.iban, &d.description, &d.refID, &d.trackingCode, &d.cardNumber,
+		&d.cid, &d.ip, &d.factorNumber, &d.mobile, &d.callbackURL, &d.payerName, &d.payerIBAN, &d.payerEmail,
+		&d.receiverName, &d.receiptURL, &d.failMessage, &d.failGroup}
+	n := 0
+	for _, f := range fields {
+		n += len(*f)
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, f := range fields {
+		sb.WriteString(*f)
+	}
+	all := sb.String()
+	for _, f := range fields {
+		l := len(*f)
+		*f, all = all[:l], all[l:]
+	}
 }
 
 // round rounds n down to a multiple of unit (at least unit).

@@ -56,7 +56,22 @@ type kindInfo struct {
 	settlementSide bool
 }
 
+// kinds is every kind's info, made once: records share it.
+var kinds = func() map[Kind]kindInfo {
+	m := map[Kind]kindInfo{}
+	for _, k := range []Kind{KindIPG, KindForm, KindCashIn, KindSubscription, KindInternalDeposit,
+		KindInternalWithdrawal, KindCorrection, KindRefund, KindSettlement, KindReturn} {
+		m[k], _ = makeInfo(k)
+	}
+	return m
+}()
+
 func infoOf(k Kind) (kindInfo, bool) {
+	info, ok := kinds[k]
+	return info, ok
+}
+
+func makeInfo(k Kind) (kindInfo, bool) {
 	switch k {
 	case KindIPG:
 		return kindInfo{label: "پرداخت اینترنتی", deposit: true, pending: StatusPaymentPending,
