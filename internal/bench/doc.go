@@ -7,8 +7,8 @@
 // Everything here drives the production code — internal/reconciler with a kafka.Consumer, internal/poller
 // with a kafka.Publisher, the built `poller` binary, ledger.BalanceAt — against real PostgreSQL databases it
 // creates and drops, and a real Kafka-protocol broker (kfake) that it runs in a child process so that the
-// broker's CPU is not counted as the reconciler's. Only the provider is a stand-in: Sim serves Vandar's
-// statement at a cost per page that does not grow with the history (see Sim for why vandartest cannot).
+// broker's CPU is not counted as the reconciler's. Only the provider is a stand-in: vandartest, the Vandar
+// simulator the tests use, serves the statement at a cost per page that does not grow with the history.
 //
 // This is measurement code, not a test: nothing in `make test` depends on it or on timing.
 package bench

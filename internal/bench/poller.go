@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/mizanhq/mizan/internal/kafka"
 	"github.com/mizanhq/mizan/internal/poller"
 	"github.com/mizanhq/mizan/internal/sources/vandar"
+	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 )
 
 // CeilingItemsPerSecond is what Vandar's documented limit allows a statement backfill: 100 pages of 100 items
@@ -61,16 +63,44 @@ func (r BackfillResult) PageTime() time.Duration {
 	return r.Elapsed / time.Duration(r.Pages)
 }
 
+// The provider is vandartest, the Vandar simulator the tests use: it generates a history in O(n log n) and
+// finds a statement page by binary search, so a page costs the same at a million items as at a thousand.
+
+// history describes a business of about items statement items (the simulator draws each day's count, ±20%):
+// 20,000 a day, ending three days ago, so that a poller's two-day re-read window holds nothing and every
+// item has settled; the statement only, no batch or queued settlements beside it.
+func history(slug string, seed int64, items int) vandartest.BusinessOptions {
+	days := max((items+10_000)/20_000, 1)
+	return vandartest.BusinessOptions{Slug: slug, Seed: seed, Start: time.Now().AddDate(0, 0, -(days + 3)),
+		Days: days, PerDay: max(items/days, 1), Batches: -1, Queued: -1}
+}
+
+// newSimulator generates the businesses and serves them on a loopback port; close it when done.
+func newSimulator(rateLimit bool, businesses ...vandartest.BusinessOptions) (*vandartest.Server, error) {
+	return vandartest.NewServer(vandartest.Options{Businesses: businesses, RateLimit: rateLimit})
+}
+
+// statementSize is how many items a business's statement lists and the id of the newest.
+func statementSize(sim *vandartest.Server, slug string) (n int, lastID string) {
+	items := sim.Items(slug)
+	if len(items) == 0 {
+		return 0, ""
+	}
+	return len(items), strconv.FormatInt(items[len(items)-1].ID, 10)
+}
+
 // Backfill runs the real poller (internal/poller, one `poller once` of one source's statement feed, with a
-// kafka.Publisher) over a business of o.Items items that it has never polled.
+// kafka.Publisher) over a business of about o.Items items that it has never polled.
 func Backfill(ctx context.Context, o BackfillOptions) (BackfillResult, error) {
 	var res BackfillResult
-	sim, err := NewSim(SimOptions{Businesses: []string{"shop"}, Items: o.Items, RateLimit: o.RateLimit, Seed: 5})
+	shop := history("shop", 5, o.Items)
+	sim, err := newSimulator(o.RateLimit, shop)
 	if err != nil {
 		return res, err
 	}
 	defer sim.Close()
-	access, refresh := sim.IssueTokens("shop")
+	want, _ := statementSize(sim, "shop")
+	access, refresh, _ := sim.IssueTokens("shop")
 	name := fmt.Sprintf("vandar-shop-%d", time.Now().UnixNano())
 	src := config.Source{Name: name, Provider: events.ProviderVandar, Account: "shop", APIURL: sim.URL,
 		BatchURL: sim.URL, Feeds: map[string]string{events.FeedStatement: "@every 1m"},
@@ -98,11 +128,12 @@ func Backfill(ctx context.Context, o BackfillOptions) (BackfillResult, error) {
 		return res, fmt.Errorf("poll: %w", err)
 	}
 	res.Items = pub.count(events.TopicStatement)
-	if res.Items != o.Items {
-		return res, fmt.Errorf("the poller published %d items of %d", res.Items, o.Items)
+	if res.Items != want {
+		return res, fmt.Errorf("the poller published %d items of %d", res.Items, want)
 	}
-	res.Throttled = sim.Throttled()
-	res.Pages, _ = sim.PageCost()
+	res.Throttled = int64(sim.Throttled())
+	pages, _ := sim.PageCost()
+	res.Pages = int64(pages)
 	if res.Pages == 0 {
 		return res, nil
 	}
@@ -113,20 +144,20 @@ func Backfill(ctx context.Context, o BackfillOptions) (BackfillResult, error) {
 		pg += s.Total
 	}
 	res.Postgres = pg / n
-	res.Fetch, res.SimPage, res.Events, err = clientCost(ctx, o.Items, int(min(res.Pages, 200)))
+	res.Fetch, res.SimPage, res.Events, err = clientCost(ctx, shop, int(min(res.Pages, 200)))
 	return res, err
 }
 
-// clientCost times the Vandar client reading pages of a business identical to the backfill's (same seed and
-// size, no rate limit, a client without one), and turning their items into events: the fetch-and-decode
+// clientCost times the Vandar client reading pages of a business identical to the backfill's (the same
+// history, no rate limit, a client without one), and turning their items into events: the fetch-and-decode
 // and event-making parts of a page, which the poll itself cannot time apart from its limiter's waits.
-func clientCost(ctx context.Context, items, pages int) (fetch, sim, evs time.Duration, err error) {
-	s, err := NewSim(SimOptions{Businesses: []string{"shop"}, Items: items, Seed: 5})
+func clientCost(ctx context.Context, shop vandartest.BusinessOptions, pages int) (fetch, sim, evs time.Duration, err error) {
+	s, err := newSimulator(false, shop)
 	if err != nil {
 		return 0, 0, 0, err
 	}
 	defer s.Close()
-	access, refresh := s.IssueTokens("shop")
+	access, refresh, _ := s.IssueTokens("shop")
 	client, err := vandar.New(vandar.Config{APIURL: s.URL, BatchURL: s.URL, Business: "shop",
 		Tokens: &staticTokens{vandar.Tokens{Access: access, Refresh: refresh}}, GetLimit: 1e9, GetBurst: 1 << 20})
 	if err != nil {
@@ -195,7 +226,7 @@ func (t *timedPublisher) count(topic string) int {
 }
 
 // sourcesYAML is a sources file polling each business's statement every second.
-func sourcesYAML(sim *Sim, businesses []string) string {
+func sourcesYAML(sim *vandartest.Server, businesses []string) string {
 	var b strings.Builder
 	b.WriteString("sources:\n")
 	for _, slug := range businesses {

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 )
 
 // RSSOptions describe the memory run: the built poller binary backfilling Items statement items, split over
@@ -67,8 +68,8 @@ type RSSPoint struct {
 // Rate is items per second.
 func (r RSSResult) Rate() float64 { return float64(r.Items) / r.Elapsed.Seconds() }
 
-// PollerRSS runs the poller binary as a child process against a simulator of o.Items items over o.Sources
-// businesses, unthrottled, and samples its memory until every item is published. One source runs
+// PollerRSS runs the poller binary as a child process against a simulator of about o.Items items over
+// o.Sources businesses, unthrottled, and samples its memory until every item is published. One source runs
 // `poller once`; several run `poller run` with every statement feed due each second, so the polls run at
 // once, as a deployment's do — and o.Sources times faster than one source behind the client's rate limiter.
 func PollerRSS(ctx context.Context, o RSSOptions) (RSSResult, error) {
@@ -77,12 +78,23 @@ func PollerRSS(ctx context.Context, o RSSOptions) (RSSResult, error) {
 		return res, fmt.Errorf("poller binary: %w (make bench builds it)", err)
 	}
 	businesses := slugs("mem", o.Sources)
-	sim, err := NewSim(SimOptions{Businesses: businesses, Items: o.Items / o.Sources, Seed: 17})
+	var histories []vandartest.BusinessOptions
+	for i, slug := range businesses {
+		histories = append(histories, history(slug, 17+int64(i)*7919, o.Items/o.Sources))
+	}
+	sim, err := newSimulator(false, histories...)
 	if err != nil {
 		return res, err
 	}
 	defer sim.Close()
-	res.Items = o.Items / o.Sources * o.Sources
+	var names, last []string
+	res.Items = 0
+	for _, slug := range businesses {
+		n, id := statementSize(sim, slug)
+		res.Items += n
+		names = append(names, "vandar-"+slug)
+		last = append(last, id)
+	}
 	total := int64(res.Items)
 
 	if err := os.MkdirAll(o.Dir, 0o755); err != nil {
@@ -111,7 +123,7 @@ func PollerRSS(ctx context.Context, o RSSOptions) (RSSResult, error) {
 		"MIZAN_TOPIC_PREFIX="+o.Kafka.TopicPrefix, "MIZAN_SOURCES="+sourcesFile, "MIZAN_SECRET_KEY="+benchSecret,
 		"MIZAN_HTTP_ADDR=off", "MIZAN_LOG_LEVEL=warn")
 	for _, slug := range businesses {
-		access, refresh := sim.IssueTokens(slug)
+		access, refresh, _ := sim.IssueTokens(slug)
 		env = append(env, "VANDAR_"+strings.ToUpper(slug)+"_ACCESS_TOKEN="+access,
 			"VANDAR_"+strings.ToUpper(slug)+"_REFRESH_TOKEN="+refresh)
 	}
@@ -138,12 +150,6 @@ func PollerRSS(ctx context.Context, o RSSOptions) (RSSResult, error) {
 		return res, err
 	}
 	defer conn.Close(context.Background())
-	var names []string
-	var last []string
-	for _, slug := range businesses {
-		names = append(names, "vandar-"+slug)
-		last = append(last, sim.LastID(slug))
-	}
 	marks := []float64{0.1, 0.25, 0.5, 0.75, 0.9}
 	var peak int64
 	tick := time.NewTicker(100 * time.Millisecond)
@@ -165,7 +171,7 @@ func PollerRSS(ctx context.Context, o RSSOptions) (RSSResult, error) {
 		peak = max(peak, hwm)
 		pages, _ := sim.PageCost()
 		done := float64(pages*100) / float64(total)
-		if o.FirstItems > 0 && res.FirstElapsed == 0 && pages*100 >= int64(o.FirstItems) {
+		if o.FirstItems > 0 && res.FirstElapsed == 0 && int64(pages)*100 >= int64(o.FirstItems) {
 			res.FirstItems, res.FirstElapsed = o.FirstItems, time.Since(start)
 			if o.OnFirstItems != nil {
 				go o.OnFirstItems()

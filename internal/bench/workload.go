@@ -14,6 +14,7 @@ import (
 	"github.com/mizanhq/mizan/internal/ledger"
 	"github.com/mizanhq/mizan/internal/posting"
 	"github.com/mizanhq/mizan/internal/sources/vandar"
+	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 )
 
 // Workload is a stream of statement events as mizan's pollers publish them: n items that moved a wallet,
@@ -28,15 +29,22 @@ type Workload struct {
 	Extra []events.Event
 }
 
-// NewWorkload makes n statement events over the given number of businesses, and extra more after them. The items come from Sim and
-// are read by the real Vandar client, so each event is exactly what the poller would publish for it — the raw
+// NewWorkload makes n statement events over the given number of businesses, and extra more after them. The
+// items come from the Vandar simulator (vandartest) and are read by the real Vandar client, so each event is exactly what the poller would publish for it — the raw
 // item (about 1.8 kB) included. Only items that moved the wallet are kept: every event posts one entry, so
 // events/s and entries/s are the same number.
 func NewWorkload(ctx context.Context, n, extra, businesses int) (*Workload, error) {
 	slugs := slugs("biz", businesses)
-	// About 80% of Sim's items move the wallet; ask for enough.
+	// About 85% of the simulator's items move the wallet, and a day has up to 20% fewer items than asked
+	// for; ask for enough.
 	per := (n + extra + businesses - 1) / businesses
-	sim, err := NewSim(SimOptions{Businesses: slugs, Items: per*5/4 + 100, Seed: 11, NoAPIToken: true})
+	var histories []vandartest.BusinessOptions
+	for i, slug := range slugs {
+		h := history(slug, 11+int64(i)*7919, per*3/2+100)
+		h.NoAPIToken = true
+		histories = append(histories, h)
+	}
+	sim, err := newSimulator(false, histories...)
 	if err != nil {
 		return nil, err
 	}
@@ -98,9 +106,18 @@ func NewWorkload(ctx context.Context, n, extra, businesses int) (*Workload, erro
 	return w, nil
 }
 
+// slugs returns n business slugs: prefix01, prefix02, …
+func slugs(prefix string, n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("%s%02d", prefix, i+1)
+	}
+	return out
+}
+
 // readStatement reads a business's whole statement with the real Vandar client, unthrottled.
-func readStatement(ctx context.Context, sim *Sim, slug string) ([]events.StatementItem, error) {
-	access, refresh := sim.IssueTokens(slug)
+func readStatement(ctx context.Context, sim *vandartest.Server, slug string) ([]events.StatementItem, error) {
+	access, refresh, _ := sim.IssueTokens(slug)
 	client, err := vandar.New(vandar.Config{APIURL: sim.URL, BatchURL: sim.URL, Business: slug,
 		Tokens: &staticTokens{vandar.Tokens{Access: access, Refresh: refresh}}, GetLimit: 1e9, GetBurst: 1 << 20})
 	if err != nil {
