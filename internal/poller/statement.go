@@ -147,18 +147,27 @@ func (p *statementPoll) reread(ctx context.Context) error {
 }
 
 // readNew pages on from the cursor, publishing as it goes so that a backfill of millions of items runs in
-// constant memory.
+// constant memory. The next page is fetched while the current one is published and its cursor saved: paging
+// is sequential (each page starts after the last id of the one before), and without the overlap a backfill
+// would go at the speed of fetch plus publish, not at the pace of Vandar's rate limit.
 func (p *statementPoll) readNew(ctx context.Context) error {
 	p.lastSeen = p.cursor.LastID
-	q := vandar.StatementQuery{Sort: "ASC", PerPage: p.pageSize, StartAfter: p.cursor.LastID}
+	ahead := newPageAhead(ctx, p.client)
+	defer ahead.stop()
+	ahead.fetch(vandar.StatementQuery{Sort: "ASC", PerPage: p.pageSize, StartAfter: p.cursor.LastID})
 	for {
-		page, err := p.client.Statement(ctx, q)
+		q, page, err := ahead.next()
 		if err != nil {
 			return fmt.Errorf("read statement after %q: %w", q.StartAfter, err)
 		}
+		more := page.HasMore && len(page.Items) > 0
+		if more {
+			q.StartAfter = page.Items[len(page.Items)-1].ItemID
+			ahead.fetch(q)
+		}
 		for _, it := range page.Items {
 			if it.CreatedAt.After(p.cutoff) {
-				// Later items belong to the next poll.
+				// Later items belong to the next poll (and the page fetched ahead is not needed).
 				return p.release(ctx, p.newest)
 			}
 			id, err := itemID(it)
@@ -182,10 +191,53 @@ func (p *statementPoll) readNew(ctx context.Context) error {
 		if err := p.release(ctx, p.newest); err != nil {
 			return err
 		}
-		if !page.HasMore || len(page.Items) == 0 {
+		if !more {
 			return nil
 		}
-		q.StartAfter = page.Items[len(page.Items)-1].ItemID
+	}
+}
+
+// pageAhead fetches one statement page in the background.
+type pageAhead struct {
+	ctx      context.Context
+	cancel   context.CancelFunc
+	client   StatementClient
+	result   chan pageResult
+	inFlight bool
+}
+
+type pageResult struct {
+	q    vandar.StatementQuery
+	page vandar.StatementPage
+	err  error
+}
+
+func newPageAhead(ctx context.Context, client StatementClient) *pageAhead {
+	ctx, cancel := context.WithCancel(ctx)
+	return &pageAhead{ctx: ctx, cancel: cancel, client: client, result: make(chan pageResult, 1)}
+}
+
+// fetch starts fetching the page q asks for; next returns it.
+func (a *pageAhead) fetch(q vandar.StatementQuery) {
+	a.inFlight = true
+	go func() {
+		page, err := a.client.Statement(a.ctx, q)
+		a.result <- pageResult{q, page, err}
+	}()
+}
+
+func (a *pageAhead) next() (vandar.StatementQuery, vandar.StatementPage, error) {
+	r := <-a.result
+	a.inFlight = false
+	return r.q, r.page, r.err
+}
+
+// stop cancels a fetch still in flight and waits for it. The client saves a token pair it rotated even when
+// its request is cancelled, so cancelling never loses credentials.
+func (a *pageAhead) stop() {
+	a.cancel()
+	if a.inFlight {
+		<-a.result
 	}
 }
 
