@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/mizanhq/mizan/internal/cli"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
 	"github.com/mizanhq/mizan/internal/reconciler"
@@ -81,7 +82,7 @@ type FunctionStat struct {
 func Reconcile(ctx context.Context, o ReconcileOptions) (ReconcileResult, error) {
 	var res ReconcileResult
 	tracer := NewTracer()
-	cfg, err := pgxpool.ParseConfig(o.DB.URL)
+	cfg, err := cli.PoolConfig(o.DB.URL) // as `reconciler run` configures its pool
 	if err != nil {
 		return res, err
 	}

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mizanhq/mizan/internal/config"
 	"github.com/mizanhq/mizan/internal/metrics"
+	"github.com/mizanhq/mizan/internal/pgtest"
 )
 
 func env(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
@@ -59,4 +61,42 @@ func TestServeOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	stop()
+}
+
+// The commands' sessions plan with random_page_cost 1.1, unless DATABASE_URL says otherwise.
+func TestPoolPlansForCachedIndexesUnlessTheURLSaysOtherwise(t *testing.T) {
+	url := pgtest.AdminURL()
+	for _, tc := range []struct{ url, want string }{
+		{url, "1.1"},
+		{withParam(url, "random_page_cost=3"), "3"},
+	} {
+		pool, err := Pool(t.Context(), config.Env{DatabaseURL: tc.url})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got string
+		err = pool.QueryRow(t.Context(), "SHOW random_page_cost").Scan(&got)
+		pool.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("random_page_cost = %s, want %s", got, tc.want)
+		}
+	}
+}
+
+func withParam(url, param string) string {
+	if strings.Contains(url, "?") {
+		return url + "&" + param
+	}
+	return url + "?" + param
+}
+
+// A DATABASE_URL that cannot be parsed is named, and its text (which may hold a password) is not repeated.
+func TestPoolRefusesABadURLWithoutQuotingIt(t *testing.T) {
+	_, err := Pool(t.Context(), config.Env{DatabaseURL: "postgres://u:s3cret@[::1"})
+	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("err = %v, want a refusal naming DATABASE_URL without the password", err)
+	}
 }
