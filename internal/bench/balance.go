@@ -112,6 +112,12 @@ func (h *History) Measure(ctx context.Context, calls int) (BalanceResult, error)
 		}
 		return d, err
 	}
+	// The check is timed on a warm cache, as a live account's is: one index-only pass reads the account's
+	// whole index into shared buffers first. Without it the longer history's timing measures, for most
+	// calls, a leaf page coming from the OS cache — about 0.1 ms, whatever the check's own cost.
+	if err := h.warm(ctx); err != nil {
+		return res, err
+	}
 	for range calls / 5 {
 		if _, err := call(); err != nil {
 			return res, err
@@ -134,6 +140,22 @@ func (h *History) Measure(ctx context.Context, calls int) (BalanceResult, error)
 		WHERE p.account_id = $1 AND p.booked_at <= $2
 		ORDER BY p.booked_at DESC, p.account_seq DESC LIMIT 1`, h.wallet, balanceAt(int64(n/2)))
 	return res, err
+}
+
+// warm reads the account's postings through the index the balance check uses.
+func (h *History) warm(ctx context.Context) error {
+	return pgx.BeginFunc(ctx, h.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off`); err != nil {
+			return err
+		}
+		var n int64
+		err := tx.QueryRow(ctx, `SELECT count(p.balance_after) FROM ledger.postings p
+			WHERE p.account_id = $1 AND p.booked_at <= 'infinity'`, h.wallet).Scan(&n)
+		if err == nil && n != int64(h.have) {
+			err = fmt.Errorf("warming the cache read %d postings of %d", n, h.have)
+		}
+		return err
+	})
 }
 
 func explain(ctx context.Context, q interface {

@@ -282,7 +282,7 @@ func (r *Report) printDetails(w io.Writer) {
 	if len(r.Balance) > 0 {
 		section("balance check")
 		for _, b := range r.Balance {
-			fmt.Fprintf(w, "%s postings (history built and vacuumed in %s): %d calls, p50 %s, p99 %s, max %s; %s\n", n(b.Postings),
+			fmt.Fprintf(w, "%s postings (history built and vacuumed in %s, its index then read once into the cache): %d calls at random moments, p50 %s, p99 %s, max %s; %s\n", n(b.Postings),
 				b.Build.Round(time.Millisecond), b.Calls, ms(b.P50), ms(b.P99), ms(b.Max), b.CPU)
 		}
 		last := r.Balance[len(r.Balance)-1]
