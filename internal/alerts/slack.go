@@ -10,13 +10,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/slack-go/slack"
 	"golang.org/x/time/rate"
+
+	"github.com/mizanhq/mizan/internal/sources/httpclient"
 )
 
 // dispatcherLock is the advisory-lock key of the alert dispatcher ("mizan.alerts" in ASCII).
@@ -58,7 +59,7 @@ func NewDispatcher(cfg DispatcherConfig, pool *pgxpool.Pool, log *slog.Logger) *
 	cfg.PerSecond = cmp.Or(cfg.PerSecond, 1)
 	cfg.Attempts = cmp.Or(cfg.Attempts, 5)
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
+		cfg.Sleep = httpclient.Sleep
 	}
 	return &Dispatcher{cfg: cfg, pool: pool, log: log, limiter: rate.NewLimiter(cfg.PerSecond, 1), sent: map[sentKey]bool{}}
 }
@@ -219,47 +220,31 @@ func (e *RejectedError) Error() string {
 	return fmt.Sprintf("slack webhook answered %d: %s", e.Status, e.Body)
 }
 
-// send posts one message, retrying 429 (after its Retry-After), 5xx and network errors with backoff.
+// send posts one message, retrying 429 (after its Retry-After, at least a second), 5xx and network errors
+// with backoff: the retry loop the provider clients use.
 func (d *Dispatcher) send(ctx context.Context, msg *slack.WebhookMessage) error {
 	body, err := json.Marshal(msg)
 	if err != nil {
 		return fmt.Errorf("encode slack message: %w", err)
 	}
-	wait := 500 * time.Millisecond
-	var last error
-	for attempt := 1; attempt <= d.cfg.Attempts; attempt++ {
+	r := httpclient.Retrier{Name: "slack webhook", MaxRetries: d.cfg.Attempts - 1, MaxElapsed: 5 * time.Minute,
+		Initial: 500 * time.Millisecond, Max: 30 * time.Second, Now: time.Now, Sleep: d.cfg.Sleep}
+	_, err = r.Do(ctx, func(ctx context.Context) ([]byte, time.Duration, error) {
 		if err := d.limiter.Wait(ctx); err != nil {
-			return err
+			return nil, -1, err
 		}
 		retryAfter, err := d.post(ctx, body)
-		if err == nil {
-			return nil
-		}
-		var rejected *RejectedError
-		if errors.As(err, &rejected) {
-			return err
-		}
-		last = err
-		if attempt == d.cfg.Attempts {
-			break
-		}
-		pause := wait
-		if retryAfter > 0 {
-			pause = retryAfter
-		}
-		if err := d.cfg.Sleep(ctx, pause); err != nil {
-			return err
-		}
-		wait = min(wait*2, 30*time.Second)
-	}
-	return fmt.Errorf("giving up after %d attempts: %w", d.cfg.Attempts, last)
+		return nil, retryAfter, err
+	})
+	return err
 }
 
-// post makes one request. Errors never carry the webhook URL: it is a credential.
+// post makes one request; a failure worth another try is httpclient.Transient. Errors never carry the
+// webhook URL: it is a credential.
 func (d *Dispatcher) post(ctx context.Context, body []byte) (retryAfter time.Duration, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.cfg.WebhookURL, bytes.NewReader(body))
 	if err != nil {
-		return 0, errors.New("SLACK_WEBHOOK_URL is not a valid URL")
+		return -1, errors.New("SLACK_WEBHOOK_URL is not a valid URL")
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := d.cfg.HTTPClient.Do(req)
@@ -268,31 +253,21 @@ func (d *Dispatcher) post(ctx context.Context, body []byte) (retryAfter time.Dur
 		if errors.As(err, &ue) && ue.Unwrap() != nil {
 			err = ue.Unwrap() // drop *url.Error, which quotes the URL
 		}
-		return 0, fmt.Errorf("post to slack webhook: %w", err)
+		return -1, httpclient.Transient(fmt.Errorf("post to slack webhook: %w", err))
 	}
 	defer resp.Body.Close()
 	text, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
 	switch {
 	case resp.StatusCode == http.StatusOK:
-		return 0, nil
+		return -1, nil
 	case resp.StatusCode == http.StatusTooManyRequests:
-		secs, _ := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After")))
-		return time.Duration(max(secs, 1)) * time.Second, fmt.Errorf("slack webhook answered 429 (rate limited)")
+		wait := max(httpclient.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now), time.Second)
+		return wait, httpclient.Transient(errors.New("slack webhook answered 429 (rate limited)"))
 	case resp.StatusCode >= 500:
-		return 0, fmt.Errorf("slack webhook answered %d: %s", resp.StatusCode, strings.TrimSpace(string(text)))
+		return -1, httpclient.Transient(fmt.Errorf("slack webhook answered %d: %s", resp.StatusCode,
+			strings.TrimSpace(string(text))))
 	default:
-		return 0, &RejectedError{Status: resp.StatusCode, Body: strings.TrimSpace(string(text))}
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
+		return -1, &RejectedError{Status: resp.StatusCode, Body: strings.TrimSpace(string(text))}
 	}
 }
 
