@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/mizanhq/mizan/internal/cli"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
 	"github.com/mizanhq/mizan/internal/reconciler"
@@ -82,11 +81,10 @@ type FunctionStat struct {
 func Reconcile(ctx context.Context, o ReconcileOptions) (ReconcileResult, error) {
 	var res ReconcileResult
 	tracer := NewTracer()
-	cfg, err := cli.PoolConfig(o.DB.URL) // as `reconciler run` configures its pool
+	cfg, err := o.DB.PoolConfig(tracer)
 	if err != nil {
 		return res, err
 	}
-	cfg.ConnConfig.Tracer = tracer
 	if o.Explain != nil {
 		cfg.AfterConnect = o.Explain.afterConnect
 		cfg.ConnConfig.OnNotice = o.Explain.onNotice

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/mizanhq/mizan/internal/cli"
 	"github.com/mizanhq/mizan/migrations"
 )
 
@@ -65,14 +66,24 @@ func CreateDatabase(ctx context.Context, admin, purpose string) (*Database, erro
 	return d, nil
 }
 
-// Pool connects to the database as mizan's commands do (pgxpool defaults), with an optional tracer.
-func (d *Database) Pool(ctx context.Context, tracer *Tracer) (*pgxpool.Pool, error) {
-	cfg, err := pgxpool.ParseConfig(d.URL)
+// PoolConfig is the pool configuration mizan's commands use (cli.PoolConfig) for this database, with an
+// optional tracer.
+func (d *Database) PoolConfig(tracer *Tracer) (*pgxpool.Config, error) {
+	cfg, err := cli.PoolConfig(d.URL)
 	if err != nil {
 		return nil, err
 	}
 	if tracer != nil {
 		cfg.ConnConfig.Tracer = tracer
+	}
+	return cfg, nil
+}
+
+// Pool connects to the database as mizan's commands do, with an optional tracer.
+func (d *Database) Pool(ctx context.Context, tracer *Tracer) (*pgxpool.Pool, error) {
+	cfg, err := d.PoolConfig(tracer)
+	if err != nil {
+		return nil, err
 	}
 	return pgxpool.NewWithConfig(ctx, cfg)
 }
