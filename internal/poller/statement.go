@@ -152,18 +152,28 @@ func (p *statementPoll) reread(ctx context.Context) error {
 // would go at the speed of fetch plus publish, not at the pace of Vandar's rate limit.
 func (p *statementPoll) readNew(ctx context.Context) error {
 	p.lastSeen = p.cursor.LastID
-	ahead := newPageAhead(ctx, p.client)
-	defer ahead.stop()
-	ahead.fetch(vandar.StatementQuery{Sort: "ASC", PerPage: p.pageSize, StartAfter: p.cursor.LastID})
-	for {
-		q, page, err := ahead.next()
-		if err != nil {
-			return fmt.Errorf("read statement after %q: %w", q.StartAfter, err)
+	// A page fetched ahead that the poll turns out not to need is cancelled and waited for on return. The
+	// client saves a token pair it rotated even when its request is cancelled, so that loses nothing.
+	ctx, cancel := context.WithCancel(ctx)
+	ahead := p.fetch(ctx, vandar.StatementQuery{Sort: "ASC", PerPage: p.pageSize, StartAfter: p.cursor.LastID})
+	defer func() {
+		cancel()
+		if ahead != nil {
+			<-ahead
 		}
+	}()
+	for {
+		r := <-ahead
+		ahead = nil
+		if r.err != nil {
+			return fmt.Errorf("read statement after %q: %w", r.q.StartAfter, r.err)
+		}
+		page := r.page
 		more := page.HasMore && len(page.Items) > 0
 		if more {
+			q := r.q
 			q.StartAfter = page.Items[len(page.Items)-1].ItemID
-			ahead.fetch(q)
+			ahead = p.fetch(ctx, q)
 		}
 		for _, it := range page.Items {
 			if it.CreatedAt.After(p.cutoff) {
@@ -197,48 +207,21 @@ func (p *statementPoll) readNew(ctx context.Context) error {
 	}
 }
 
-// pageAhead fetches one statement page in the background.
-type pageAhead struct {
-	ctx      context.Context
-	cancel   context.CancelFunc
-	client   StatementClient
-	result   chan pageResult
-	inFlight bool
-}
-
+// pageResult is one statement page fetched in the background, or why it could not be.
 type pageResult struct {
 	q    vandar.StatementQuery
 	page vandar.StatementPage
 	err  error
 }
 
-func newPageAhead(ctx context.Context, client StatementClient) *pageAhead {
-	ctx, cancel := context.WithCancel(ctx)
-	return &pageAhead{ctx: ctx, cancel: cancel, client: client, result: make(chan pageResult, 1)}
-}
-
-// fetch starts fetching the page q asks for; next returns it.
-func (a *pageAhead) fetch(q vandar.StatementQuery) {
-	a.inFlight = true
+// fetch fetches the page q asks for in the background; its one result arrives on the channel.
+func (p *statementPoll) fetch(ctx context.Context, q vandar.StatementQuery) <-chan pageResult {
+	out := make(chan pageResult, 1)
 	go func() {
-		page, err := a.client.Statement(a.ctx, q)
-		a.result <- pageResult{q, page, err}
+		page, err := p.client.Statement(ctx, q)
+		out <- pageResult{q, page, err}
 	}()
-}
-
-func (a *pageAhead) next() (vandar.StatementQuery, vandar.StatementPage, error) {
-	r := <-a.result
-	a.inFlight = false
-	return r.q, r.page, r.err
-}
-
-// stop cancels a fetch still in flight and waits for it. The client saves a token pair it rotated even when
-// its request is cancelled, so cancelling never loses credentials.
-func (a *pageAhead) stop() {
-	a.cancel()
-	if a.inFlight {
-		<-a.result
-	}
+	return out
 }
 
 // release publishes, in order, every held item due by until (and by the cutoff), then moves the cursor as far
