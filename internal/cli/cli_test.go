@@ -53,14 +53,24 @@ func TestServeRefusesATakenAddress(t *testing.T) {
 	}
 }
 
-// MIZAN_HTTP_ADDR=off turns the server off even where the command has a default address.
+// MIZAN_HTTP_ADDR=off turns the server off even where the command has a default address: nothing listens there.
 func TestServeOff(t *testing.T) {
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	stop, err := Serve(t.Context(), env(map[string]string{"MIZAN_HTTP_ADDR": "off"}), "127.0.0.1:1", metrics.New(), nil, log)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop()
+	addr := ln.Addr().String()
+	ln.Close()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	stop, err := Serve(t.Context(), env(map[string]string{"MIZAN_HTTP_ADDR": "off"}), addr, metrics.New(), nil, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if conn, err := net.Dial("tcp", addr); err == nil {
+		conn.Close()
+		t.Fatalf("something listens on the default address %s with MIZAN_HTTP_ADDR=off", addr)
+	}
 }
 
 // The commands' sessions plan with random_page_cost 1.1, unless DATABASE_URL says otherwise.
