@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -15,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/mizanhq/mizan/internal/cli"
+	"github.com/mizanhq/mizan/internal/pgurl"
 	"github.com/mizanhq/mizan/migrations"
 )
 
@@ -41,15 +41,15 @@ func CreateDatabase(ctx context.Context, admin, purpose string) (*Database, erro
 	name := "mizan_bench_" + purpose + "_" + hex.EncodeToString(b)
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		return nil, fmt.Errorf("connect to PostgreSQL at %s (set TEST_DATABASE_URL or DATABASE_URL): %w", redact(admin), err)
+		return nil, fmt.Errorf("connect to PostgreSQL at %s (set TEST_DATABASE_URL or DATABASE_URL): %w", pgurl.Redact(admin), err)
 	}
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		return nil, fmt.Errorf("create database %s: %w", name, err)
 	}
 	d := &Database{Name: name, admin: admin}
-	if d.URL, err = withDatabase(admin, name); err != nil {
-		return nil, errors.Join(err, d.Drop())
+	if d.URL, err = pgurl.WithDatabase(admin, name); err != nil {
+		return nil, errors.Join(fmt.Errorf("the admin database URL: %w", err), d.Drop())
 	}
 	cfg, err := pgx.ParseConfig(d.URL)
 	if err != nil {
@@ -114,22 +114,4 @@ func (d *Database) Drop() error {
 		return fmt.Errorf("drop %s: %w", d.Name, err)
 	}
 	return nil
-}
-
-func withDatabase(admin, name string) (string, error) {
-	u, err := url.Parse(admin)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", errors.New("the admin database URL must be a postgres:// URL")
-	}
-	u.Path = "/" + name
-	u.RawPath = ""
-	return u.String(), nil
-}
-
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/pgurl"
 )
 
 // Config is one benchmark run.
@@ -102,7 +103,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Machine = machine()
 	rep.Postgres = serverVersion(ctx, cfg.AdminURL)
 	if rep.Postgres == "" {
-		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: set TEST_DATABASE_URL or DATABASE_URL", redact(cfg.AdminURL))
+		return nil, fmt.Errorf("cannot reach PostgreSQL at %s: set TEST_DATABASE_URL or DATABASE_URL", pgurl.Redact(cfg.AdminURL))
 	}
 
 	progress("starting the broker (kfake, in a child process)")

@@ -16,10 +16,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io/fs"
-	"net/url"
 	"os"
 	"slices"
 	"testing"
@@ -29,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/mizanhq/mizan/internal/pgurl"
 	"github.com/mizanhq/mizan/migrations"
 )
 
@@ -57,13 +56,13 @@ func NewDB(t testing.TB) (pool *pgxpool.Pool, url string) {
 	admin := AdminURL()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		t.Fatalf("pgtest: cannot reach PostgreSQL at %s (set TEST_DATABASE_URL): %v", redact(admin), err)
+		t.Fatalf("pgtest: cannot reach PostgreSQL at %s (set TEST_DATABASE_URL): %v", pgurl.Redact(admin), err)
 	}
 	defer conn.Close(context.Background())
 
 	tmpl, err := templateName()
 	if err != nil {
-		t.Fatalf("pgtest: %v", err)
+		t.Fatalf("pgtest: TEST_DATABASE_URL: %v", err)
 	}
 	if err := ensureTemplate(ctx, conn, admin, tmpl); err != nil {
 		t.Fatalf("pgtest: template %s: %v", tmpl, err)
@@ -76,9 +75,9 @@ func NewDB(t testing.TB) (pool *pgxpool.Pool, url string) {
 	}
 	t.Cleanup(func() { dropDatabase(t, admin, name) })
 
-	url, err = withDatabase(admin, name)
+	url, err = pgurl.WithDatabase(admin, name)
 	if err != nil {
-		t.Fatalf("pgtest: %v", err)
+		t.Fatalf("pgtest: TEST_DATABASE_URL: %v", err)
 	}
 	pool, err = pgxpool.New(ctx, url)
 	if err != nil {
@@ -97,7 +96,7 @@ func NewEmptyDB(t testing.TB) (url string) {
 	admin := AdminURL()
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
-		t.Fatalf("pgtest: cannot reach PostgreSQL at %s (set TEST_DATABASE_URL): %v", redact(admin), err)
+		t.Fatalf("pgtest: cannot reach PostgreSQL at %s (set TEST_DATABASE_URL): %v", pgurl.Redact(admin), err)
 	}
 	defer conn.Close(context.Background())
 	name := "mizan_test_" + randomHex(8)
@@ -105,9 +104,9 @@ func NewEmptyDB(t testing.TB) (url string) {
 		t.Fatalf("pgtest: create database %s: %v", name, err)
 	}
 	t.Cleanup(func() { dropDatabase(t, admin, name) })
-	url, err = withDatabase(admin, name)
+	url, err = pgurl.WithDatabase(admin, name)
 	if err != nil {
-		t.Fatalf("pgtest: %v", err)
+		t.Fatalf("pgtest: TEST_DATABASE_URL: %v", err)
 	}
 	return url
 }
@@ -176,9 +175,9 @@ func ensureTemplate(ctx context.Context, conn *pgx.Conn, admin, tmpl string) err
 
 // migrate applies the migrations to database name and closes every connection to it.
 func migrate(ctx context.Context, admin, name string) error {
-	url, err := withDatabase(admin, name)
+	url, err := pgurl.WithDatabase(admin, name)
 	if err != nil {
-		return err
+		return fmt.Errorf("TEST_DATABASE_URL: %w", err)
 	}
 	cfg, err := pgx.ParseConfig(url)
 	if err != nil {
@@ -208,26 +207,6 @@ func dropDatabase(t testing.TB, admin, name string) {
 	if _, err := conn.Exec(ctx, fmt.Sprintf("DROP DATABASE IF EXISTS %s WITH (FORCE)", pgx.Identifier{name}.Sanitize())); err != nil {
 		t.Errorf("pgtest: drop %s: %v", name, err)
 	}
-}
-
-// withDatabase returns the admin URL with its database replaced by name.
-func withDatabase(admin, name string) (string, error) {
-	u, err := url.Parse(admin)
-	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
-		return "", errors.New("TEST_DATABASE_URL must be a postgres:// URL")
-	}
-	u.Path = "/" + name
-	u.RawPath = ""
-	return u.String(), nil
-}
-
-// redact hides a password in a URL before it reaches a test log.
-func redact(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "(unparsable URL)"
-	}
-	return u.Redacted()
 }
 
 func randomHex(n int) string {
