@@ -135,7 +135,7 @@ func (r *Reconciler) Run(ctx context.Context, untilIdle bool) error {
 		}
 		f := <-pending
 		pending = nil
-		idle = len(f.msgs) == 0
+		idle = len(f.batch) == 0
 		if idle {
 			if ctx.Err() != nil {
 				break
@@ -163,7 +163,7 @@ func (r *Reconciler) Run(ctx context.Context, untilIdle bool) error {
 		// A batch that was fetched is finished even when shutdown is asked for meanwhile: applied, committed,
 		// offsets committed, within SoftStop.
 		stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.SoftStop)
-		err := r.handle(stopCtx, ctx, f.msgs, f.batch)
+		err := r.handle(stopCtx, ctx, f.batch)
 		stop()
 		if err != nil {
 			return err
@@ -174,7 +174,6 @@ func (r *Reconciler) Run(ctx context.Context, untilIdle bool) error {
 
 // fetched is a batch read from Kafka and decoded, or why none came within IdleAfter.
 type fetched struct {
-	msgs  []kafka.Message
 	batch []decoded
 	err   error
 }
@@ -186,12 +185,9 @@ func (r *Reconciler) prefetch(ctx context.Context) <-chan fetched {
 		waitCtx, cancel := context.WithTimeout(ctx, r.cfg.IdleAfter)
 		msgs, err := r.consumer.FetchBatch(waitCtx)
 		cancel()
-		f := fetched{msgs: msgs, err: err}
-		if len(msgs) > 0 {
-			f.batch = make([]decoded, len(msgs))
-			for i, m := range msgs {
-				f.batch[i] = decode(m)
-			}
+		f := fetched{batch: make([]decoded, len(msgs)), err: err}
+		for i, m := range msgs {
+			f.batch[i] = decode(m)
 		}
 		out <- f
 	}()
@@ -208,7 +204,11 @@ func (r *Reconciler) caughtUp(ctx context.Context) (bool, error) {
 
 // handle applies one fetched batch and commits its offsets, retrying infrastructure failures with backoff
 // until they clear or ctx (the run's) ends.
-func (r *Reconciler) handle(ctx, runCtx context.Context, msgs []kafka.Message, batch []decoded) error {
+func (r *Reconciler) handle(ctx, runCtx context.Context, batch []decoded) error {
+	msgs := make([]kafka.Message, len(batch))
+	for i, d := range batch {
+		msgs[i] = d.msg
+	}
 	op := func() (struct{}, error) {
 		err := r.applyAll(ctx, batch)
 		if err != nil && runCtx.Err() != nil {
