@@ -5,15 +5,19 @@ BIN     := bin
 PKGS    := ./...
 # Static binaries, as the container image builds them.
 export CGO_ENABLED = 0
+# What `<command> version` prints (beside the commit and Go version the build info holds).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -X github.com/mizanhq/mizan/internal/cli.version=$(VERSION) -X github.com/mizanhq/mizan/internal/cli.commit=$(COMMIT)
 
-.PHONY: help build run up test test-race bench lint fmt vet clean
-.PHONY: chaos chaos-long fuzz
+.PHONY: help build run up test test-race bench lint fmt vet tidy verify clean
+.PHONY: chaos chaos-long fuzz kafka kafka-stop test-kafka release-check
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## build the poller, reconciler, simulator and demo binaries into bin/
-	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ ./cmd/...
 
 run: build ## run the whole pipeline once on embedded defaults (broker, simulators, PostgreSQL) and show the result
 	$(BIN)/demo
@@ -21,11 +25,34 @@ run: build ## run the whole pipeline once on embedded defaults (broker, simulato
 up: build ## start the whole pipeline and keep it running (explore with psql and kcat); Ctrl-C stops it
 	$(BIN)/demo --keep-running
 
-test: ## run every test (needs PostgreSQL on 127.0.0.1:5432 or TEST_DATABASE_URL; KAFKA_BROKERS for a real cluster)
-	$(GO) test -count=1 -timeout 20m $(PKGS)
+# The tests' PostgreSQL: TEST_DATABASE_URL, else the local server, else one server shared by every test
+# process, started here before go test and stopped after it (go test has no hook after its last package's
+# process): a cluster made with the installed initdb, or the embedded PostgreSQL (downloaded once).
+test: ## run every test against real PostgreSQL (found or started) and a Kafka-protocol broker (KAFKA_BROKERS for a real cluster)
+	@$(GO) build -trimpath -o $(BIN)/ ./cmd/demo && $(BIN)/demo postgres start
+	@status=0; $(GO) test -count=1 -timeout 20m $(PKGS) || status=$$?; $(BIN)/demo postgres stop; exit $$status
+
+# The packages whose tests talk to Kafka (through kafkatest): test-kafka runs them again on a real broker.
+KAFKA_PKGS = $(shell grep -rl --include='*_test.go' 'internal/kafka/kafkatest"' internal cmd | xargs -n1 dirname | sort -u | sed 's|^|./|')
+# test-kafka's broker, apart from `make kafka`'s, and new every run.
+KAFKA_TEST_DIR := .run/kafka-test
+
+kafka: ## start a real Apache Kafka broker on loopback (state in .run/kafka) and print its address; kafka-stop stops it
+	@scripts/kafka.sh start
+
+kafka-stop: ## stop the broker `make kafka` started
+	@scripts/kafka.sh stop
+
+test-kafka: ## run every package that talks to Kafka against a real Apache Kafka broker, started and stopped here
+	@$(GO) build -trimpath -o $(BIN)/ ./cmd/demo && $(BIN)/demo postgres start
+	@set -e; export MIZAN_KAFKA_DIR=$(KAFKA_TEST_DIR); scripts/kafka.sh stop; rm -rf $(KAFKA_TEST_DIR); \
+	trap 'scripts/kafka.sh stop; $(BIN)/demo postgres stop' EXIT; brokers=$$(scripts/kafka.sh start); \
+	echo "test-kafka: KAFKA_BROKERS=$$brokers $(KAFKA_PKGS)"; \
+	KAFKA_BROKERS=$$brokers $(GO) test -count=1 -timeout 20m $(KAFKA_PKGS)
 
 test-race: ## run every test with the race detector
-	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m $(PKGS)
+	@$(GO) build -trimpath -o $(BIN)/ ./cmd/demo && $(BIN)/demo postgres start
+	@status=0; CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m $(PKGS) || status=$$?; $(BIN)/demo postgres stop; exit $$status
 
 bench: ## measure the pipeline against this machine's limits: one run, one table (BENCH_FLAGS=--quick for a short run)
 	$(GO) build -trimpath -o $(BIN)/ ./cmd/bench ./cmd/poller
@@ -42,14 +69,29 @@ fmt:
 vet:
 	$(GO) vet $(PKGS)
 
+tidy: ## go mod tidy: go.mod lists exactly what the code imports, direct dependencies not marked indirect
+	$(GO) mod tidy
+
+verify: fmt vet ## what CI checks besides the tests: gofmt clean, go.mod and go.sum tidy, go vet clean
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run make tidy"; exit 1; }
+
+release-check: ## before tagging a release: VERSION, the chart, the example manifests, CHANGELOG.md and the tag at HEAD agree (docs/release.md)
+	$(GO) test -count=1 -run 'TestRelease|TestChart|TestOverlays|TestDockerfile' ./deploy
+	@v=$$(cat VERSION); tag=$$(git describe --tags --exact-match 2>/dev/null || true); \
+	if [ -n "$$tag" ] && [ "$$tag" != "$$v" ]; then echo "HEAD is tagged $$tag, VERSION says $$v"; exit 1; fi; \
+	echo "release $$v: consistent$${tag:+, tagged}"
+
 clean: ## remove binaries and the local pipeline's data (.run/)
 	rm -rf $(BIN) .run
 
-chaos: build ## the fault suite, CI setting: kill and restart the reconciler, poller, broker and PostgreSQL mid-stream, then prove the ledger exact
-	$(BIN)/chaos --setting ci
+# CHAOS_FLAGS go to every chaos run, e.g. CHAOS_FLAGS=--no-big-poison or CHAOS_FLAGS='--seed 42'.
+chaos: build ## the fault suite, CI setting, on kfake and then on a real Apache Kafka broker: kill and restart reconcilers, pollers, the broker and PostgreSQL mid-stream, then prove the ledger exact
+	$(BIN)/chaos --setting ci --broker fake $(CHAOS_FLAGS)
+	$(BIN)/chaos --setting ci --broker real $(CHAOS_FLAGS)
 
-chaos-long: build ## the fault suite, long setting (100 reconciler kills, a bigger month)
-	$(BIN)/chaos --setting long
+chaos-long: build ## the fault suite, long setting (100 reconciler kills, a bigger month), on both brokers
+	$(BIN)/chaos --setting long --broker fake $(CHAOS_FLAGS)
+	$(BIN)/chaos --setting long --broker real $(CHAOS_FLAGS)
 
 FUZZTIME ?= 30s
 fuzz: ## run every Go fuzz target for FUZZTIME each (default 30s), one after another

@@ -11,9 +11,12 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/mizanhq/mizan/internal/config"
+	"github.com/mizanhq/mizan/internal/sources/registry"
+	"github.com/mizanhq/mizan/internal/sources/vandar"
+	"github.com/mizanhq/mizan/internal/sources/yabandpay"
 )
 
 // composeFile is the part of the Compose specification deploy/compose.yaml uses. Unknown keys in a service
@@ -139,6 +142,7 @@ func TestCompose(t *testing.T) {
 		}
 	}
 	pg := c.Services["postgres"]
+	dbRoles := composeRoles(t, pg)
 
 	// The simulator: its address and the token pair it writes for the poller.
 	sim := c.Services["simulator"]
@@ -205,16 +209,26 @@ func TestCompose(t *testing.T) {
 		if v, ok := svc.Environment["SLACK_WEBHOOK_URL"]; ok && !strings.HasPrefix(v, "${") {
 			t.Errorf("service %s: SLACK_WEBHOOK_URL must come from the caller's environment, not the file", name)
 		}
-		// The addresses point at the services of this file.
+		// The addresses point at the services of this file, and at roles its postgres creates: the migrations
+		// as the database's owner, the commands as a member of mizan_app; never as the superuser.
 		if v := svc.Environment["DATABASE_URL"]; v != "" {
 			u, err := url.Parse(v)
 			if err != nil {
 				t.Fatalf("service %s: DATABASE_URL: %v", name, err)
 			}
 			pw, _ := u.User.Password()
-			if u.Host != "postgres:5432" || u.User.Username() != pg.Environment["POSTGRES_USER"] ||
-				pw != pg.Environment["POSTGRES_PASSWORD"] || strings.TrimPrefix(u.Path, "/") != pg.Environment["POSTGRES_DB"] {
+			role, ok := dbRoles.login[u.User.Username()]
+			switch {
+			case u.Host != "postgres:5432" || strings.TrimPrefix(u.Path, "/") != pg.Environment["POSTGRES_DB"]:
 				t.Errorf("service %s: DATABASE_URL %s is not the postgres service's database", name, v)
+			case u.User.Username() == pg.Environment["POSTGRES_USER"]:
+				t.Errorf("service %s connects as the superuser %s", name, u.User.Username())
+			case !ok || role.password != pw:
+				t.Errorf("service %s: DATABASE_URL's user %s is not a login role %s creates with that password", name, u.User.Username(), dbRoles.file)
+			case sub == "migrate" && u.User.Username() != dbRoles.dbOwner[pg.Environment["POSTGRES_DB"]]:
+				t.Errorf("service %s migrates as %s, not as the database's owner %s", name, u.User.Username(), dbRoles.dbOwner[pg.Environment["POSTGRES_DB"]])
+			case sub != "migrate" && (!role.app || u.User.Username() == dbRoles.dbOwner[pg.Environment["POSTGRES_DB"]]):
+				t.Errorf("service %s connects as %s, which is not a member of mizan_app or owns the database", name, u.User.Username())
 			}
 		}
 		if v := svc.Environment["KAFKA_BROKERS"]; v != "" {
@@ -249,6 +263,12 @@ func TestCompose(t *testing.T) {
 		}
 	}
 
+	// The reconciler accepts what the poller signs.
+	pk := strings.Split(c.Services["poller"].Environment["MIZAN_SIGNING_KEYS"], ",")[0]
+	if rk := c.Services["reconciler"].Environment["MIZAN_SIGNING_KEYS"]; pk == "" || !slices.Contains(strings.Split(rk, ","), pk) {
+		t.Errorf("the poller signs with %q, which is not among the reconciler's keys %q", pk, rk)
+	}
+
 	// The poller reads the simulator's token file and a sources file pointing at the simulator.
 	poller := c.Services["poller"]
 	if !strings.Contains(poller.Command[0], ". "+tokenFile+" ") {
@@ -275,16 +295,79 @@ func TestCompose(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The real parser, given only the variables the simulator writes: the names must be the simulator's.
-	s, err := config.ParseSources(b, func(k string) string { return simEnv[k] })
+	s, err := config.ParseSources(b, func(k string) string { return simEnv[k] }, registry.Providers())
 	if err != nil {
 		t.Fatalf("%s: %v", sources, err)
 	}
 	for _, src := range s.Sources {
-		for _, raw := range []string{src.APIURL, src.BatchURL} {
+		var urls []string
+		switch v := src.Settings.(type) {
+		case vandar.Settings:
+			urls = []string{v.APIURL, v.BatchURL}
+		case yabandpay.Settings:
+			urls = []string{v.APIURL}
+		}
+		for _, raw := range urls {
 			u, err := url.Parse(raw)
 			if err != nil || u.Host != "simulator:"+simPort {
 				t.Errorf("source %s: %s is not the simulator (simulator:%s)", src.Name, raw, simPort)
 			}
 		}
 	}
+}
+
+// sqlRoles is what the SQL scripts the postgres service runs at initialisation make of roles.
+type sqlRoles struct {
+	file    string
+	login   map[string]sqlRole // LOGIN roles by name
+	dbOwner map[string]string  // database → its owner
+}
+
+type sqlRole struct {
+	password string
+	app      bool // a member of mizan_app
+}
+
+// composeRoles reads the roles the postgres service creates: the SQL files mounted into its
+// /docker-entrypoint-initdb.d. Every role there must be without SUPERUSER, CREATEDB, CREATEROLE.
+func composeRoles(t *testing.T, pg composeService) sqlRoles {
+	t.Helper()
+	r := sqlRoles{login: map[string]sqlRole{}, dbOwner: map[string]string{}}
+	create := regexp.MustCompile(`(?is)CREATE ROLE (\w+)([^;]*);`)
+	owner := regexp.MustCompile(`(?i)ALTER DATABASE (\w+) OWNER TO (\w+)`)
+	password := regexp.MustCompile(`(?i)PASSWORD '([^']*)'`)
+	for _, v := range pg.Volumes {
+		parts := strings.Split(v, ":")
+		if len(parts) < 2 || !strings.HasPrefix(parts[1], "/docker-entrypoint-initdb.d/") || !strings.HasSuffix(parts[1], ".sql") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.FromSlash(parts[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.file = parts[0]
+		for _, m := range create.FindAllStringSubmatch(string(b), -1) {
+			opts := strings.ToUpper(m[2])
+			for _, attr := range []string{"NOSUPERUSER", "NOCREATEDB", "NOCREATEROLE"} {
+				if !strings.Contains(opts, attr) {
+					t.Errorf("%s: role %s is created without %s", parts[0], m[1], attr)
+				}
+			}
+			if !regexp.MustCompile(`\bLOGIN\b`).MatchString(strings.ReplaceAll(opts, "NOLOGIN", "")) {
+				continue
+			}
+			role := sqlRole{app: regexp.MustCompile(`(?i)IN ROLE\s+mizan_app\b`).MatchString(m[2])}
+			if pm := password.FindStringSubmatch(m[2]); pm != nil {
+				role.password = pm[1]
+			}
+			r.login[m[1]] = role
+		}
+		for _, m := range owner.FindAllStringSubmatch(string(b), -1) {
+			r.dbOwner[m[1]] = m[2]
+		}
+	}
+	if len(r.login) < 2 {
+		t.Fatalf("the postgres service creates %d login roles for mizan (mount a roles script into /docker-entrypoint-initdb.d)", len(r.login))
+	}
+	return r
 }

@@ -61,8 +61,9 @@ func readDockerfile(t *testing.T) []instruction {
 }
 
 // goBuild returns the Dockerfile's go build command line (from "CGO_ENABLED=0 go build" to the package
-// pattern) and its arguments after "go".
-func goBuild(t *testing.T, ins []instruction) (line string, args []string) {
+// pattern) as written, and its arguments after "go" with the build arguments (${VERSION}, ${COMMIT}) set
+// from args, as the shell in the RUN step would expand them.
+func goBuild(t *testing.T, ins []instruction, buildArgs map[string]string) (line string, args []string) {
 	t.Helper()
 	re := regexp.MustCompile(`CGO_ENABLED=0 go (build [^&;]*\./cmd/\.\.\.)`)
 	for _, in := range ins {
@@ -76,7 +77,14 @@ func goBuild(t *testing.T, ins []instruction) (line string, args []string) {
 		if m == nil {
 			t.Fatalf("the Dockerfile's go build is not `CGO_ENABLED=0 go build … ./cmd/...`: %s", in.args)
 		}
-		line, args = m[0], shellWords(m[1])
+		line = m[0]
+		args = shellWords(os.Expand(m[1], func(name string) string {
+			v, ok := buildArgs[name]
+			if !ok {
+				t.Fatalf("the go build line uses ${%s}, which the test does not set", name)
+			}
+			return v
+		}))
 	}
 	if line == "" {
 		t.Fatal("the Dockerfile runs no go build")
@@ -84,16 +92,20 @@ func goBuild(t *testing.T, ins []instruction) (line string, args []string) {
 	return line, args
 }
 
-// shellWords splits a command line on spaces, honouring single quotes (all the Dockerfile's build uses).
+// shellWords splits a command line on spaces, honouring single and double quotes (all the Dockerfile's
+// build uses; variables are expanded before).
 func shellWords(s string) []string {
 	var words []string
 	var w strings.Builder
-	inWord, quoted := false, false
+	inWord := false
+	var quote rune
 	for _, r := range s {
 		switch {
-		case r == '\'':
-			quoted, inWord = !quoted, true
-		case r == ' ' && !quoted:
+		case quote == 0 && (r == '\'' || r == '"'):
+			quote, inWord = r, true
+		case r == quote:
+			quote = 0
+		case r == ' ' && quote == 0:
 			if inWord {
 				words = append(words, w.String())
 				w.Reset()
@@ -108,6 +120,21 @@ func shellWords(s string) []string {
 		words = append(words, w.String())
 	}
 	return words
+}
+
+// makefileLDFlags returns the Makefile's LDFLAGS with its make variables written as shell ones ($(VERSION)
+// as ${VERSION}): the -X flags the image's build must set too.
+func makefileLDFlags(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^LDFLAGS\s*:?=\s*(.+)$`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal("the Makefile sets no LDFLAGS")
+	}
+	return regexp.MustCompile(`\$\((\w+)\)`).ReplaceAllString(strings.TrimSpace(string(m[1])), `$${$1}`)
 }
 
 func TestDockerfile(t *testing.T) {
@@ -127,15 +154,22 @@ func TestDockerfile(t *testing.T) {
 		t.Errorf("the Dockerfile does not build with Go %s (ARG GO_VERSION=%[1]s), the go.mod's", goVersion[1])
 	}
 
-	// The build is CI's static build, exactly.
-	line, args := goBuild(t, ins)
-	for _, want := range []string{"-trimpath", "-ldflags=-s -w", "./cmd/..."} {
+	// The build is CI's static build, stripped, with the Makefile's version flags set from build arguments.
+	ldflags := "-s -w " + makefileLDFlags(t)
+	if !strings.Contains(ldflags, "internal/cli.version=${VERSION}") || !strings.Contains(ldflags, "internal/cli.commit=${COMMIT}") {
+		t.Fatalf("the Makefile's LDFLAGS %q do not set cli.version and cli.commit", ldflags)
+	}
+	line, args := goBuild(t, ins, map[string]string{"VERSION": "v1", "COMMIT": "c"})
+	for _, want := range []string{"-trimpath", "./cmd/..."} {
 		if !slices.Contains(args, want) {
 			t.Errorf("go build %q lacks %s", args, want)
 		}
 	}
-	if !strings.HasPrefix(line, "CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' ") {
-		t.Errorf("the build line %q drifted from `CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' ./cmd/...`", line)
+	if want := `CGO_ENABLED=0 go build -trimpath -ldflags="` + ldflags + `" -o /out/ ./cmd/...`; line != want {
+		t.Errorf("the build line drifted:\n  %s\nwant\n  %s", line, want)
+	}
+	if !slices.Contains(ins, instruction{stage: "build", cmd: "ARG", args: "VERSION COMMIT"}) {
+		t.Error("the build stage does not declare ARG VERSION COMMIT")
 	}
 
 	// The final stage is the production image: distroless, user 65532, no shell step; the debug stage runs as
@@ -145,6 +179,7 @@ func TestDockerfile(t *testing.T) {
 	for _, in := range ins {
 		stages[in.stage] = append(stages[in.stage], in)
 	}
+	installs := map[string][]string{last: {"poller", "reconciler"}, "debug": {"poller", "reconciler", "simulator"}}
 	for _, stage := range []string{last, "debug"} {
 		got := stages[stage]
 		if len(got) == 0 {
@@ -176,8 +211,8 @@ func TestDockerfile(t *testing.T) {
 			t.Errorf("stage %s runs as %q, want 65532:65532", stage, user)
 		}
 		slices.Sort(copied)
-		if !slices.Equal(copied, []string{"poller", "reconciler", "simulator"}) {
-			t.Errorf("stage %s installs %v, want poller, reconciler and simulator", stage, copied)
+		if !slices.Equal(copied, installs[stage]) {
+			t.Errorf("stage %s installs %v, want %v (the simulator only for compose)", stage, copied, installs[stage])
 		}
 		for _, bin := range copied {
 			if _, err := os.Stat(filepath.Join(repoRoot, "cmd", bin)); err != nil {
@@ -188,6 +223,22 @@ func TestDockerfile(t *testing.T) {
 	if last != "runtime" {
 		t.Errorf("the last stage is %q: the production stage must be last, as docker build's default target", last)
 	}
+	// The production image says which release and commit it is.
+	var labels string
+	for _, in := range stages[last] {
+		if in.cmd == "LABEL" {
+			labels += in.args + " "
+		}
+	}
+	for _, want := range []string{"org.opencontainers.image.version=${VERSION}", "org.opencontainers.image.revision=${COMMIT}",
+		"org.opencontainers.image.source=https://github.com/mizanhq/mizan"} {
+		if !strings.Contains(labels, want) {
+			t.Errorf("the production stage lacks LABEL %s", want)
+		}
+	}
+	if !slices.Contains(stages[last], instruction{stage: last, cmd: "ARG", args: "VERSION COMMIT"}) {
+		t.Error("the production stage does not declare ARG VERSION COMMIT for its labels")
+	}
 }
 
 // TestDockerfileBuildIsStatic runs the Dockerfile's own go build line and checks that every binary is
@@ -197,7 +248,8 @@ func TestDockerfileBuildIsStatic(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds every binary")
 	}
-	_, args := goBuild(t, readDockerfile(t))
+	const version, commit = "v9.9.9-image", "0123abcd"
+	_, args := goBuild(t, readDockerfile(t), map[string]string{"VERSION": version, "COMMIT": commit})
 	out := t.TempDir()
 	for i, a := range args {
 		if a == "-o" {
@@ -227,6 +279,13 @@ func TestDockerfileBuildIsStatic(t *testing.T) {
 			t.Errorf("%s keeps its symbol table: -ldflags='-s -w' did not apply", bin)
 		}
 		f.Close()
+	}
+	// The build arguments reach `version`.
+	for _, bin := range []string{"poller", "reconciler"} {
+		b, err := exec.Command(filepath.Join(out, bin), "version").CombinedOutput()
+		if want := bin + " " + version + " commit " + commit + " "; err != nil || !strings.HasPrefix(string(b), want) {
+			t.Errorf("%s version: %v %q, want %q…", bin, err, b, want)
+		}
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 
 	"github.com/mizanhq/mizan/internal/config"
+	"github.com/mizanhq/mizan/internal/sources/registry"
 )
 
 // image is the repository every mizan container runs.
@@ -33,7 +34,8 @@ const image = "ghcr.io/mizanhq/mizan"
 // documentedSecrets are the Secrets the manifests reference and docs/deploy.md tells operators to create.
 // The manifests never define them.
 var documentedSecrets = []string{
-	"mizan-database", "mizan-secret-key", "mizan-provider-credentials", "mizan-slack", "mizan-kafka", "mizan-kafka-ca",
+	"mizan-database", "mizan-database-owner", "mizan-secret-key", "mizan-signing-keys", "mizan-provider-credentials",
+	"mizan-slack", "mizan-kafka", "mizan-kafka-ca",
 }
 
 // secretName matches environment variables whose value must come from a Secret, never a literal.
@@ -57,6 +59,7 @@ var codecs = func() serializer.CodecFactory {
 type rendered struct {
 	dir     string
 	objects []runtime.Object
+	helm    bool // rendered from the Helm chart (deploy/helm_test.go) rather than with kustomize
 }
 
 func render(t *testing.T, dir string) *rendered {
@@ -177,7 +180,7 @@ func (r *rendered) sourcesOf(t *testing.T, w workload, c corev1.Container) (conf
 				t.Fatalf("%s: MIZAN_SOURCES=%s but ConfigMap %s has no key %s", w, p, cm.Name, rel)
 			}
 			// The real parser, with every secret it names set: the file must be one the poller accepts.
-			s, err := config.ParseSources([]byte(data), func(string) string { return "set" })
+			s, err := config.ParseSources([]byte(data), func(string) string { return "set" }, registry.Providers())
 			if err != nil {
 				t.Fatalf("%s: ConfigMap %s: %v", w, cm.Name, err)
 			}
@@ -228,14 +231,18 @@ func checkCommon(t *testing.T, r *rendered) {
 	}
 
 	// Setup: the migrate Job runs `reconciler migrate`, and the topics Job `reconciler topics`.
-	for name, sub := range map[string]string{"mizan-migrate": "migrate", "mizan-topics": "topics"} {
-		j := find[*batchv1.Job](t, r, name)
+	for component, sub := range map[string]string{"migrate": "migrate", "topics": "topics"} {
+		j := setupJob(t, r, component)
+		name := j.Name
 		c := j.Spec.Template.Spec.Containers[0]
 		if path.Base(c.Command[0]) != "reconciler" || len(c.Args) == 0 || c.Args[0] != sub {
 			t.Errorf("Job %s runs %q %q, want reconciler %s", name, c.Command, c.Args, sub)
 		}
 		if j.Spec.BackoffLimit == nil || j.Spec.TTLSecondsAfterFinished == nil || j.Spec.ActiveDeadlineSeconds == nil {
 			t.Errorf("Job %s: backoffLimit, ttlSecondsAfterFinished and activeDeadlineSeconds must be set", name)
+		}
+		if r.helm {
+			continue // Helm runs them as hooks before the rest: checkHooks.
 		}
 		if j.Labels["mizan/stage"] != "setup" {
 			t.Errorf("Job %s lacks the label mizan/stage=setup that `kubectl apply -l` selects", name)
@@ -260,6 +267,7 @@ func checkCommon(t *testing.T, r *rendered) {
 			}
 		}
 	}
+	checkDatabaseRoles(t, r)
 
 	// The reconciler: probes, a grace period to finish a batch, at most one replica per partition, a PDB
 	// and a metrics Service that select its pods.
@@ -268,7 +276,7 @@ func checkCommon(t *testing.T, r *rendered) {
 	if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g < 30 {
 		t.Errorf("reconciler terminationGracePeriodSeconds = %v, want at least 30 to finish a batch", g)
 	}
-	_, topicFlags, _ := bins["reconciler"].check(find[*batchv1.Job](t, r, "mizan-topics").Spec.Template.Spec.Containers[0].Args)
+	_, topicFlags, _ := bins["reconciler"].check(setupJob(t, r, "topics").Spec.Template.Spec.Containers[0].Args)
 	partitions, err := strconv.Atoi(topicFlags["partitions"])
 	if err != nil {
 		t.Fatalf("topics Job: --partitions %q", topicFlags["partitions"])
@@ -331,8 +339,8 @@ func checkCommon(t *testing.T, r *rendered) {
 // checkPod checks one workload's pod: security, the command against the binary's usage, its environment.
 func checkPod(t *testing.T, r *rendered, w workload, bins map[string]*binary) {
 	spec := w.pod.Spec
-	if spec.ServiceAccountName != "mizan" {
-		t.Errorf("%s: serviceAccountName %q, want mizan", w, spec.ServiceAccountName)
+	if !slices.ContainsFunc(all[*corev1.ServiceAccount](r), func(sa *corev1.ServiceAccount) bool { return sa.Name == spec.ServiceAccountName }) {
+		t.Errorf("%s: serviceAccountName %q is none of the ServiceAccounts applied with it", w, spec.ServiceAccountName)
 	}
 	if spec.AutomountServiceAccountToken == nil || *spec.AutomountServiceAccountToken {
 		t.Errorf("%s mounts a service account token", w)
@@ -511,6 +519,65 @@ func checkServing(t *testing.T, r *rendered, d *appsv1.Deployment) {
 	}
 }
 
+// setupJob returns the one Job of a setup component (migrate, topics), found by its label: its name carries
+// the image tag in an overlay (mizan-migrate-v0.1.0).
+func setupJob(t *testing.T, r *rendered, component string) *batchv1.Job {
+	t.Helper()
+	var found []*batchv1.Job
+	for _, j := range all[*batchv1.Job](r) {
+		if j.Labels["app.kubernetes.io/component"] == component {
+			found = append(found, j)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("%s: %d Jobs of component %s, want 1", r.dir, len(found), component)
+	}
+	return found[0]
+}
+
+// checkDatabaseRoles checks the role split (docs/security.md, "Roles"): the migrate Job alone connects as the
+// schema owner, every other container as the runtime role, and a URL only ever comes from those Secrets —
+// never a literal, so no superuser's URL can be written into a manifest.
+func checkDatabaseRoles(t *testing.T, r *rendered) {
+	t.Helper()
+	urlIn := regexp.MustCompile(`(?i)postgres(ql)?://`)
+	for _, w := range r.workloads() {
+		for _, c := range w.pod.Spec.Containers {
+			migrate := w.pod.Labels["app.kubernetes.io/component"] == "migrate"
+			for _, e := range c.Env {
+				if urlIn.MatchString(e.Value) {
+					t.Errorf("%s container %s: env %s holds a database URL", w, c.Name, e.Name)
+				}
+				ref := e.ValueFrom
+				if ref == nil || ref.SecretKeyRef == nil {
+					continue
+				}
+				if ref.SecretKeyRef.Name == "mizan-database-owner" && (!migrate || e.Name != "DATABASE_URL") {
+					t.Errorf("%s container %s: %s comes from the owner's Secret, which only the migrate Job reads", w, c.Name, e.Name)
+				}
+				if e.Name != "DATABASE_URL" {
+					continue
+				}
+				want := "mizan-database"
+				if migrate {
+					want = "mizan-database-owner"
+				}
+				if ref.SecretKeyRef.Name != want || ref.SecretKeyRef.Key != "url" || isTrue(ref.SecretKeyRef.Optional) {
+					t.Errorf("%s container %s: DATABASE_URL from Secret %s key %s, want %s key url, required", w, c.Name,
+						ref.SecretKeyRef.Name, ref.SecretKeyRef.Key, want)
+				}
+			}
+		}
+	}
+	for _, cm := range all[*corev1.ConfigMap](r) {
+		for k, v := range cm.Data {
+			if urlIn.MatchString(v) {
+				t.Errorf("ConfigMap %s key %s holds a database URL", cm.Name, k)
+			}
+		}
+	}
+}
+
 func secretsReferenced(ws []workload) []string {
 	seen := map[string]bool{}
 	for _, w := range ws {
@@ -589,15 +656,31 @@ func checkCronJobs(t *testing.T, r *rendered) {
 		if src == "" {
 			t.Errorf("CronJob %s polls every source: give each source its own CronJob", cj.Name)
 		}
-		if other, dup := polled[src]; dup {
-			t.Errorf("CronJobs %s and %s both poll %s", other, cj.Name, src)
+		// A CronJob polls a source's every feed, or one feed (--feed): the Helm chart's perFeed.
+		key := src + "/" + flags["feed"]
+		if other, dup := polled[key]; dup {
+			t.Errorf("CronJobs %s and %s both poll %s", other, cj.Name, key)
 		}
-		polled[src] = cj.Name
+		polled[key] = cj.Name
 	}
 	for _, s := range sources.Sources {
-		if _, ok := polled[s.Name]; !ok {
-			t.Errorf("source %s has no poller CronJob", s.Name)
+		whole := polled[s.Name+"/"]
+		for feed := range s.Feeds {
+			if name, ok := polled[s.Name+"/"+feed]; ok {
+				if whole != "" {
+					t.Errorf("source %s: CronJob %s polls every feed and %s the feed %s", s.Name, whole, name, feed)
+				}
+			} else if whole == "" {
+				t.Errorf("source %s: no poller CronJob polls its feed %s", s.Name, feed)
+			}
 		}
+		delete(polled, s.Name+"/")
+		for feed := range s.Feeds {
+			delete(polled, s.Name+"/"+feed)
+		}
+	}
+	for key, name := range polled {
+		t.Errorf("CronJob %s polls %s, which the sources file does not have", name, key)
 	}
 }
 
@@ -693,6 +776,25 @@ func TestOverlays(t *testing.T) {
 					}
 				}
 			}
+			// The setup Jobs carry the tag in their names (the overlay's replacements), so an upgrade applies
+			// new Jobs rather than failing on the finished ones' immutable templates.
+			_, tag, _ := strings.Cut(find[*appsv1.Deployment](t, r, "mizan-reconciler").Spec.Template.Spec.Containers[0].Image, ":")
+			for _, component := range []string{"migrate", "topics"} {
+				j := setupJob(t, r, component)
+				if want := "mizan-" + component + "-" + tag; j.Name != want {
+					t.Errorf("Job %s: want the name %s, the image tag's (copy the example's replacements)", j.Name, want)
+				}
+				if _, jobTag, _ := strings.Cut(j.Spec.Template.Spec.Containers[0].Image, ":"); jobTag != tag {
+					t.Errorf("Job %s runs the tag %s, the reconciler %s", j.Name, jobTag, tag)
+				}
+			}
+			// Nothing in the migrate Job's template changes between two applies of one release: no ConfigMap
+			// (whose name carries a hash of its content).
+			for _, ef := range setupJob(t, r, "migrate").Spec.Template.Spec.Containers[0].EnvFrom {
+				if ef.ConfigMapRef != nil {
+					t.Errorf("the migrate Job reads ConfigMap %s: a config change would change its immutable template", ef.ConfigMapRef.Name)
+				}
+			}
 		})
 	}
 }
@@ -729,6 +831,20 @@ func TestExampleOverlay(t *testing.T) {
 // sources, as an overlay choosing it would.
 func TestPollerDeploymentAlternative(t *testing.T) {
 	t.Parallel()
+	r := renderPollerDeploymentAlternative(t)
+	checkCommon(t, r)
+	checkPollers(t, r)
+	d := find[*appsv1.Deployment](t, r, "mizan-poller")
+	c := d.Spec.Template.Spec.Containers[0]
+	if s, _ := r.sourcesOf(t, workload{"Deployment", d.Name, d.Labels, d.Spec.Template}, c); len(s.Sources) != 2 {
+		t.Errorf("the poller Deployment reads %d sources, want the example's 2", len(s.Sources))
+	}
+}
+
+// renderPollerDeploymentAlternative renders deploy/base with the poller-deployment component and the
+// example overlay's sources file.
+func renderPollerDeploymentAlternative(t *testing.T) *rendered {
+	t.Helper()
 	dir := t.TempDir()
 	// kustomize refuses absolute paths: refer to the repository relative to the temporary directory.
 	rel := func(p string) string {
@@ -755,7 +871,7 @@ components:
   - %s
 images:
   - name: %s
-    newTag: "0.1.0"
+    newTag: v0.1.0
 configMapGenerator:
   - name: mizan-sources
     behavior: replace
@@ -767,12 +883,5 @@ configMapGenerator:
 			t.Fatal(err)
 		}
 	}
-	r := render(t, dir)
-	checkCommon(t, r)
-	checkPollers(t, r)
-	d := find[*appsv1.Deployment](t, r, "mizan-poller")
-	c := d.Spec.Template.Spec.Containers[0]
-	if s, _ := r.sourcesOf(t, workload{"Deployment", d.Name, d.Labels, d.Spec.Template}, c); len(s.Sources) != 2 {
-		t.Errorf("the poller Deployment reads %d sources, want the example's 2", len(s.Sources))
-	}
+	return render(t, dir)
 }

@@ -12,7 +12,11 @@ import (
 	"database/sql"
 	"embed"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -43,6 +47,11 @@ func newProvider(db *sql.DB, logger *slog.Logger) (*goose.Provider, error) {
 		goose.WithSessionLocker(locker),
 		goose.WithDisableGlobalRegistry(true),
 		goose.WithSlog(logger),
+		// Migration numbers are given out in ranges to changes made side by side, so a merged change can bring
+		// a migration numbered below one a database has already applied (00030 and 00031 came after 00096).
+		// Each is written against the schema as the others leave it; goose applies such missing ones, in
+		// version order, before the new ones, instead of refusing to migrate at all.
+		goose.WithAllowOutofOrder(true),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
@@ -80,4 +89,36 @@ func Version(ctx context.Context, db *sql.DB) (int64, error) {
 		return 0, fmt.Errorf("migrations: version: %w", err)
 	}
 	return v, nil
+}
+
+// Newest returns the newest migration version embedded in this binary: the schema version the running
+// commands are built for.
+func Newest() (int64, error) {
+	vs, err := Versions()
+	if err != nil || len(vs) == 0 {
+		return 0, err
+	}
+	return vs[len(vs)-1], nil
+}
+
+// Versions returns the version of every migration embedded in this binary, in order.
+func Versions() ([]int64, error) {
+	names, err := fs.Glob(FS, "*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("migrations: list: %w", err)
+	}
+	var vs []int64
+	for _, n := range names {
+		num, _, ok := strings.Cut(n, "_")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseInt(num, 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("migrations: %s: not a numbered migration", n)
+		}
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	return vs, nil
 }

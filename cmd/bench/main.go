@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mizanhq/mizan/internal/cli"
 )
 
 func main() {
@@ -20,6 +22,6 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
 	}
+	os.Exit(cli.ExitCode(err))
 }

@@ -11,7 +11,14 @@ import (
 	"strings"
 
 	"github.com/mizanhq/mizan/internal/bench"
+	"github.com/mizanhq/mizan/internal/cli"
 )
+
+const usage = `usage:
+  bench [flags]     measure the pipeline against this machine's limits and print one table (make bench)
+  bench version     print the version, commit and Go version
+  bench help        print this help
+It creates and drops its own databases on TEST_DATABASE_URL's server, else DATABASE_URL's, else the local one.`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == bench.BrokerCommand {
@@ -43,15 +50,23 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	pollerBin := fs.String("poller-bin", "bin/poller", "the built poller binary, for the memory run")
 	out := fs.String("out", ".run/bench", "directory for the CPU profile and the memory run's files")
 	strict := fs.Bool("strict", false, "exit non-zero when a target is short, not only when a phase fails")
-	skip := fs.String("skip", "", "comma-separated phases not to run: reference, ingest, poller, rss, balance")
+	matchExps := fs.Int("match-expectations", 1_000_000, "open expectations in the table of the matching phase")
+	matchItems := fs.Int("match-items", 200_000, "statement items the matching phase applies with matching on and off")
+	skip := fs.String("skip", "", "comma-separated phases not to run: reference, ingest, poller, rss, balance, matching")
+	if _, ok := cli.HelpWanted(args); ok {
+		cli.PrintFlagsHelp(stdout, "bench", usage, fs)
+		return nil
+	}
+	if len(args) == 1 && args[0] == "version" {
+		fmt.Fprintln(stdout, cli.Version("bench"))
+		return nil
+	}
+	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return cli.Usagef(usage, "%v", err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+		return cli.Usagef(usage, "unexpected arguments: %q", fs.Args())
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
@@ -66,6 +81,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		shrink("rss-items", rssItems, 100_000)
 		shrink("balance-calls", calls, 500)
 		shrink("explain-events", explainEvents, 2_000)
+		shrink("match-expectations", matchExps, 100_000)
+		shrink("match-items", matchItems, 20_000)
 		if !set["history"] {
 			*history = "10000,100000"
 		}
@@ -89,6 +106,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return fmt.Errorf("--events %d over --businesses %d: want at least one event per business", *events, *businesses)
 	case *rssSources < 1 || *rssItems < *rssSources:
 		return fmt.Errorf("--rss-items %d over --rss-sources %d: want at least one item per source", *rssItems, *rssSources)
+	case *matchItems > 0 && *matchExps < 1:
+		return errors.New("--match-expectations must be positive when --match-items is")
 	case *backfill < 1 || *batch < 1 || *calls < 10 || *partitions < 1 || *explainEvents < 0:
 		return errors.New("--backfill, --batch, --partitions must be positive, --balance-calls at least 10 " +
 			"and --explain-events not negative")
@@ -99,6 +118,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		AdminURL: bench.AdminURL(getenv), Events: *events, Businesses: *businesses, Batch: *batch, ReferenceConns: *refConns,
 		Backfill: *backfill, RSSItems: *rssItems, RSSSources: *rssSources, History: lengths, BalanceCalls: *calls, ExplainEvents: *explainEvents,
 		PollerBin: *pollerBin, OutDir: *out, Partitions: *partitions, Skip: skipped, Progress: stderr, Log: log,
+		MatchExpectations: *matchExps, MatchItems: *matchItems,
 	})
 	if rep != nil {
 		rep.Print(stdout)

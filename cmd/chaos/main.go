@@ -2,8 +2,9 @@
 // whole pipeline on a simulated month while it kills and restarts the reconciler, the poller, the broker and
 // PostgreSQL, then proves that nothing was lost and nothing counted twice (see internal/chaos).
 //
-//	chaos --setting ci|long [--seed N] [--dir D] [--bin DIR]
-//	chaos broker --dir D --port P      (the broker's own process, which the suite starts and kills)
+//	chaos --setting ci|long [--broker fake|real] [--no-big-poison] [--seed N] [--dir D] [--bin DIR]
+//	chaos broker --dir D --port P      (the kfake broker's own process, which the suite starts and kills)
+//	chaos kafka start|stop|status [--dir D]   (a real Apache Kafka broker: scripts/kafka.sh, make kafka)
 package main
 
 import (
@@ -18,39 +19,73 @@ import (
 	"time"
 
 	"github.com/mizanhq/mizan/internal/chaos"
+	"github.com/mizanhq/mizan/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "chaos:", err)
-		os.Exit(1)
 	}
+	os.Exit(cli.ExitCode(err))
 }
 
+const usage = `usage:
+  chaos [--setting ci|long] [--broker fake|real] [--no-big-poison] [--seed N] [--dir D] [--bin DIR]
+                                  run the fault suite and prove the ledger exact (make chaos, make chaos-long)
+      --setting NAME              how much chaos: ci or long (ci)
+      --broker fake|real          the Kafka broker to crash: kfake, or Apache Kafka (fetched by Maven) (fake)
+      --no-big-poison             leave out the poison message of the broker's maximum size
+      --seed N                    the run's random seed (0: from the clock); printed, to replay a run's plan
+      --dir D                     work directory, kept (default: a temporary one, removed when the run passes)
+      --bin DIR                   directory of the poller and reconciler binaries (default: beside this one)
+  chaos broker --dir D --port P   the kfake broker's own process, which the suite starts and kills
+  chaos kafka start|stop|status [--dir D]
+                                  a real Apache Kafka broker (scripts/kafka.sh, make kafka)
+  chaos version                   print the version, commit and Go version
+  chaos help [COMMAND]            print this help, or a command's`
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if words, ok := cli.HelpWanted(args); ok {
+		cli.PrintHelp(stdout, "chaos", usage, words)
+		return nil
+	}
+	if len(args) == 1 && args[0] == "version" {
+		fmt.Fprintln(stdout, cli.Version("chaos"))
+		return nil
+	}
+	if len(args) > 0 && args[0] == "kafka" {
+		return chaos.KafkaCommand(ctx, args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "broker" {
 		fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
 		dir := fs.String("dir", "", "the broker's data directory")
 		port := fs.Int("port", 0, "the port to listen on, on 127.0.0.1")
 		if err := fs.Parse(args[1:]); err != nil {
-			return err
+			return cli.Usagef(usage, "chaos broker: %v", err)
 		}
 		return chaos.ServeBroker(*dir, *port, stdout)
 	}
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	name := fs.String("setting", "ci", "how much chaos: "+chaos.SettingNames())
 	seed := fs.Uint64("seed", 0, "the run's random seed (0: from the clock); printed, to replay a run's plan")
 	dir := fs.String("dir", "", "work directory, kept (default: a temporary one, removed when the run passes)")
 	bin := fs.String("bin", "", "directory of the poller and reconciler binaries (default: beside this one)")
+	broker := fs.String("broker", chaos.BrokerFake, "the Kafka broker to crash: fake (kfake) or real (Apache Kafka, fetched by Maven)")
+	noBig := fs.Bool("no-big-poison", false, "leave out the poison message of the broker's maximum size")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return cli.Usagef(usage, "%v", err)
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef(usage, "unknown command %q", fs.Arg(0))
 	}
 	setting, ok := chaos.Settings[*name]
 	if !ok {
-		return fmt.Errorf("unknown setting %q (known: %s)", *name, chaos.SettingNames())
+		return cli.Usagef(usage, "unknown setting %q (known: %s)", *name, chaos.SettingNames())
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -72,6 +107,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	_, err = chaos.Run(ctx, chaos.Options{Setting: setting, BinDir: *bin, Self: self, Dir: *dir, Seed: *seed, Out: stdout})
+	_, err = chaos.Run(ctx, chaos.Options{Setting: setting, BinDir: *bin, Self: self, Dir: *dir, Seed: *seed, Out: stdout,
+		Broker: *broker, NoBigPoison: *noBig})
 	return err
 }

@@ -2,6 +2,10 @@
 //
 //	poller run                  poll every source on its cron schedule until stopped
 //	poller once [--source NAME] [--feed FEED]   poll every source (or one; every feed or one) once
+//	poller config check         print and check the configuration
+//	poller version | help
+//	poller probe --source NAME [--record DIR]   call each endpoint of one source once, read-only, and say what
+//	                                            mizan understood of it; non-zero if the poller would not handle it
 package main
 
 import (
@@ -10,6 +14,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/mizanhq/mizan/internal/cli"
 )
 
 func main() {
@@ -18,6 +24,6 @@ func main() {
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "poller:", err)
-		os.Exit(1)
 	}
+	os.Exit(cli.ExitCode(err))
 }

@@ -13,32 +13,75 @@ import (
 	"github.com/mizanhq/mizan/internal/kafka"
 	"github.com/mizanhq/mizan/internal/metrics"
 	"github.com/mizanhq/mizan/internal/poller"
+	"github.com/mizanhq/mizan/internal/sources"
+	"github.com/mizanhq/mizan/internal/sources/registry"
+	"github.com/mizanhq/mizan/internal/trust"
 )
 
 const usage = `usage:
-  poller run                   poll every source on its cron schedule until stopped
+  poller run                   poll every source on its cron schedule until SIGTERM
   poller once [--source NAME] [--feed FEED]
-                               poll every source (or one; every feed or one) once; exit non-zero if any failed`
+                               poll every source (or only NAME; every feed or only FEED: statement, balance,
+                               settlements, batches) once; exit non-zero if any poll failed
+  poller probe --source NAME [--record DIR]
+                               call each endpoint of one source once (read-only; credentials refreshed and stored
+                               as a poll would), print what mizan understood, exit non-zero on anything the poller
+                               would not handle; --record writes the answers, redacted, as test fixtures
+  poller config check          print the configuration (secrets masked) and check it; connects to nothing
+  poller version               print the version, commit and Go version
+  poller help [COMMAND]        print this help, or a command's
+The sources file also names the variables holding each source's credentials.`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return errors.New(usage)
+	if words, ok := cli.HelpWanted(args); ok {
+		cli.PrintHelp(stdout, "poller", usage, words)
+		return nil
 	}
-	var source, feed string
+	if len(args) == 0 {
+		return cli.Usagef(usage, "a command is needed")
+	}
+	var source, feed, record string
 	switch args[0] {
 	case "run":
 		if len(args) > 1 {
-			return fmt.Errorf("poller run takes no arguments\n%s", usage)
+			return cli.Usagef(usage, "poller run takes no arguments")
 		}
 	case "once":
 		fs := flag.NewFlagSet("once", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
 		fs.StringVar(&source, "source", "", "poll only the source with this name")
 		fs.StringVar(&feed, "feed", "", "poll only this feed (statement, balance, settlements, batches)")
 		if err := fs.Parse(args[1:]); err != nil {
-			return err
+			return cli.Usagef(usage, "poller once: %v", err)
 		}
+		if fs.NArg() > 0 {
+			return cli.Usagef(usage, "poller once takes no arguments, only flags: %q", fs.Args())
+		}
+	case "probe":
+		fs := flag.NewFlagSet("probe", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.StringVar(&source, "source", "", "the source to probe (required)")
+		fs.StringVar(&record, "record", "", "write each answer, redacted, into this directory")
+		if err := fs.Parse(args[1:]); err != nil {
+			return cli.Usagef(usage, "poller probe: %v", err)
+		}
+		if fs.NArg() > 0 {
+			return cli.Usagef(usage, "poller probe takes no arguments, only flags: %q", fs.Args())
+		}
+		if source == "" {
+			return cli.Usagef(usage, "poller probe needs --source NAME")
+		}
+		return probe(ctx, getenv, stdout, stderr, source, record)
+	case "config":
+		if len(args) != 2 || args[1] != "check" {
+			return cli.Usagef(usage, "poller config: the only command is `poller config check`")
+		}
+		return cli.CheckConfig(stdout, "poller", getenv, registry.Providers())
+	case "version":
+		fmt.Fprintln(stdout, cli.Version("poller"))
+		return nil
 	default:
-		return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+		return cli.Usagef(usage, "unknown command %q", args[0])
 	}
 
 	log := cli.Logger(stderr, getenv).With("cmd", "poller")
@@ -46,12 +89,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	sources, err := config.LoadSources(env.SourcesPath, getenv)
+	srcs, err := config.LoadSources(env.SourcesPath, getenv, registry.Providers())
+	if err != nil {
+		return err
+	}
+	keys, err := config.ReadSigningKeys(getenv)
 	if err != nil {
 		return err
 	}
 	if source != "" {
-		if _, ok := sources.Find(source); !ok {
+		if _, ok := srcs.Find(source); !ok {
 			return fmt.Errorf("no source named %q in %s", source, env.SourcesPath)
 		}
 	}
@@ -64,8 +111,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	pub := kafka.NewPublisher(kcfg)
-	defer pub.Close()
+	kpub := kafka.NewPublisher(kcfg)
+	defer kpub.Close()
+	// Every event is signed: the reconciler takes as a provider's fact only what a poller signed, and only
+	// for the sources some poller registered.
+	pub, err := trust.NewSigningPublisher(kpub, keys)
+	if err != nil {
+		return err
+	}
+	if err := trust.Register(ctx, pool, srcs, "poller"); err != nil {
+		return err
+	}
 	reg := metrics.New()
 	defaultAddr := ""
 	if args[0] == "run" {
@@ -88,7 +144,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			pcfg.SettleDelay = -1 // explicitly none
 		}
 	}
-	p, err := poller.New(pcfg, sources, pool, pub, env.SecretKey, log)
+	p, err := poller.New(pcfg, registry.Providers(), srcs, pool, pub, env.SecretKey, log)
 	if err != nil {
 		return err
 	}
@@ -99,5 +155,41 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	fmt.Fprintln(stdout, "poller: every poll complete")
+	return nil
+}
+
+// probe runs `poller probe`: it needs the database (the source's credentials) but not Kafka, nor the signing
+// keys: it publishes nothing.
+func probe(ctx context.Context, getenv func(string) string, stdout, stderr io.Writer, name, record string) error {
+	log := cli.Logger(stderr, getenv).With("cmd", "poller")
+	env, err := config.ReadEnv(getenv, "DATABASE_URL", "MIZAN_SOURCES", "MIZAN_SECRET_KEY")
+	if err != nil {
+		return err
+	}
+	srcs, err := config.LoadSources(env.SourcesPath, getenv, registry.Providers())
+	if err != nil {
+		return err
+	}
+	src, ok := srcs.Find(name)
+	if !ok {
+		return fmt.Errorf("no source named %q in %s", name, env.SourcesPath)
+	}
+	pool, err := cli.Pool(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	var rec sources.Recorder
+	if record != "" {
+		rec = sources.DirRecorder(record)
+	}
+	report, err := poller.Probe(ctx, src, pool, env.SecretKey, nil, log, rec)
+	poller.WriteReport(stdout, src, report)
+	if err != nil {
+		return err
+	}
+	if !report.OK() {
+		return errors.New("probe found what the poller would not handle (see above)")
+	}
 	return nil
 }

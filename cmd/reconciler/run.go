@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
+	"sync"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/mizanhq/mizan/internal/alerts"
@@ -15,30 +17,76 @@ import (
 	"github.com/mizanhq/mizan/internal/config"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/matching"
 	"github.com/mizanhq/mizan/internal/metrics"
 	"github.com/mizanhq/mizan/internal/reconciler"
+	"github.com/mizanhq/mizan/internal/sources/registry"
+	"github.com/mizanhq/mizan/internal/trust"
 	"github.com/mizanhq/mizan/migrations"
 )
 
 const usage = `usage:
-  reconciler migrate                 apply the database migrations
-  reconciler topics [flags]          create mizan's Kafka topics, or check they exist with enough partitions
-  reconciler run [--until-idle]      consume events; with --until-idle, exit 0 once every partition is caught up`
+  reconciler migrate                 apply the database migrations (as the schema's owner)
+  reconciler migrate status          list the migrations this binary has and which the database applied; pending
+                                     ones are listed and change nothing
+  reconciler topics [--partitions N] [--replication R]
+                                     create mizan's Kafka topics, or check they exist with enough partitions
+  reconciler run [--until-idle]      consume events; with --until-idle, exit 0 once every partition is caught up
+                                     (3: the database is not this binary's schema, 4: alerts left undelivered,
+                                     5: stalled; docs/operations.md)
+  reconciler dlq list [--since TIME] list the dead letters (TIME: RFC 3339, or a duration back from now: 24h)
+  reconciler dlq replay [--id N,N] [--since TIME]
+                                     apply dead letters again after a fix, through the trust gate (default: every
+                                     one not yet applied); exit 6 if some still fail
+  reconciler adjust --reason TEXT --post ACCOUNT=AMOUNT --post ACCOUNT=AMOUNT [flags]
+                                     post an audited adjustment entry (accountants: clear suspense); adjust -h
+  reconciler adjust reverse ENTRY_ID --reason TEXT
+                                     post the entry that negates an adjustment
+  reconciler ack ALERT_ID --note TEXT
+                                     acknowledge an open alert (who and when are recorded; announced in Slack)
+  reconciler expect import FILE.csv  load the business's expectations from CSV (docs/matching.md); idempotent
+  reconciler config check            print the configuration (secrets masked) and check it; connects to nothing
+  reconciler version                 print the version, commit and Go version
+  reconciler help [COMMAND]          print this help, or a command's`
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if words, ok := cli.HelpWanted(args); ok {
+		cli.PrintHelp(stdout, "reconciler", usage, words)
+		return nil
+	}
 	if len(args) == 0 {
-		return errors.New(usage)
+		return cli.Usagef(usage, "a command is needed")
 	}
 	log := cli.Logger(stderr, getenv).With("cmd", "reconciler")
 	switch args[0] {
 	case "migrate":
-		return migrate(ctx, getenv, stdout, log)
+		switch {
+		case len(args) == 1:
+			return migrate(ctx, getenv, stdout, log)
+		case len(args) == 2 && args[1] == "status":
+			return migrateStatus(ctx, getenv, stdout)
+		}
+		return cli.Usagef(usage, "reconciler migrate: unexpected %q", args[1:])
 	case "topics":
 		return topics(ctx, args[1:], getenv, stdout, log)
 	case "run":
 		return consume(ctx, args[1:], getenv, stdout, log)
+	case "config":
+		if len(args) != 2 || args[1] != "check" {
+			return cli.Usagef(usage, "reconciler config: the only command is `reconciler config check`")
+		}
+		return cli.CheckConfig(stdout, "reconciler", getenv, registry.Providers())
+	case "version":
+		fmt.Fprintln(stdout, cli.Version("reconciler"))
+		return nil
+	case "adjust", "ack":
+		return accountantCommand(ctx, args, getenv, stdout)
+	case "expect":
+		return expect(ctx, args[1:], getenv, stdout, log)
+	case "dlq":
+		return deadLetters(ctx, args[1:], getenv, stdout, log)
 	}
-	return fmt.Errorf("unknown command %q\n%s", args[0], usage)
+	return cli.Usagef(usage, "unknown command %q", args[0])
 }
 
 func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
@@ -64,12 +112,38 @@ func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer, 
 	return nil
 }
 
+// migrateStatus prints which migrations the database has applied and which are pending. It only reads: an
+// operator can run it against production before an upgrade.
+func migrateStatus(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	env, err := config.ReadEnv(getenv, "DATABASE_URL")
+	if err != nil {
+		return err
+	}
+	pool, err := cli.Pool(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	st, err := migrations.ReadStatus(ctx, db)
+	if err != nil {
+		return err
+	}
+	st.Print(stdout)
+	return nil
+}
+
 func topics(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
 	fs := flag.NewFlagSet("topics", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	partitions := fs.Int("partitions", 6, "partitions per topic (the most reconciler replicas that can share the work)")
 	replication := fs.Int("replication", 3, "replication factor (3 for production clusters; 1 for a single broker)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return cli.Usagef(usage, "reconciler topics: %v", err)
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef(usage, "reconciler topics takes no arguments, only flags: %q", fs.Args())
 	}
 	env, err := config.ReadEnv(getenv, "KAFKA_BROKERS")
 	if err != nil {
@@ -88,19 +162,43 @@ func topics(ctx context.Context, args []string, getenv func(string) string, stdo
 
 func consume(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
 	untilIdle := fs.Bool("until-idle", false, "exit 0 once the group has consumed and committed every partition to its end")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return cli.Usagef(usage, "reconciler run: %v", err)
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef(usage, "reconciler run takes no arguments, only flags: %q", fs.Args())
 	}
 	env, err := config.ReadEnv(getenv, "DATABASE_URL", "KAFKA_BROKERS")
 	if err != nil {
 		return err
 	}
-	pool, err := cli.Pool(ctx, env)
+	rcfg, err := reconciler.ReadEnv(reconciler.Config{}, getenv)
+	if err != nil {
+		return err
+	}
+	// Expectations are believed unsigned (trust.BusinessFactTypes). Their Ed25519 signatures
+	// (internal/matching/signature.go) are not yet checked on the way in: a deployment that asks for them must
+	// not start believing they are.
+	if expKeys, err := matching.ReadKeys(getenv); err != nil {
+		return err
+	} else if expKeys.Required() {
+		return fmt.Errorf("environment: %s is set, but this reconciler does not verify expectation signatures yet: "+
+			"unset it and restrict who may write the expectations topic with a Kafka ACL (docs/matching.md)",
+			matching.KeysEnv)
+	}
+	gate, err := readGate(env, getenv)
+	if err != nil {
+		return err
+	}
+	pool, workers, err := applyPool(ctx, env.DatabaseURL, rcfg.Workers, log)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
+	gate.pool = pool
+	rcfg.Workers = workers
 	kcfg, kenv, err := cli.Kafka(env, getenv, log)
 	if err != nil {
 		return err
@@ -114,32 +212,29 @@ func consume(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
+	match, err := matching.ReadConfig(getenv)
+	if err != nil {
+		return err
+	}
 	reg := metrics.New()
+	rcfg.Group, rcfg.Metrics, rcfg.Checks, rcfg.Trust, rcfg.Matching = group, reg, chk, gate, match
+	r := reconciler.New(rcfg, pool, consumer, dlq, log)
 	defaultAddr := ":8080"
 	if *untilIdle {
 		defaultAddr = "" // a batch job: nothing scrapes it
 	}
 	stopHTTP, err := cli.Serve(ctx, getenv, defaultAddr, reg,
-		metrics.Ready(metrics.PostgresCheck(pool), metrics.KafkaCheck(kcfg, events.DataTopics...)), log)
+		metrics.Ready(metrics.PostgresCheck(pool), metrics.KafkaCheck(kcfg, events.DataTopics...), r.Ready), log)
 	if err != nil {
 		return err
 	}
 	defer stopHTTP()
-	r := reconciler.New(reconciler.Config{Group: group, Metrics: reg, Checks: reconciler.CheckConfig{
-		BalanceTolerance: chk.BalanceTolerance, SettlementGrace: chk.SettlementGrace, StaleAfter: chk.StaleAfter,
-		YabandPayMaxFall: chk.YabandPayMaxFall, Interval: chk.Interval,
-	}}, pool, consumer, dlq, log)
 	if env.SlackWebhook != "" {
-		d := alerts.NewDispatcher(alerts.DispatcherConfig{WebhookURL: env.SlackWebhook.Reveal()}, pool, log)
-		d.OnDelivery = func(outcome string) {
-			label := map[string]string{"sent": metrics.SlackSent, "failed": metrics.SlackRetried, "rejected": metrics.SlackFailed}[outcome]
-			reg.SlackDeliveries.WithLabelValues(label).Inc()
-		}
-		r.SetDispatcher(d)
+		r.SetDispatcher(dispatcher(env, pool, reg, log))
 	} else {
 		log.Warn("SLACK_WEBHOOK_URL is not set: alerts are recorded in recon.alerts but not sent")
 	}
-	log.Info("reconciler started", "group", group, "until_idle", *untilIdle)
+	log.Info("reconciler started", "group", group, "until_idle", *untilIdle, "workers", rcfg.Workers)
 	err = r.Run(ctx, *untilIdle)
 	fmt.Fprintf(stdout, "reconciler: %d messages in %d batches applied, %d dead letters, %d alerts opened",
 		r.Stats.Messages, r.Stats.Batches, r.Stats.DeadLetters, r.Stats.AlertsOpened)
@@ -148,4 +243,92 @@ func consume(ctx context.Context, args []string, getenv func(string) string, std
 	}
 	fmt.Fprintln(stdout)
 	return err
+}
+
+// applyPool connects to DATABASE_URL with room for the apply workers: each holds a connection while it
+// applies, and the alert dispatcher, the time-driven checks and the stalled alert need one each besides.
+// Unless the URL sets pool_max_conns, the pool grows to fit; workers (0: the default) is then what it holds.
+func applyPool(ctx context.Context, url string, workers int, log *slog.Logger) (*pgxpool.Pool, int, error) {
+	cfg, err := cli.PoolConfig(url)
+	if err != nil {
+		return nil, 0, err
+	}
+	const others = 3
+	if workers == 0 {
+		workers = reconciler.DefaultWorkers()
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		cfg.MaxConns = max(cfg.MaxConns, int32(workers+others))
+	} else if int(cfg.MaxConns) < workers+others {
+		log.Warn("pool_max_conns leaves fewer connections than the apply workers need; workers will wait for them",
+			"pool_max_conns", cfg.MaxConns, "workers", workers, "wanted", workers+others)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, 0, fmt.Errorf("connect to PostgreSQL (DATABASE_URL): %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, 0, fmt.Errorf("connect to PostgreSQL (DATABASE_URL): %w", err)
+	}
+	return pool, workers, nil
+}
+
+func dispatcher(env config.Env, pool *pgxpool.Pool, reg *metrics.Registry, log *slog.Logger) *alerts.Dispatcher {
+	d := alerts.NewDispatcher(alerts.DispatcherConfig{WebhookURL: env.SlackWebhook.Reveal()}, pool, log)
+	d.OnDelivery = func(outcome string) {
+		label := map[string]string{"sent": metrics.SlackSent, "failed": metrics.SlackRetried, "rejected": metrics.SlackFailed}[outcome]
+		reg.SlackDeliveries.WithLabelValues(label).Inc()
+	}
+	return d
+}
+
+// readGate reads what the trust gate needs from the environment: the signing keys and the sources file. The
+// gate itself is built on its first use (lazyGate), once the reconciler has checked the schema.
+func readGate(env config.Env, getenv func(string) string) (*lazyGate, error) {
+	keys, err := config.ReadSigningKeys(getenv)
+	if err != nil {
+		return nil, err
+	}
+	g := &lazyGate{keys: keys}
+	if env.SourcesPath != "" { // the pollers' file: its sources are known even before a poller has run
+		if g.sources, err = config.LoadSourceList(env.SourcesPath, registry.Providers()); err != nil {
+			return nil, err
+		}
+	}
+	return g, nil
+}
+
+// lazyGate is the trust gate, built on its first use rather than at start-up. Building it registers the
+// sources file's sources and reads tables an unmigrated database lacks; the reconciler checks the schema
+// before it judges any event, so an unmigrated database is reported as what it is (an environment problem:
+// exit 3, or not ready until it is migrated) instead of a failed start. Until the gate is built, Admit returns
+// the error that building it met, which the reconciler takes as "could not judge" and retries.
+type lazyGate struct {
+	keys    events.Keyring
+	sources config.Sources
+	pool    *pgxpool.Pool
+
+	mu   sync.Mutex
+	gate *trust.Gate
+}
+
+// Admit builds the gate if it has not been, then asks it.
+func (g *lazyGate) Admit(ctx context.Context, ev events.Event, fact any) error {
+	g.mu.Lock()
+	gate := g.gate
+	if gate == nil {
+		if err := trust.Register(ctx, g.pool, g.sources, "reconciler"); err != nil {
+			g.mu.Unlock()
+			return err
+		}
+		var err error
+		if gate, err = trust.New(ctx, trust.Config{Keys: g.keys}, g.pool); err != nil {
+			g.mu.Unlock()
+			return err
+		}
+		g.gate = gate
+	}
+	g.mu.Unlock()
+	return gate.Admit(ctx, ev, fact)
 }

@@ -12,11 +12,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+
+	"github.com/mizanhq/mizan/internal/cli"
 )
 
 func main() {
-	if err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout); err != nil {
+	err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "simulator:", err)
-		os.Exit(1)
 	}
+	os.Exit(cli.ExitCode(err))
 }

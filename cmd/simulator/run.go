@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -15,8 +14,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mizanhq/mizan/internal/cli"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 )
+
+const usage = `usage:
+  simulator [flags]     serve the Vandar simulator until SIGINT or SIGTERM; print its URL and token pairs
+  simulator version     print the version, commit and Go version
+  simulator help        print this help`
 
 // run parses the flags, builds the simulator, serves it until ctx is done or a signal arrives, then shuts
 // down, letting requests in flight finish. The simulator takes flags only: it holds no secrets, and getenv
@@ -26,7 +31,7 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout io.Wr
 	defer stop()
 
 	fs := flag.NewFlagSet("simulator", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+	fs.SetOutput(io.Discard)
 	addr := fs.String("addr", "127.0.0.1:8081", "address to listen on")
 	slugs := fs.String("business", "acme", "comma-separated business slugs")
 	seed := fs.Int64("seed", 1, "seed of the histories; the i-th business gets seed+i")
@@ -37,14 +42,19 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout io.Wr
 		"plant one of each discrepancy per business: a hidden, a duplicated and a fee-mis-signed item, a "+
 			"drifted balance, a settlement stuck pending, a failed settlement whose money never returns and a "+
 			"batch whose totals don't add up at once, and an item's amount changed a minute after start")
+	if _, ok := cli.HelpWanted(args); ok {
+		cli.PrintFlagsHelp(stdout, "simulator", usage, fs)
+		return nil
+	}
+	if len(args) == 1 && args[0] == "version" {
+		fmt.Fprintln(stdout, cli.Version("simulator"))
+		return nil
+	}
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return err
+		return cli.Usagef(usage, "%v", err)
 	}
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+		return cli.Usagef(usage, "unexpected arguments: %q", fs.Args())
 	}
 
 	opts := vandartest.Options{RateLimit: *rateLimit, Seed: *seed}

@@ -122,3 +122,66 @@ func TestMessageSaysWhatWhereHowMuchSinceAndTheSQL(t *testing.T) {
 		}
 	}
 }
+
+// The dispatcher lock lives as long as the session that took it. When PostgreSQL restarts (or fails over)
+// in the middle of a delivery round, the lock goes with the session, and another replica may take it and
+// read the same outbox; the first must then stop instead of sending the rest of the list it read before —
+// which made the fault suite's Slack receive alerts twice with three reconcilers and PostgreSQL restarts.
+// Here the first dispatcher is held in its retry wait (Slack answered 500) while its session is ended, the
+// second delivers everything, and the first, let go, sends nothing more.
+func TestADispatcherThatLostItsLockSendsNothingMore(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	pool, _ := pgtest.NewDB(t)
+	sink := slacktest.New(nil)
+	defer sink.Close()
+	record(t, pool, mismatch("a"), mismatch("b"), mismatch("c"))
+	sink.Fail(slacktest.Fault{Status: 500}) // the first message: retried after a wait the test holds
+
+	waiting, release := make(chan struct{}), make(chan struct{})
+	var logsA bytes.Buffer
+	a := alerts.NewDispatcher(alerts.DispatcherConfig{WebhookURL: sink.URL, PerSecond: 1000, Attempts: 3,
+		Sleep: func(ctx context.Context, _ time.Duration) error {
+			close(waiting)
+			<-release
+			return nil
+		}}, pool, slog.New(slog.NewTextHandler(&logsA, nil)))
+	type result struct {
+		undelivered int
+		err         error
+	}
+	done := make(chan result, 1)
+	go func() {
+		n, err := a.Deliver(ctx)
+		done <- result{n, err}
+	}()
+	<-waiting
+	// A restart, as far as the lock is concerned: the session holding it ends (waiting until it has).
+	var ended bool
+	if err := pool.QueryRow(ctx, `SELECT pg_terminate_backend(pid, 60000) FROM pg_locks
+		WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`).
+		Scan(&ended); err != nil || !ended {
+		t.Fatalf("end the lock holder's session: %v %v", ended, err)
+	}
+	var logsB bytes.Buffer
+	if n, err := dispatcher(pool, sink.URL, &logsB).Deliver(ctx); err != nil || n != 0 {
+		t.Fatalf("the second dispatcher: undelivered %d, err %v\n%s", n, err, logsB.String())
+	}
+	close(release)
+	r := <-done
+	if r.err == nil || !strings.Contains(r.err.Error(), "lock was lost") {
+		t.Fatalf("the first dispatcher's round: undelivered %d, err %v, want it stopped on the lost lock\n%s",
+			r.undelivered, r.err, logsA.String())
+	}
+	count := map[string]int{}
+	for _, m := range sink.Messages() {
+		for _, k := range []string{"a", "b", "c"} {
+			if strings.Contains(m.Text, "drift of 42 IRT on "+k) {
+				count[k]++
+			}
+		}
+	}
+	if len(sink.Messages()) != 3 || count["a"] != 1 || count["b"] != 1 || count["c"] != 1 {
+		t.Fatalf("Slack received %d messages (%v); want each alert exactly once", len(sink.Messages()), count)
+	}
+}

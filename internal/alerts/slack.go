@@ -18,6 +18,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/mizanhq/mizan/internal/sources/httpclient"
+	"github.com/mizanhq/mizan/internal/testpoint"
 )
 
 // dispatcherLock is the advisory-lock key of the alert dispatcher ("mizan.alerts" in ASCII).
@@ -49,6 +50,8 @@ type Dispatcher struct {
 	OnDelivery func(outcome string)
 	// sent remembers state changes Slack accepted whose outbox update has not succeeded yet.
 	sent map[sentKey]bool
+	// ackSent is the same for acknowledgements, by alert id (ack.go).
+	ackSent map[int64]bool
 }
 
 // NewDispatcher returns a dispatcher reading the outbox in pool.
@@ -123,48 +126,99 @@ func (d *Dispatcher) Deliver(ctx context.Context) (undelivered int, err error) {
 		// An alert opened and resolved before it was ever sent still gets both messages, in order: people
 		// should know it happened.
 		if !p.openSent {
-			if !d.deliver(ctx, p, false) {
+			ok, err := d.deliver(ctx, conn, p, false)
+			if err != nil {
+				return undelivered, err
+			}
+			if !ok {
 				undelivered++
 				continue
 			}
 		}
-		if p.resolvedAt != nil && !d.deliver(ctx, p, true) {
-			undelivered++
+		if p.resolvedAt != nil {
+			ok, err := d.deliver(ctx, conn, p, true)
+			if err != nil {
+				return undelivered, err
+			}
+			if !ok {
+				undelivered++
+			}
 		}
 		if ctx.Err() != nil {
 			return undelivered, ctx.Err()
 		}
 	}
-	return undelivered, nil
+	return d.deliverAcknowledgements(ctx, conn, undelivered)
 }
 
-// deliver sends one state change and marks it sent; it reports whether that succeeded.
-func (d *Dispatcher) deliver(ctx context.Context, p pending, resolved bool) bool {
+// errLockLost ends a delivery round whose dispatcher lock is gone; errAlreadySent skips a message the outbox
+// says is delivered. See stillUnsent.
+var (
+	errLockLost    = errors.New("the alert outbox lock was lost with its PostgreSQL session; another replica may deliver now")
+	errAlreadySent = errors.New("already delivered")
+)
+
+// stillUnsent is asked right before every request to Slack, on the connection that holds the dispatcher
+// lock: query must answer whether the message is still unsent. The lock lives exactly as long as that
+// session, and a PostgreSQL restart or failover ends both; another replica may then take the lock and read
+// the same outbox, while this one still holds a list of what was unsent when it read it. Sending from that
+// list would announce the same alert twice. So a message goes out only while this session — and with it the
+// lock — is alive (else errLockLost ends the round) and the outbox still says it is unsent (else
+// errAlreadySent). The window left is a restart between this question and Slack's answer: at least once.
+func stillUnsent(conn *pgxpool.Conn, query string, args ...any) func(context.Context) error {
+	return func(ctx context.Context) error {
+		var unsent bool
+		if err := conn.QueryRow(ctx, query, args...).Scan(&unsent); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("%w (%v)", errLockLost, err) // not %w: the send loop must not retry it
+		}
+		if !unsent {
+			return errAlreadySent
+		}
+		return nil
+	}
+}
+
+// deliver sends one state change and marks it sent; it reports whether that succeeded, and returns an error
+// only when the round must end (errLockLost).
+func (d *Dispatcher) deliver(ctx context.Context, conn *pgxpool.Conn, p pending, resolved bool) (bool, error) {
 	if d.sent[sentKey{p.id, resolved}] { // delivered before; only the outbox update is missing
-		return d.markSent(ctx, p.id, resolved)
+		return d.markSent(ctx, p.id, resolved), nil
+	}
+	column := "open_sent_at"
+	if resolved {
+		column = "resolved_sent_at"
 	}
 	msg := Message(p.kind, p.severity, p.subject, p.summary, p.details, p.openedAt, p.resolvedAt, resolved)
-	err := d.send(ctx, msg)
+	err := d.send(ctx, msg, stillUnsent(conn, `SELECT `+column+` IS NULL FROM recon.alerts WHERE id = $1`, p.id))
 	var rejected *RejectedError
 	switch {
+	case errors.Is(err, errAlreadySent):
+		return true, nil
+	case errors.Is(err, errLockLost):
+		d.log.Warn("alert delivery stopped: the outbox lock was lost", "alert_id", p.id, "err", err)
+		return false, err
 	case errors.As(err, &rejected):
 		d.log.Error("slack rejected an alert; it stays undelivered", "alert_id", p.id, "status", rejected.Status,
 			"slack_error", rejected.Body)
 		d.count("rejected")
 		d.noteFailure(ctx, p.id, err)
-		return false
+		return false, nil
 	case err != nil:
 		d.log.Warn("slack delivery failed; it will be retried", "alert_id", p.id, "err", err)
 		d.count("failed")
 		d.noteFailure(ctx, p.id, err)
-		return false
+		return false, nil
 	}
 	d.count("sent")
+	testpoint.Reach(ctx, testpoint.SlackSent) // tests only: off unless MIZAN_TEST_PAUSE_AT names it
 	// Slack has it. Until the outbox says so, this process remembers it, so a database that is briefly away
 	// (a failover, a restart) cannot make the next round send it again; only a crash in between can.
 	d.sent[sentKey{p.id, resolved}] = true
 	d.markSent(ctx, p.id, resolved)
-	return true
+	return true, nil
 }
 
 type sentKey struct {
@@ -221,8 +275,9 @@ func (e *RejectedError) Error() string {
 }
 
 // send posts one message, retrying 429 (after its Retry-After, at least a second), 5xx and network errors
-// with backoff: the retry loop the provider clients use.
-func (d *Dispatcher) send(ctx context.Context, msg *slack.WebhookMessage) error {
+// with backoff: the retry loop the provider clients use. before runs right before every attempt (after the
+// rate limiter's wait); an error from it is returned without a post.
+func (d *Dispatcher) send(ctx context.Context, msg *slack.WebhookMessage, before func(context.Context) error) error {
 	body, err := json.Marshal(msg)
 	if err != nil {
 		return fmt.Errorf("encode slack message: %w", err)
@@ -231,6 +286,9 @@ func (d *Dispatcher) send(ctx context.Context, msg *slack.WebhookMessage) error 
 		Initial: 500 * time.Millisecond, Max: 30 * time.Second, Now: time.Now, Sleep: d.cfg.Sleep}
 	_, err = r.Do(ctx, func(ctx context.Context) ([]byte, time.Duration, error) {
 		if err := d.limiter.Wait(ctx); err != nil {
+			return nil, -1, err
+		}
+		if err := before(ctx); err != nil {
 			return nil, -1, err
 		}
 		retryAfter, err := d.post(ctx, body)
@@ -290,6 +348,9 @@ func Message(kind, severity, subject, summary string, details map[string]any, op
 	}
 	sql := fmt.Sprintf("SELECT * FROM recon.check_results WHERE subject = '%s' ORDER BY evaluated_at DESC LIMIT 20;",
 		strings.ReplaceAll(subject, "'", "''"))
+	if s, ok := details["look_closer"].(string); ok && s != "" { // the reconciler's own alerts name their table
+		sql = s
+	}
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(slack.NewTextBlockObject(slack.PlainTextType, truncate(title, 150), true, false)),
 		slack.NewSectionBlock(slack.NewTextBlockObject(slack.MarkdownType, truncate(summary, 2900), false, false), nil, nil),

@@ -3,8 +3,9 @@
 // out of that document, so that every query an analyst is shown is run, as that role, against a populated
 // ledger.
 //
-// The surface itself is SQL, in migrations/00020_entry_sources.sql, 00021_analytics_views.sql and
-// 00022_analyst_role.sql.
+// The surface itself is SQL, in migrations/00020_entry_sources.sql, 00021_analytics_views.sql,
+// 00022_analyst_role.sql and 00090–00096 (month-end: the Jalali calendar, references, trial balance and P&L,
+// suspense, adjustments and acknowledgements by mizan_accountant).
 package analysts
 
 import (
@@ -18,6 +19,9 @@ type Block struct {
 	Line    int    // 1-based line of the opening fence
 	Heading string // text of the nearest heading above it, without the #s
 	Text    string // the block's content, without the fences
+	// Info is the rest of the info string after the language, e.g. "accountant" for ```sql accountant: the
+	// blocks an accountant runs (docs/analysts.md), which the tests run as mizan_accountant.
+	Info string
 }
 
 // Blocks returns the fenced code blocks of md whose info string is lang (```sql), in document order. A block
@@ -52,10 +56,10 @@ func Blocks(md []byte, lang string) []Block {
 			}
 			continue
 		}
-		if f, info, ok := openFence(trimmed); ok {
+		if f, info, rest, ok := openFence(trimmed); ok {
 			fence = f
 			if info == lang {
-				cur = &Block{Line: n, Heading: heading}
+				cur = &Block{Line: n, Heading: heading, Info: rest}
 			}
 			continue
 		}
@@ -71,17 +75,17 @@ func Blocks(md []byte, lang string) []Block {
 }
 
 // openFence reports whether line opens a fenced block (three or more backticks or tildes) and returns the
-// fence and the first word of its info string.
-func openFence(line string) (fence, info string, ok bool) {
+// fence, the first word of its info string and the rest of it.
+func openFence(line string) (fence, info, rest string, ok bool) {
 	for _, c := range []string{"`", "~"} {
 		n := len(line) - len(strings.TrimLeft(line, c))
 		if n >= 3 {
 			fields := strings.Fields(line[n:])
 			if len(fields) > 0 {
-				info = fields[0]
+				info, rest = fields[0], strings.Join(fields[1:], " ")
 			}
-			return strings.Repeat(c, n), info, true
+			return strings.Repeat(c, n), info, rest, true
 		}
 	}
-	return "", "", false
+	return "", "", "", false
 }

@@ -21,14 +21,27 @@ import (
 	"github.com/mizanhq/mizan/internal/sources/vandar"
 )
 
-// analyst is the role the analyst surface is for (migrations/00022_analyst_role.sql).
-const analyst = "mizan_analyst"
+// analyst is the role the analyst surface is for (migrations/00022_analyst_role.sql); accountant the role
+// that adjusts the ledger and acknowledges alerts (00024, 00093).
+const (
+	analyst    = "mizan_analyst"
+	accountant = "mizan_accountant"
+)
 
 // The businesses of the fixture. The document's examples name acme, so it must be one of them.
 var businesses = []business{
-	{slug: "acme", opening: 1_250_000, seed: 1, firstID: 171_000_000_000, iban: "IR820540102680020817909002"},
-	{slug: "zeytoon", opening: 0, seed: 2, firstID: 172_000_000_000, iban: "IR062960000000100324200001"},
+	{slug: "acme", opening: 1_250_000, seed: 1, firstID: 171_000_000_000, iban: "IR820540102680020817909002", firstOrder: 1600},
+	{slug: "zeytoon", opening: 0, seed: 2, firstID: 172_000_000_000, iban: "IR062960000000100324200001", firstOrder: 52_000},
 }
+
+// The payment docs/analysts.md looks up: acme's order 1643, which the bank knows as reference 391066915244.
+const (
+	plantedOrder = 1643
+	plantedRefID = "391066915244"
+)
+
+// correction is the amount of the wallet correction Vandar makes in acme's statement, posted to suspense.
+const correction = 12_000
 
 // The fixture's YabandPay merchant: euro balances, opened by the first snapshot as DESIGN.md says.
 const (
@@ -46,6 +59,8 @@ type business struct {
 	seed    uint64
 	firstID int64
 	iban    string // where its settlements are paid
+	// firstOrder is the shop's order number before the first gateway payment.
+	firstOrder int64
 }
 
 // booking is one posting as the ledger must have booked it: the independent model the views are checked
@@ -100,6 +115,9 @@ type fixture struct {
 	boundary   time.Time
 	obs        []observation
 	mismatchAt time.Time // first balance observation of zeytoon that disagrees with the ledger
+
+	ybSuspenseKey string // the YabandPay snapshot that put 250.00 into suspense
+	adjustment    int64  // the accountant's adjustment that cleared it
 }
 
 func setup(t *testing.T) *fixture {
@@ -221,19 +239,23 @@ func (f *fixture) populate(t *testing.T) {
 	flush()
 
 	f.yabandpay(t, start)
+	f.clearSuspense(t, start)
 	f.recon(t, start)
+	f.expectations(t)
 }
 
 // yabandpay posts a YabandPay merchant's euro balances as the reconciler does, from one snapshot a day at
-// noon Tehran time: the first opens the accounts, and on day 30 the available balance rises by 200.00 that
-// no entry explains and 50.00 goes into reserve (posted against suspense).
+// noon Tehran time: the first opens the accounts, and on day 30 the available balance rises by 250.00 that
+// no entry explains (posted against suspense), 50.00 of which is held in reserve. The figures follow
+// YabandPay's text, usable = available − reserve: the reserve is part of available, so it is counted once,
+// in the wallet, and the reserve account stays at zero (docs/accounts.md, "YabandPay's reserve").
 func (f *fixture) yabandpay(t *testing.T, start time.Time) {
 	t.Helper()
-	held := map[string]decimal.Decimal{}
 	available, reserve := decimal.RequireFromString(ybOpening), decimal.Zero
+	first := true
 	for at, day := f.tehranMidnight(start, 2).Add(12*time.Hour), 2; !at.After(f.lastNoon()); at, day = at.AddDate(0, 0, 1), day+1 {
 		if day == 30 {
-			available = available.Add(decimal.RequireFromString("200.00"))
+			available = available.Add(decimal.RequireFromString("250.00"))
 			reserve = decimal.RequireFromString("50.00")
 		}
 		b := events.Balance{Provider: events.ProviderYabandPay, Account: ybMerchant, Currency: "EUR", Amount: available,
@@ -245,12 +267,23 @@ func (f *fixture) yabandpay(t *testing.T, start time.Time) {
 			t.Fatal(err)
 		}
 		f.processed = append(f.processed, processed{ev, events.TopicBalance})
-		e, _, ok := posting.YabandPaySnapshot(b, held, len(held) == 0, ev.ID)
+		// What the accounts hold now, read from the ledger as the reconciler reads it: not the figures the
+		// last snapshot reported (with the reserve inside available, the reserve account holds none of it).
+		held := map[string]decimal.Decimal{}
+		for fig, acc := range posting.YabandPayFigureAccounts(b.Account, b.Currency) {
+			if held[fig], err = ledger.Balance(f.ctx, f.pool, acc.Code); err != nil {
+				t.Fatal(err)
+			}
+		}
+		e, _, ok := posting.YabandPaySnapshot(b, held, first, ev.ID)
+		first = false
 		if ok {
 			f.apply(t, e)
 			f.entryEvent[e.IdempotencyKey] = ev.ID
+			if day == 30 {
+				f.ybSuspenseKey = e.IdempotencyKey
+			}
 		}
-		held = map[string]decimal.Decimal{"available": available, "reserve": reserve, "deposit": decimal.Zero}
 		code := posting.Wallet(b.Provider, b.Account, b.Currency).Code
 		f.obs = append(f.obs, observation{bal: b, eventID: ev.ID, ledger: f.balanceBefore(code, at.Add(time.Microsecond))})
 	}
@@ -279,6 +312,11 @@ func (f *fixture) apply(t *testing.T, entries ...ledger.Entry) {
 	if err != nil {
 		t.Fatalf("fixture: apply: %v", err)
 	}
+	f.book(entries...)
+}
+
+// book records entries in the model: how each posting must have been booked.
+func (f *fixture) book(entries ...ledger.Entry) {
 	for _, e := range entries {
 		at := e.EffectiveAt.Truncate(time.Microsecond)
 		for _, p := range e.Postings {
@@ -325,7 +363,8 @@ func (f *fixture) statement(b business, start time.Time) ([]events.StatementItem
 	var items []events.StatementItem
 	var payouts []*payout
 	var toReturn []*payout // failed, cancelled or bounced settlements, returned soon
-	unmatchedDone := false
+	unmatchedDone, correctionDone := false, false
+	order := b.firstOrder // the shop's running order number: Vandar's factorNumber on gateway payments
 
 	emit := func(at time.Time, kind, channel, dir string, status int, amount, fee int64, moved bool, returns string) events.StatementItem {
 		id++
@@ -349,11 +388,37 @@ func (f *fixture) statement(b business, start time.Time) ([]events.StatementItem
 			it.WalletAfter = &w
 			walletField = wallet
 		}
-		it.Raw, _ = json.Marshal(map[string]any{
+		raw := map[string]any{
 			"id": id, "amount": amount, "wage": fee, "status": status, "channel": channel,
 			"is_deposit": dir == events.DirectionIn, "wallet": walletField,
 			"effective_time_stamp": at.Unix(),
-		})
+			"factorNumber":         nil, "ref_id": nil, "tracking_code": nil, "card_number": nil, "track_id": nil,
+			"payment_number": nil, "payer": map[string]any{"iban": nil}, "receiver": map[string]any{"iban": nil},
+		}
+		// The references as Vandar gives them (providers/README.md): a gateway payment the order number, the
+		// bank's reference and tracking code and the masked card; a cash-in the deposit id and the payer's
+		// IBAN; a settlement the merchant's track id and the receiving IBAN.
+		switch {
+		case kind == events.KindPayment && channel == vandar.ChannelIPG:
+			order++
+			raw["factorNumber"] = strconv.FormatInt(order, 10)
+			raw["ref_id"] = fmt.Sprintf("39106%07d", id%10_000_000)
+			if order == plantedOrder {
+				raw["ref_id"] = plantedRefID
+			}
+			raw["tracking_code"] = fmt.Sprintf("%06d", id%1_000_000)
+			raw["card_number"] = fmt.Sprintf("603799******%04d", id%10_000)
+		case kind == events.KindCashIn:
+			raw["payment_number"] = 4_410_000_000 + id%1_000_000
+			raw["payer"] = map[string]any{"iban": "IR062960000000100324200001"}
+		case kind == events.KindSettlement:
+			raw["track_id"] = "trk-" + strconv.FormatInt(id, 10)
+			raw["receiver"] = map[string]any{"iban": b.iban}
+		}
+		it.Raw, _ = json.Marshal(raw)
+		if kind == events.KindSettlement {
+			it.TrackID = "trk-" + strconv.FormatInt(id, 10)
+		}
 		items = append(items, it)
 		return it
 	}
@@ -366,6 +431,10 @@ func (f *fixture) statement(b business, start time.Time) ([]events.StatementItem
 			toReturn = toReturn[1:]
 			p.returnedBy = emit(at, events.KindReturned, vandar.ChannelSettlement, events.DirectionIn, -6,
 				p.s.Amount.IntPart(), 0, true, p.item.ItemID)
+		case b.slug == "acme" && !correctionDone && at.After(start.AddDate(0, 0, 50)):
+			// Vandar corrected the wallet by 12,000 without saying why: mizan posts it to suspense.
+			correctionDone = true
+			emit(at, events.KindCorrection, vandar.ChannelOther, events.DirectionIn, 4, correction, 0, true, "")
 		case b.slug == "zeytoon" && !unmatchedDone && at.After(start.AddDate(0, 0, 40)):
 			// The bank returned money without saying for which settlement.
 			unmatchedDone = true
@@ -561,9 +630,46 @@ func (f *fixture) recon(t *testing.T, start time.Time) {
 	exec(`INSERT INTO recon.alerts (kind, severity, subject, dedup_key, summary, opened_at, last_seen_at)
 	      VALUES ('staleness', 'warning', 'yabandpay/m-4207/balance', 'staleness:yabandpay/m-4207/balance',
 	          'No complete balance poll for 3h', $1, $1)`, f.now.Add(-5*time.Hour))
+	// Someone has seen zeytoon's mismatch and said so.
+	exec(`SELECT recon.acknowledge_alert((SELECT id FROM recon.alerts WHERE dedup_key = 'balance:vandar/zeytoon/wallet'),
+	          'Asked Vandar about the 48,000 (ticket 8812)')`)
 	if err := tx.Commit(f.ctx); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// clearSuspense is an accountant clearing the 250.00 that YabandPay's day-30 snapshot put into suspense: they
+// are payments YabandPay settled that day. It goes through ledger.post_adjustment, as mizan_accountant, dated
+// the next day at noon, and the model books it as the ledger must: at that time, or at the account's latest
+// booking if later. acme's 12,000 correction stays in suspense, open.
+func (f *fixture) clearSuspense(t *testing.T, start time.Time) {
+	t.Helper()
+	at := f.tehranMidnight(start, 31).Add(12 * time.Hour)
+	susp := ledger.Account{Code: "liabilities:yabandpay:" + ybMerchant + ":suspense:eur", Type: ledger.AccountLiability, Currency: "EUR"}
+	sales := ledger.Account{Code: "income:yabandpay:" + ybMerchant + ":sales:eur", Type: ledger.AccountIncome, Currency: "EUR"}
+	e := ledger.Entry{EffectiveAt: at, Postings: []ledger.Posting{
+		{Account: susp, Amount: decimal.RequireFromString("250.00")},
+		{Account: sales, Amount: decimal.RequireFromString("-250.00")},
+	}}
+	err := pgx.BeginFunc(f.ctx, f.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(f.ctx, "SET LOCAL ROLE "+accountant); err != nil {
+			return err
+		}
+		return tx.QueryRow(f.ctx, `
+			SELECT ledger.post_adjustment(
+			    reason => 'YabandPay settled orders 88120-88127 on 1405/01/20; statement line 14',
+			    accounts => ARRAY[$1, $2], amounts => ARRAY[250.00, -250.00], effective_at => $3,
+			    clears => ARRAY[(SELECT id FROM ledger.entries WHERE idempotency_key = $4)], create_accounts => true)`,
+			susp.Code, sales.Code, at, f.ybSuspenseKey).Scan(&f.adjustment)
+	})
+	if err != nil {
+		t.Fatalf("fixture: adjustment: %v", err)
+	}
+	if err := f.pool.QueryRow(f.ctx, `SELECT idempotency_key FROM ledger.entries WHERE id = $1`, f.adjustment).
+		Scan(&e.IdempotencyKey); err != nil {
+		t.Fatal(err)
+	}
+	f.book(e)
 }
 
 // asAnalyst runs fn in a transaction as mizan_analyst (SET LOCAL ROLE) and rolls it back.
@@ -573,12 +679,17 @@ func (f *fixture) asAnalyst(t *testing.T, fn func(tx pgx.Tx) error) error {
 }
 
 func asAnalyst(ctx context.Context, pool *pgxpool.Pool, fn func(tx pgx.Tx) error) error {
+	return asRole(ctx, pool, analyst, fn)
+}
+
+// asRole runs fn in a transaction as role (SET LOCAL ROLE) and rolls it back.
+func asRole(ctx context.Context, pool *pgxpool.Pool, role string, fn func(tx pgx.Tx) error) error {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return err
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // always rolled back: nothing an analyst does is kept
-	if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+analyst); err != nil {
+	defer tx.Rollback(ctx) //nolint:errcheck // always rolled back: nothing done here is kept
+	if _, err := tx.Exec(ctx, "SET LOCAL ROLE "+pgx.Identifier{role}.Sanitize()); err != nil {
 		return err
 	}
 	return fn(tx)

@@ -174,10 +174,26 @@ func TestEntrySourcesMigration(t *testing.T) {
 	})
 }
 
+// post posts entries with today's ledger.Apply. Apply locks the balance rows through ledger.lock_balances
+// (migration 00027), which the schema under test predates: for the time of the call, a stand-in that does
+// what it does (as the superuser these tests connect as) takes its place.
 func post(t *testing.T, pool *pgxpool.Pool, entries ...ledger.Entry) {
 	t.Helper()
 	if err := pgx.BeginFunc(t.Context(), pool, func(tx pgx.Tx) error {
-		_, err := ledger.Apply(t.Context(), tx, entries)
+		if _, err := tx.Exec(t.Context(), `
+			CREATE FUNCTION ledger.lock_balances(codes text[])
+			RETURNS TABLE (id bigint, code text, type text, currency text, balance numeric, last_seq bigint, last_booked_at timestamptz)
+			LANGUAGE sql AS $$
+				SELECT a.id, a.code, a.type, a.currency, b.balance, b.last_seq, b.last_booked_at
+				FROM ledger.accounts a JOIN ledger.account_balances b ON b.account_id = a.id
+				WHERE a.code = ANY (codes) ORDER BY a.id FOR UPDATE OF b
+			$$`); err != nil {
+			return err
+		}
+		if _, err := ledger.Apply(t.Context(), tx, entries); err != nil {
+			return err
+		}
+		_, err := tx.Exec(t.Context(), `DROP FUNCTION ledger.lock_balances(text[])`)
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -54,7 +54,7 @@ func relations(t *testing.T, f *fixture) []relation {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"ledger"."entries"`, `"recon"."alerts"`, `"poller"."tokens"`, `"analytics"."settlements"`} {
+	for _, want := range []string{`"ledger"."entries"`, `"recon"."alerts"`, `"poller"."credentials"`, `"analytics"."settlements"`} {
 		if !slices.ContainsFunc(rels, func(r relation) bool { return r.String() == want }) {
 			t.Fatalf("relation %s not found among %v", want, rels)
 		}
@@ -65,23 +65,34 @@ func relations(t *testing.T, f *fixture) []relation {
 // refused runs sql as mizan_analyst and fails t unless PostgreSQL refuses it with one of codes.
 func refused(t *testing.T, f *fixture, sql string, codes ...string) {
 	t.Helper()
-	err := f.asAnalyst(t, func(tx pgx.Tx) error {
+	refusedAs(t, f, analyst, sql, codes...)
+}
+
+// refusedAs runs sql as role and fails t unless PostgreSQL refuses it with one of codes.
+func refusedAs(t *testing.T, f *fixture, role, sql string, codes ...string) {
+	t.Helper()
+	err := asRole(f.ctx, f.pool, role, func(tx pgx.Tx) error {
 		_, err := tx.Exec(f.ctx, sql)
 		return err
 	})
 	var pgErr *pgconn.PgError
 	if !errors.As(err, &pgErr) || !slices.Contains(codes, pgErr.Code) {
-		t.Errorf("as %s: %s\n  got %v, want SQLSTATE %v", analyst, sql, err, codes)
+		t.Errorf("as %s: %s\n  got %v, want SQLSTATE %v", role, sql, err, codes)
 	}
 }
 
 func allowed(t *testing.T, f *fixture, sql string) {
 	t.Helper()
-	if err := f.asAnalyst(t, func(tx pgx.Tx) error {
+	allowedAs(t, f, analyst, sql)
+}
+
+func allowedAs(t *testing.T, f *fixture, role, sql string) {
+	t.Helper()
+	if err := asRole(f.ctx, f.pool, role, func(tx pgx.Tx) error {
 		_, err := tx.Exec(f.ctx, sql)
 		return err
 	}); err != nil {
-		t.Errorf("as %s: %s: %v", analyst, sql, err)
+		t.Errorf("as %s: %s: %v", role, sql, err)
 	}
 }
 
@@ -167,10 +178,13 @@ func TestAnalystChangesNothing(t *testing.T) {
 // readable are the ledger and recon relations analysts read whole (recon.alerts they read column by column).
 var readable = map[string]bool{
 	"ledger.accounts": true, "ledger.account_balances": true, "ledger.entries": true, "ledger.postings": true,
-	"ledger.entry_sources": true, "ledger.balances": true,
+	"ledger.entry_sources": true, "ledger.balances": true, "ledger.currencies": true, "ledger.limits": true,
+	"ledger.adjustments":     true,
 	"recon.processed_events": true, "recon.watermarks": true, "recon.balance_observations": true,
 	"recon.check_results": true, "recon.settlements": true, "recon.settlement_returns": true,
-	"recon.running_balances": true,
+	"recon.running_balances": true, "recon.sources": true, "recon.source_feeds": true, "recon.quarantined": true,
+	"recon.expectations": true, "recon.provider_lines": true, "recon.matches": true, "recon.expectation_kinds": true,
+	"recon.bank_accounts": true, "recon.bank_lines": true, "recon.bank_payouts": true, "recon.bank_balances": true,
 }
 
 func TestAnalystReadsWhatItShould(t *testing.T) {
@@ -181,8 +195,8 @@ func TestAnalystReadsWhatItShould(t *testing.T) {
 	t.Run("nothing of the pollers' state", func(t *testing.T) {
 		t.Parallel()
 		for _, sql := range []string{
-			"SELECT * FROM poller.tokens",
-			"SELECT source FROM poller.tokens",
+			"SELECT * FROM poller.credentials",
+			"SELECT source FROM poller.credentials",
 			"SELECT * FROM poller.cursors",
 			"SELECT count(*) FROM poller.cursors",
 		} {
@@ -196,7 +210,16 @@ func TestAnalystReadsWhatItShould(t *testing.T) {
 			switch {
 			case r.schema == "poller":
 				continue
-			case r.schema != "analytics" && !readable[r.schema+"."+r.name] && r.String() != `"recon"."alerts"`:
+			case r.String() == `"recon"."dead_letters"`:
+				// Column by column: what was refused and why, not the original bytes (provider data, maybe
+				// forged events), which stay with the operators.
+				refused(t, f, "SELECT original FROM recon.dead_letters", insufficientPrivilege)
+				refused(t, f, "SELECT * FROM recon.dead_letters", insufficientPrivilege)
+				allowed(t, f, `SELECT id, topic, partition, "offset", event_id, event_type, source, message_key, reason_code,
+				                      reason, error_class, size, sha256, truncated, refused_by, refused_at, published_at,
+				                      replayed_at, replay_outcome, replay_error FROM recon.dead_letters`)
+			case r.schema != "analytics" && !readable[r.schema+"."+r.name] && r.String() != `"recon"."alerts"` &&
+				r.String() != `"recon"."alert_acknowledgements"`:
 				// A table added since: whether analysts may read it is a decision, made in its migration.
 				t.Errorf("%s.%s: new in %s; grant SELECT to %s in its migration and list it in readable, or refuse "+
 					"it and test that here", r.schema, r.name, r.schema, analyst)
@@ -206,6 +229,12 @@ func TestAnalystReadsWhatItShould(t *testing.T) {
 				refused(t, f, "SELECT * FROM recon.alerts", insufficientPrivilege)
 				allowed(t, f, `SELECT id, kind, severity, subject, dedup_key, summary, details, opened_at, last_seen_at,
 				                      resolved_at, open_sent_at, resolved_sent_at, delivery_attempts FROM recon.alerts`)
+			case r.String() == `"recon"."alert_acknowledgements"`:
+				// The same: who acknowledged what, when and why, but not the delivery error.
+				refused(t, f, "SELECT last_delivery_error FROM recon.alert_acknowledgements", insufficientPrivilege)
+				refused(t, f, "SELECT * FROM recon.alert_acknowledgements", insufficientPrivilege)
+				allowed(t, f, `SELECT alert_id, acknowledged_by, acknowledged_at, note, sent_at, delivery_attempts
+				               FROM recon.alert_acknowledgements`)
 			default:
 				allowed(t, f, fmt.Sprintf("SELECT * FROM %s LIMIT 1", r))
 			}
@@ -294,4 +323,69 @@ func TestAnalystRoleCreatedOnceUnderConcurrency(t *testing.T) {
 	if err := pool.QueryRow(ctx, "SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", role).Scan(&login); err != nil || login {
 		t.Errorf("role %s after concurrent creation: login %v, %v", role, login, err)
 	}
+}
+
+// mizan_accountant reads what analysts read and writes only through its functions: an adjustment that
+// balances and has a reason, a reversal, an acknowledgement. Every table and view refuses it anything else,
+// and analysts may not call those functions.
+func TestAccountantWritesOnlyThroughItsFunctions(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	rels := relations(t, f)
+
+	t.Run("no INSERT, UPDATE, DELETE or TRUNCATE on any table or view", func(t *testing.T) {
+		t.Parallel()
+		for _, r := range rels {
+			codes := []string{insufficientPrivilege}
+			if r.view {
+				codes = append(codes, viewNotUpdatable)
+			}
+			col := pgx.Identifier{r.column}.Sanitize()
+			refusedAs(t, f, accountant, fmt.Sprintf("INSERT INTO %s DEFAULT VALUES", r), codes...)
+			refusedAs(t, f, accountant, fmt.Sprintf("UPDATE %s SET %s = %[2]s", r, col), codes...)
+			refusedAs(t, f, accountant, fmt.Sprintf("DELETE FROM %s", r), codes...)
+			if !r.view {
+				refusedAs(t, f, accountant, fmt.Sprintf("TRUNCATE %s", r), insufficientPrivilege)
+			}
+		}
+		for _, sql := range []string{
+			"CREATE TABLE ledger.accountant_probe (i int)",
+			"ALTER TABLE ledger.entries DISABLE TRIGGER entries_immutable",
+			"SELECT ledger.post_entry('x', now(), '', '{}', NULL, ARRAY[1::bigint, 2], ARRAY[1::numeric, -1])",
+			"SELECT * FROM poller.tokens",
+		} {
+			refusedAs(t, f, accountant, sql, insufficientPrivilege)
+		}
+	})
+
+	t.Run("it reads what analysts read", func(t *testing.T) {
+		t.Parallel()
+		for _, sql := range []string{"SELECT * FROM analytics.suspense", "SELECT * FROM analytics.adjustments",
+			"SELECT * FROM ledger.adjustments", "SELECT count(*) FROM ledger.postings",
+			"SELECT ledger.balance_at('assets:vandar:acme:wallet', now())"} {
+			allowedAs(t, f, accountant, sql)
+		}
+	})
+
+	t.Run("a balanced adjustment with a reason posts; an unbalanced one does not", func(t *testing.T) {
+		t.Parallel()
+		const post = `SELECT ledger.post_adjustment(reason => %s, accounts => ARRAY['liabilities:vandar:acme:suspense',
+		              'income:vandar:acme:sales:ipg'], amounts => ARRAY[%s])`
+		allowedAs(t, f, accountant, fmt.Sprintf(post, "'moving the correction to sales'", "12000, -12000"))
+		refusedAs(t, f, accountant, fmt.Sprintf(post, "'r'", "12000, -11000"), "23514")
+		refusedAs(t, f, accountant, fmt.Sprintf(post, "NULL", "12000, -12000"), "23514")
+		refusedAs(t, f, accountant, fmt.Sprintf(post, "'r'", "12000, -12000")+"; UPDATE ledger.entries SET description = ''",
+			insufficientPrivilege)
+	})
+
+	t.Run("analysts may not adjust or acknowledge", func(t *testing.T) {
+		t.Parallel()
+		for _, sql := range []string{
+			`SELECT ledger.post_adjustment('r', ARRAY['liabilities:vandar:acme:suspense', 'income:vandar:acme:sales:ipg'], ARRAY[1, -1])`,
+			fmt.Sprintf(`SELECT ledger.reverse_adjustment(%d, 'r')`, f.adjustment),
+			`SELECT recon.acknowledge_alert((SELECT id FROM recon.alerts WHERE resolved_at IS NULL LIMIT 1), 'note')`,
+		} {
+			refused(t, f, sql, insufficientPrivilege)
+		}
+	})
 }

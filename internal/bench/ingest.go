@@ -112,7 +112,12 @@ func Reconcile(ctx context.Context, o ReconcileOptions) (ReconcileResult, error)
 	defer dlq.Close()
 	meter := StartCPU(ctx, o.DB.admin, o.DB.Name, o.BrokerPid)
 	tc := &timedConsumer{c: consumer, meter: meter, ctx: ctx}
-	r := reconciler.New(reconciler.Config{Group: o.Group}, pool, tc, dlq, o.Log)
+	// As `reconciler run` configures it: MIZAN_APPLY_WORKERS sets the apply workers (default: GOMAXPROCS).
+	rcfg, err := reconciler.ReadEnv(reconciler.Config{Group: o.Group}, os.Getenv)
+	if err != nil {
+		return res, err
+	}
+	r := reconciler.New(rcfg, pool, tc, dlq, o.Log)
 
 	if o.CPUProfile != "" {
 		f, err := os.Create(o.CPUProfile)

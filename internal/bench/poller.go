@@ -13,6 +13,8 @@ import (
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
 	"github.com/mizanhq/mizan/internal/poller"
+	"github.com/mizanhq/mizan/internal/sources/registry"
+	"github.com/mizanhq/mizan/internal/sources/sourcetest"
 	"github.com/mizanhq/mizan/internal/sources/vandar"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 )
@@ -102,9 +104,9 @@ func Backfill(ctx context.Context, o BackfillOptions) (BackfillResult, error) {
 	want, _ := statementSize(sim, "shop")
 	access, refresh, _ := sim.IssueTokens("shop")
 	name := fmt.Sprintf("vandar-shop-%d", time.Now().UnixNano())
-	src := config.Source{Name: name, Provider: events.ProviderVandar, Account: "shop", APIURL: sim.URL,
-		BatchURL: sim.URL, Feeds: map[string]string{events.FeedStatement: "@every 1m"},
-		AccessToken: config.Secret(access), RefreshToken: config.Secret(refresh)}
+	src := config.Source{Name: name, Provider: events.ProviderVandar, Feeds: map[string]string{events.FeedStatement: "@every 1m"},
+		Settings: vandar.Settings{Business: "shop", APIURL: sim.URL, BatchURL: sim.URL,
+			AccessToken: config.Secret(access), RefreshToken: config.Secret(refresh)}}
 	tracer := NewTracer()
 	pool, err := o.DB.Pool(ctx, tracer)
 	if err != nil {
@@ -114,7 +116,7 @@ func Backfill(ctx context.Context, o BackfillOptions) (BackfillResult, error) {
 	kp := kafka.NewPublisher(o.Kafka)
 	defer kp.Close()
 	pub := &timedPublisher{p: kp}
-	p, err := poller.New(poller.Config{}, config.Sources{Sources: []config.Source{src}}, pool, pub, benchSecret, o.Log)
+	p, err := poller.New(poller.Config{}, registry.Providers(), config.Sources{Sources: []config.Source{src}}, pool, pub, benchSecret, o.Log)
 	if err != nil {
 		return res, err
 	}
@@ -159,7 +161,8 @@ func clientCost(ctx context.Context, shop vandartest.BusinessOptions, pages int)
 	defer s.Close()
 	access, refresh, _ := s.IssueTokens("shop")
 	client, err := vandar.New(vandar.Config{APIURL: s.URL, BatchURL: s.URL, Business: "shop",
-		Tokens: &staticTokens{vandar.Tokens{Access: access, Refresh: refresh}}, GetLimit: 1e9, GetBurst: 1 << 20})
+		Credentials: sourcetest.NewCredentials(), Seed: vandar.Tokens{Access: access, Refresh: refresh},
+		GetLimit: 1e9, GetBurst: 1 << 20})
 	if err != nil {
 		return 0, 0, 0, err
 	}

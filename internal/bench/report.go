@@ -138,6 +138,11 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\tbalance check (ledger.BalanceAt): %s postings on the account\t%s p50, %s p99\t%s\t%s\n",
 			num, n(b.Postings), ms(b.P50), ms(b.P99), target, verd)
 	}
+	if m := r.Matching; m.Items > 0 && m.On > 0 && m.Off > 0 {
+		fmt.Fprintf(tw, "6\tmatching: %s statement items applied beside %s open expectations (%s/tx), matching on vs off\t%s vs %s items/s (%.2f×), %s matched\t\t%s\n",
+			n(m.Items), n(m.Expectations), n(m.Batch), n(int(m.RateOn())), n(int(m.RateOff())), m.RateOn()/m.RateOff(),
+			n(m.Matched), strings.TrimPrefix(noise(m.CPUOn, m.CPUOff), " — "))
+	}
 	tw.Flush()
 	for _, phase := range slices.Sorted(maps.Keys(r.Errors)) {
 		fmt.Fprintf(w, "\n%s FAILED: %v\n", phase, r.Errors[phase])

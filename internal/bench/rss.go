@@ -121,6 +121,7 @@ func PollerRSS(ctx context.Context, o RSSOptions) (RSSResult, error) {
 	env := append(os.Environ(),
 		"DATABASE_URL="+dbURL, "KAFKA_BROKERS="+strings.Join(o.Kafka.Brokers, ","),
 		"MIZAN_TOPIC_PREFIX="+o.Kafka.TopicPrefix, "MIZAN_SOURCES="+sourcesFile, "MIZAN_SECRET_KEY="+benchSecret,
+		"MIZAN_SIGNING_KEYS=bench:bench-signing-key-not-for-production-0123456789",
 		"MIZAN_HTTP_ADDR=off", "MIZAN_LOG_LEVEL=warn")
 	for _, slug := range businesses {
 		access, refresh, _ := sim.IssueTokens(slug)

@@ -47,7 +47,10 @@ type Config struct {
 	OutDir string
 	// Partitions of the statement topic: the `reconciler topics` default.
 	Partitions int
-	// Skip names phases not to run: reference, ingest, poller, rss, balance.
+	// MatchExpectations and MatchItems size the matching phase: open expectations in the table, statement
+	// items applied with matching on and off.
+	MatchExpectations, MatchItems int
+	// Skip names phases not to run: reference, ingest, poller, rss, balance, matching.
 	Skip map[string]bool
 	// Progress receives a line as each phase starts.
 	Progress io.Writer
@@ -76,6 +79,7 @@ type Report struct {
 	Limited                   BackfillResult
 	RSS                       RSSResult
 	Balance                   []BalanceResult
+	Matching                  MatchingResult
 	Errors                    map[string]error
 }
 
@@ -336,6 +340,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.Balance = append(rep.Balance, r)
 			return err
 		}())
+	}
+	if !cfg.Skip["matching"] && cfg.MatchItems > 0 && ctx.Err() == nil {
+		progress("matching: %s statement items beside %s open expectations, matching off, then on",
+			n(cfg.MatchItems), n(cfg.MatchExpectations))
+		rep.Matching, err = Matching(ctx, MatchingOptions{NewDB: newDB, Drop: drop, Expectations: cfg.MatchExpectations,
+			Items: cfg.MatchItems, Batch: 500})
+		fail("matching", err)
 	}
 	rep.Duration = time.Since(rep.Started)
 	if ctx.Err() != nil {

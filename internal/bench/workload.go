@@ -13,6 +13,7 @@ import (
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/ledger"
 	"github.com/mizanhq/mizan/internal/posting"
+	"github.com/mizanhq/mizan/internal/sources/sourcetest"
 	"github.com/mizanhq/mizan/internal/sources/vandar"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 )
@@ -119,7 +120,8 @@ func slugs(prefix string, n int) []string {
 func readStatement(ctx context.Context, sim *vandartest.Server, slug string) ([]events.StatementItem, error) {
 	access, refresh, _ := sim.IssueTokens(slug)
 	client, err := vandar.New(vandar.Config{APIURL: sim.URL, BatchURL: sim.URL, Business: slug,
-		Tokens: &staticTokens{vandar.Tokens{Access: access, Refresh: refresh}}, GetLimit: 1e9, GetBurst: 1 << 20})
+		Credentials: sourcetest.NewCredentials(), Seed: vandar.Tokens{Access: access, Refresh: refresh},
+		GetLimit: 1e9, GetBurst: 1 << 20})
 	if err != nil {
 		return nil, err
 	}
@@ -149,12 +151,6 @@ func sortByRelease(items []events.StatementItem) {
 		return cmp.Compare(x, y)
 	})
 }
-
-// staticTokens is a token store that keeps the pair in memory.
-type staticTokens struct{ t vandar.Tokens }
-
-func (s *staticTokens) Load(context.Context) (vandar.Tokens, error)   { return s.t, nil }
-func (s *staticTokens) Save(_ context.Context, t vandar.Tokens) error { s.t = t; return nil }
 
 // Entries are the ledger entries the reconciler posts for the workload, in order: posting.Statement of each
 // item, exactly. With twoPostings, each entry keeps only its wallet line and a counter-line that balances it

@@ -16,6 +16,7 @@ import (
 
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/kafka/apachekafka"
 )
 
 // ServeBroker is the `chaos broker` subcommand: an embedded Kafka-protocol broker (kfake) on 127.0.0.1:port
@@ -43,8 +44,25 @@ func ServeBroker(dir string, port int, stdout io.Writer) error {
 // partitions is the partition count of every topic: more than one, so the group has partitions to move.
 const partitions = 3
 
-// broker runs ServeBroker in a child process (this program, started again with the broker subcommand).
-type broker struct {
+// broker is the suite's Kafka broker in a process of its own, which it kills and starts again on the same
+// port and data: kfake (--broker fake) or Apache Kafka (--broker real).
+type broker interface {
+	// start starts the broker and returns once it answers.
+	start(ctx context.Context) error
+	// kill signals the broker and waits for it to exit: SIGTERM closes it cleanly, SIGKILL crashes it.
+	kill(sig syscall.Signal)
+	addr() string
+	String() string
+}
+
+// Brokers the suite can run against (Options.Broker).
+const (
+	BrokerFake = "fake"
+	BrokerReal = "real"
+)
+
+// fakeBroker runs ServeBroker in a child process (this program, started again with the broker subcommand).
+type fakeBroker struct {
 	self   string // this program's executable
 	dir    string
 	port   int
@@ -54,10 +72,12 @@ type broker struct {
 	starts int
 }
 
-func (b *broker) addr() string { return "127.0.0.1:" + strconv.Itoa(b.port) }
+func (b *fakeBroker) String() string { return "kfake on " + b.addr() }
+
+func (b *fakeBroker) addr() string { return "127.0.0.1:" + strconv.Itoa(b.port) }
 
 // start starts the broker and waits until it says it is ready.
-func (b *broker) start(ctx context.Context) error {
+func (b *fakeBroker) start(ctx context.Context) error {
 	b.starts++
 	logf, err := os.Create(fmt.Sprintf("%s/broker-%02d.log", b.logDir, b.starts))
 	if err != nil {
@@ -109,7 +129,7 @@ func (b *broker) start(ctx context.Context) error {
 }
 
 // kill signals the broker and waits for it to exit: SIGTERM closes it cleanly, SIGKILL crashes it.
-func (b *broker) kill(sig syscall.Signal) {
+func (b *fakeBroker) kill(sig syscall.Signal) {
 	if b.proc == nil || b.proc.Process == nil {
 		return
 	}
@@ -121,4 +141,48 @@ func (b *broker) kill(sig syscall.Signal) {
 		<-b.exited
 	}
 	b.proc = nil
+}
+
+// realBroker is Apache Kafka (internal/kafka/apachekafka): a JVM the suite SIGKILLs and starts again on the
+// same ports and log directories, as a crashed broker pod would be.
+type realBroker struct {
+	dir     string
+	logDir  string
+	b       *apachekafka.Broker
+	address string
+	starts  int
+}
+
+func (r *realBroker) String() string {
+	return fmt.Sprintf("Apache Kafka %s on %s (KRaft, one broker+controller)", apachekafka.Release(), r.address)
+}
+
+func (r *realBroker) addr() string { return r.address }
+
+func (r *realBroker) start(ctx context.Context) error {
+	r.starts++
+	logf, err := os.Create(fmt.Sprintf("%s/broker-%02d.log", r.logDir, r.starts))
+	if err != nil {
+		return err
+	}
+	b, err := apachekafka.Start(ctx, apachekafka.Options{Dir: r.dir, Log: logf})
+	if err != nil {
+		logf.Close()
+		return err
+	}
+	go func() { <-b.Done(); logf.Close() }()
+	r.b, r.address = b, b.Addr()
+	return nil
+}
+
+func (r *realBroker) kill(sig syscall.Signal) {
+	if r.b == nil {
+		return
+	}
+	if sig == syscall.SIGKILL {
+		r.b.Kill()
+	} else {
+		_ = r.b.Stop(time.Minute)
+	}
+	r.b = nil
 }

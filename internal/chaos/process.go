@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/mizanhq/mizan/internal/testpoint"
 )
 
 // proc is one run of bin/poller or bin/reconciler, its stdout and stderr (JSON logs) in a file of its own.
@@ -23,6 +25,11 @@ type proc struct {
 	killed  atomic.Bool // the suite SIGKILLed it
 	stopped atomic.Bool // the suite asked it to stop (SIGTERM)
 	started time.Time
+
+	// pauseDir is where the process says it waits at a test point (internal/testpoint); handled holds the
+	// points the suite has acted on (the watcher's alone).
+	pauseDir string
+	handled  map[string]bool
 }
 
 // procs starts the pipeline's commands and keeps track of the ones running, so that nothing outlives the
@@ -31,6 +38,9 @@ type procs struct {
 	bin    string // directory of the poller and reconciler binaries
 	logDir string
 	env    []string
+
+	// points returns the test points to arm in a new process of command (nil: none).
+	points func(command string) []string
 
 	mu      sync.Mutex
 	seq     map[string]int
@@ -51,9 +61,21 @@ func (ps *procs) start(command string, extra []string, args ...string) (*proc, e
 	fmt.Fprintf(logf, "# %s %s\n# %s\n", command, strings.Join(args, " "), strings.Join(extra, " "))
 	cmd := exec.Command(filepath.Join(ps.bin, command), args...)
 	cmd.Env = append(append([]string(nil), ps.env...), extra...)
+	pauseDir := filepath.Join(ps.logDir, "pause", name)
+	if ps.points != nil {
+		if pts := ps.points(command); len(pts) > 0 {
+			if err := os.MkdirAll(pauseDir, 0o755); err != nil {
+				logf.Close()
+				return nil, err
+			}
+			cmd.Env = append(cmd.Env, testpoint.EnvPauseAt+"="+strings.Join(pts, ","), testpoint.EnvPauseDir+"="+pauseDir)
+			fmt.Fprintf(logf, "# test points armed: %s\n", strings.Join(pts, ","))
+		}
+	}
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the suite
-	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{}), started: time.Now()}
+	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan struct{}), started: time.Now(), pauseDir: pauseDir,
+		handled: map[string]bool{}}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
@@ -93,11 +115,24 @@ func (ps *procs) run(ctx context.Context, timeout time.Duration, command string,
 	return p, nil
 }
 
-// kill SIGKILLs the process (a crash: no deferred code, no goodbye to the group) and waits for it.
-func (p *proc) kill() {
-	p.killed.Store(true)
+// kill SIGKILLs the process (a crash: no deferred code, no goodbye to the group) and waits for it. It reports
+// whether this call killed it: false when the suite had killed it already, or it had exited.
+func (p *proc) kill() bool {
+	first := p.killed.CompareAndSwap(false, true) && !p.exited()
 	_ = p.cmd.Process.Signal(syscall.SIGKILL)
 	<-p.done
+	return first
+}
+
+// list returns the processes running now.
+func (ps *procs) list() []*proc {
+	ps.mu.Lock()
+	defer ps.mu.Unlock()
+	var live []*proc
+	for p := range ps.running {
+		live = append(live, p)
+	}
+	return live
 }
 
 // stop asks the process to shut down (SIGTERM, as Kubernetes does) and waits up to grace, then kills it.

@@ -1,6 +1,8 @@
 package chaos
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,7 +20,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/mizanhq/mizan/internal/config"
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/testpoint"
 )
 
 // Options configure a run.
@@ -36,6 +41,11 @@ type Options struct {
 	Seed uint64
 	// Out receives the progress lines and the summary.
 	Out io.Writer
+	// Broker is BrokerFake (kfake, in a process of this program) or BrokerReal (Apache Kafka). Default fake.
+	Broker string
+	// NoBigPoison leaves out the poison message of the broker's maximum size (only the small ones are
+	// published): a reconciler that cannot dead-letter it stalls its partition.
+	NoBigPoison bool
 }
 
 // suite is one run.
@@ -48,7 +58,7 @@ type suite struct {
 	rng   *rand.Rand
 
 	pg     *postgres
-	broker *broker
+	broker broker
 	w      *world
 	procs  *procs
 	pool   *pgxpool.Pool // the suite's own connections: progress and verification
@@ -65,13 +75,27 @@ type suite struct {
 	disruptionsDone  atomic.Bool
 	faultArms        int
 	poison           [][]byte
+	poisonFaults     int // distinct faults among the poison messages: one dead_letter alert each
+	maxMessage       int // the broker's message.max.bytes
+
+	pointsMu    sync.Mutex
+	pointKills  map[string]int // SIGKILLs at each test point, each confirmed by the process's own log
+	pointResume map[string]int // pauses at a point whose kills were done: let go
+
+	group  groupWatch
+	killMu sync.Mutex // held by the reconciler loop whose member is dead, until it starts it again
 
 	outMu sync.Mutex
 }
 
 // Run runs the suite and returns its summary, and an error naming every violation it found.
 func Run(ctx context.Context, o Options) (*Summary, error) {
-	s := &suite{o: o, start: time.Now(), rng: rand.New(rand.NewPCG(o.Seed, 0x6368616f73))}
+	s := &suite{o: o, start: time.Now(), rng: rand.New(rand.NewPCG(o.Seed, 0x6368616f73)),
+		pointKills: map[string]int{}, pointResume: map[string]int{}}
+	s.o.Broker = cmp.Or(s.o.Broker, BrokerFake)
+	if s.o.Broker != BrokerFake && s.o.Broker != BrokerReal {
+		return nil, fmt.Errorf("unknown broker %q: %s or %s", s.o.Broker, BrokerFake, BrokerReal)
+	}
 	s.dir = o.Dir
 	if s.dir == "" {
 		d, err := os.MkdirTemp("", "mizan-chaos-")
@@ -87,7 +111,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	if err := os.Chmod(s.dir, 0o755); err != nil {
 		return nil, err
 	}
-	s.logf("setting %s; seed %d; work directory %s", o.Setting, o.Seed, s.dir)
+	s.logf("setting %s; broker %s; seed %d; work directory %s", o.Setting, s.o.Broker, o.Seed, s.dir)
 	sum, err := s.run(ctx)
 	if err != nil {
 		s.logf("FAILED; the logs are in %s", filepath.Join(s.dir, "logs"))
@@ -116,16 +140,22 @@ func (s *suite) run(ctx context.Context) (*Summary, error) {
 	s.logf("PostgreSQL %s: a throwaway cluster on 127.0.0.1:%d", filepath.Join(s.dir, "pg"), pg.port)
 
 	// The broker in a process of its own.
-	kport, err := freePort()
-	if err != nil {
-		return nil, err
+	logDir := filepath.Join(s.dir, "logs")
+	if s.o.Broker == BrokerReal {
+		s.broker = &realBroker{dir: filepath.Join(s.dir, "kafka"), logDir: logDir}
+	} else {
+		kport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		s.broker = &fakeBroker{self: s.o.Self, dir: filepath.Join(s.dir, "kafka"), port: kport, logDir: logDir}
 	}
-	s.broker = &broker{self: s.o.Self, dir: filepath.Join(s.dir, "kafka"), port: kport, logDir: filepath.Join(s.dir, "logs")}
+	brokerUp := time.Now()
 	if err := s.broker.start(ctx); err != nil {
 		return nil, err
 	}
 	defer s.broker.kill(syscall.SIGTERM)
-	s.logf("broker: kfake on %s, data in %s", s.broker.addr(), s.broker.dir)
+	s.logf("broker: %s, data in %s, ready in %s", s.broker, filepath.Join(s.dir, "kafka"), time.Since(brokerUp).Round(time.Millisecond))
 
 	// The simulators and Slack.
 	w, err := newWorld(s.o.Setting, time.Now(), s.o.Seed)
@@ -146,9 +176,14 @@ func (s *suite) run(ctx context.Context) (*Summary, error) {
 	if err := w.writeSources(filepath.Join(s.dir, "sources.yaml")); err != nil {
 		return nil, err
 	}
-	s.procs = &procs{bin: s.o.BinDir, logDir: filepath.Join(s.dir, "logs"), env: w.env(s.dir, s.dbURL, s.broker.addr()),
-		seq: map[string]int{}, running: map[*proc]bool{}}
+	s.procs = &procs{bin: s.o.BinDir, logDir: logDir, env: w.env(s.dir, s.dbURL, s.broker.addr()),
+		seq: map[string]int{}, running: map[*proc]bool{}, points: s.pointsToArm}
 	defer s.procs.killAll()
+	// Test points are watched from the first process to the last: a kill at Slack's acceptance can only land
+	// once the alert is raised, which may be as late as the final run.
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	defer stopWatching()
+	go s.watchPoints(watchCtx)
 
 	if _, err := s.procs.run(ctx, 2*time.Minute, "reconciler", nil, "migrate"); err != nil {
 		return nil, err
@@ -167,6 +202,7 @@ func (s *suite) run(ctx context.Context) (*Summary, error) {
 	s.faultArms = w.armFaults()
 
 	// Chaos.
+	go s.group.watch(watchCtx, s.broker.addr(), config.DefaultConsumerGroup, filepath.Join(logDir, "group.log")) // who owns which partition, as the coordinator says
 	chaosStart := time.Now()
 	if err := s.chaos(ctx); err != nil {
 		return nil, err
@@ -179,6 +215,7 @@ func (s *suite) run(ctx context.Context) (*Summary, error) {
 	if err := s.finish(ctx); err != nil {
 		return nil, err
 	}
+	stopWatching()
 	sum, err := s.verify(ctx)
 	if sum != nil {
 		sum.Took, sum.ChaosTook = time.Since(s.start), chaosTook
@@ -192,8 +229,16 @@ func (s *suite) chaos(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	var wg sync.WaitGroup
-	errs := make(chan error, 3)
-	for _, loop := range []func(context.Context) error{s.pollerLoop, s.reconcilerLoop, s.disrupt} {
+	set := s.o.Setting
+	loops := []func(context.Context) error{s.disrupt}
+	for i := range max(1, set.Pollers) {
+		loops = append(loops, func(ctx context.Context) error { return s.pollerLoop(ctx, i) })
+	}
+	for range max(1, set.Reconcilers) {
+		loops = append(loops, s.reconcilerLoop)
+	}
+	errs := make(chan error, len(loops))
+	for _, loop := range loops {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -203,7 +248,6 @@ func (s *suite) chaos(ctx context.Context) error {
 			}
 		}()
 	}
-	set := s.o.Setting
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for done := false; !done; {
@@ -212,7 +256,7 @@ func (s *suite) chaos(ctx context.Context) error {
 			done = true
 		case <-tick.C:
 			done = s.reconcilerKills.Load() >= int64(set.ReconcilerKills) && s.pollerKills.Load() >= int64(set.PollerKills) &&
-				s.disruptionsDone.Load()
+				s.disruptionsDone.Load() && s.pointsDone(testpoint.PollerPublished, testpoint.ReconcilerApplied)
 		}
 	}
 	stop()
@@ -226,16 +270,37 @@ func (s *suite) chaos(ctx context.Context) error {
 		return err
 	}
 	if s.reconcilerKills.Load() < int64(set.ReconcilerKills) || s.pollerKills.Load() < int64(set.PollerKills) ||
-		!s.disruptionsDone.Load() {
-		return fmt.Errorf("the chaos did not reach its counts within %s: %d of %d reconciler kills, %d of %d poller kills, disruptions done %v",
-			set.Timeout, s.reconcilerKills.Load(), set.ReconcilerKills, s.pollerKills.Load(), set.PollerKills, s.disruptionsDone.Load())
+		!s.disruptionsDone.Load() || !s.pointsDone(testpoint.PollerPublished, testpoint.ReconcilerApplied) {
+		return fmt.Errorf("the chaos did not reach its counts within %s: %d of %d reconciler kills, %d of %d poller kills, disruptions done %v, kills at test points %v",
+			set.Timeout, s.reconcilerKills.Load(), set.ReconcilerKills, s.pollerKills.Load(), set.PollerKills, s.disruptionsDone.Load(),
+			s.pointCounts())
 	}
 	return nil
 }
 
-// pollerLoop runs `poller once` again and again, as a CronJob would; until the setting's poller kills are
-// done, each run is armed to be killed at a random one of its requests.
-func (s *suite) pollerLoop(ctx context.Context) error {
+// pollerLoop runs `poller once` again and again, as a CronJob would. Loop 0's runs, until the setting's poller
+// kills are done, are each armed to be killed at a random request; the other loops are replicas polling the
+// same sources at the same time, which the advisory locks must keep apart (the simulator checks).
+func (s *suite) pollerLoop(ctx context.Context, replica int) error {
+	if replica > 0 {
+		for ctx.Err() == nil {
+			p, err := s.procs.start("poller", nil, "once")
+			if err != nil {
+				return err
+			}
+			s.pollerRuns.Add(1)
+			select {
+			case <-p.done:
+			case <-ctx.Done():
+				p.stop(time.Minute)
+			}
+			if p.err != nil && !p.killed.Load() && !p.stopped.Load() {
+				s.pollerFailed.Add(1)
+			}
+			sleep(ctx, time.Duration(200+s.intN(500))*time.Millisecond)
+		}
+		return nil
+	}
 	// How many requests (of each counting) the last run that was not killed made: once the backfill is done
 	// runs are short, and the kill is armed within them.
 	lastRun := map[bool]int{true: 12, false: 12}
@@ -275,7 +340,8 @@ func (s *suite) pollerLoop(ctx context.Context) error {
 	return nil
 }
 
-// reconcilerLoop keeps one `reconciler run` going and kills it at random points of its stream: once a run
+// reconcilerLoop keeps one `reconciler run` going — one member of the group; the suite runs Setting.Reconcilers
+// loops at once — and kills it at random points of its stream: once a run
 // has applied something (it holds partitions and is mid-stream), after a random delay — often at once, so
 // that kills land between a batch's commit in PostgreSQL and its offset commit in Kafka. Once the kills are
 // done the last run goes on until the chaos is over and is then stopped with SIGTERM.
@@ -303,6 +369,7 @@ func (s *suite) reconcilerLoop(ctx context.Context) error {
 				return nil
 			case <-p.done:
 				s.exited(p)
+				sleep(ctx, 500*time.Millisecond) // as a Deployment backs off a crashing pod
 				continue
 			}
 		}
@@ -330,17 +397,53 @@ func (s *suite) reconcilerLoop(ctx context.Context) error {
 			sleep(ctx, 500*time.Millisecond)
 			continue
 		}
-		p.kill()
+		// One member dies at a time: the others stay live and take its partitions, which is what a group of
+		// several is for (kills all at once would only show a group starting over).
+		s.killMu.Lock()
+		// Half of the kills (and every one until a partition has moved between live members) wait for the
+		// live members to take the dead one's partitions. Such a kill lands only on a settled group — Stable,
+		// every live member in it — else the members it leaves may all be new ones, joined since the other
+		// loops' kills, and nothing moves between live members (a run on Apache Kafka saw 0 moves so).
+		waitForLive := s.intN(2) == 1 || !s.group.moved()
+		if waitForLive {
+			s.group.waitSettled(ctx, s.running("reconciler"), 30*time.Second)
+		}
+		seq := s.group.mark()
+		if !p.kill() {
+			s.killMu.Unlock()
+			continue // killed at a test point meanwhile, or exited
+		}
 		n := s.reconcilerKills.Add(1)
 		s.logf("reconciler kill %d/%d: %s (batches of %d) after %s, %d events applied", n, set.ReconcilerKills, p.name,
 			batch, time.Since(p.started).Round(time.Millisecond), s.processed(ctx))
-		sleep(ctx, time.Duration(s.intN(300))*time.Millisecond)
+		if !waitForLive {
+			// Back at once: the new member joins the rebalance the dead one causes.
+			sleep(ctx, time.Duration(s.intN(300))*time.Millisecond)
+		} else if s.group.waitShrunk(ctx, seq, s.running("reconciler"), 30*time.Second) {
+			// Back only once the live members have taken the dead one's partitions (after its session timeout).
+			s.logf("%s's partitions went to the live members; starting it again", p.name)
+		}
+		s.killMu.Unlock()
 	}
 	return nil
 }
 
+// running counts the processes of command running now.
+func (s *suite) running(command string) int {
+	n := 0
+	for _, p := range s.procs.list() {
+		if strings.HasPrefix(p.name, command+"-") {
+			n++
+		}
+	}
+	return n
+}
+
 // exited notes a reconciler that exited without being killed: the loop starts it again, as a Deployment would.
 func (s *suite) exited(p *proc) {
+	if p.killed.Load() {
+		return // killed at a test point (watchPoints counts and logs it)
+	}
 	s.reconcilerExits.Add(1)
 	s.logf("%s exited by itself (%v); starting it again. Its last lines:\n%s", p.name, p.err, indent(tail(p.log, 3)))
 }
@@ -420,12 +523,55 @@ func (s *suite) finish(ctx context.Context) error {
 		return fmt.Errorf("the poller never completed a clean run after the chaos: %w", err)
 	}
 	for i := 0; i < 5; i++ {
-		if _, err = s.procs.run(ctx, 5*time.Minute, "reconciler", nil, "run", "--until-idle"); err == nil {
+		p, err := s.procs.start("reconciler", nil, "run", "--until-idle")
+		if err != nil {
+			return err
+		}
+		if err = s.untilIdle(ctx, p); err == nil {
 			return nil
+		}
+		if errors.Is(err, errStalled) {
+			return err
 		}
 		s.logf("reconciler --until-idle %d failed: %v", i+1, err)
 	}
 	return fmt.Errorf("the reconciler never caught up after the chaos: %w", err)
+}
+
+// errStalled is a reconciler that has work and applies none of it.
+var errStalled = errors.New("stalled")
+
+// stallAfter is how long a final reconciler may apply nothing before the suite calls it stalled: a safety net
+// far beyond any retry or rebalance, so that a stall fails the run in minutes instead of at its timeout.
+const stallAfter = 3 * time.Minute
+
+// untilIdle waits for a `reconciler run --until-idle` to exit, and kills it when it has applied nothing for
+// stallAfter (PostgreSQL answering all along).
+func (s *suite) untilIdle(ctx context.Context, p *proc) error {
+	last, since := s.processed(ctx), time.Now()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-p.done:
+			if p.err != nil {
+				return fmt.Errorf("%s: %v (log %s)", p.name, p.err, p.log)
+			}
+			return nil
+		case <-ctx.Done():
+			p.kill()
+			return ctx.Err()
+		case <-tick.C:
+		}
+		switch n := s.processed(ctx); {
+		case n < 0 || n != last:
+			last, since = n, time.Now()
+		case time.Since(since) > stallAfter:
+			p.kill()
+			return fmt.Errorf("%w: %s applied nothing for %s with work left; its last lines:\n%s", errStalled, p.name,
+				stallAfter, indent(tail(p.log, 4)))
+		}
+	}
 }
 
 // publishPoison writes messages the reconciler must refuse to the statement topic, on acme's key, so they sit
@@ -437,9 +583,26 @@ func (s *suite) publishPoison(ctx context.Context) error {
 			`"time":"2026-01-01T00:00:00Z","datacontenttype":"application/json","data":{"provider":"vandar","account":"acme"}}`,
 			strings.ReplaceAll(typ, ".", "-"), typ))
 	}
+	// Three faults: not an event (malformed), an unknown type, a newer version of a known one.
 	s.poison = [][]byte{[]byte(`{"specversion":"1.0","id":`), good("io.mizan.something.v1"), good("io.mizan.statement.item.v9")}
+	s.poisonFaults = 3
+	limit, err := kafka.MaxMessageBytes(ctx, kafka.Config{Brokers: []string{s.broker.addr()}})
+	if err != nil {
+		return err
+	}
+	s.maxMessage = limit
+	if !s.o.NoBigPoison {
+		// As big as the broker takes: its limit is on the record batch, which adds about 70 bytes to a record of
+		// one value and an 11-byte key; 200 leaves room for kafka-go's own accounting. Cut off, it is malformed
+		// like the first: a dead letter of its own, under the same alert.
+		big := []byte(`{"specversion":"1.0","id":"chaos-poison-big","data":"`)
+		big = append(big, bytes.Repeat([]byte("x"), limit-200-len(big))...)
+		s.poison = append(s.poison, big)
+		s.logf("poison: %d messages, the biggest %d bytes (the broker's message.max.bytes is %d)", len(s.poison), len(big), limit)
+	}
 	wr := &kafkago.Writer{Addr: kafkago.TCP(s.broker.addr()), Topic: events.TopicStatement,
-		Balancer: &kafkago.Murmur2Balancer{Consistent: true}, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafkago.RequireAll}
+		Balancer: &kafkago.Murmur2Balancer{Consistent: true}, BatchTimeout: 5 * time.Millisecond, RequiredAcks: kafkago.RequireAll,
+		BatchBytes: int64(limit)}
 	defer wr.Close()
 	var msgs []kafkago.Message
 	for _, p := range s.poison {

@@ -1,19 +1,26 @@
 // Package chaos is mizan's fault suite (`make chaos`, `make chaos-long`): it runs the whole pipeline — the
-// real bin/poller and bin/reconciler as processes, a Kafka-protocol broker in a process of its own, a
-// throwaway PostgreSQL cluster, the Vandar and YabandPay simulators and a Slack sink — on a simulated month
-// of many thousands of items while it crashes every part of it:
+// real bin/poller and bin/reconciler as processes, a Kafka broker in a process of its own (kfake with
+// --broker fake, Apache Kafka with --broker real), a throwaway PostgreSQL cluster, the Vandar and YabandPay
+// simulators and a Slack sink — on a simulated month of many thousands of items while it crashes every part of
+// it:
 //
-//   - the reconciler is SIGKILLed at random points of its stream and started again (KAFKA_SESSION_TIMEOUT=6s,
-//     so the group gives the restarted member its partitions back quickly), with a different batch size each
-//     time; the last one is stopped with SIGTERM, as Kubernetes stops a pod;
-//   - the poller is SIGKILLed mid-page: the simulator kills it a few milliseconds after one of its requests
-//     arrives, between the answer, the publish and the cursor save;
+//   - three reconcilers run at once, members of one consumer group (KAFKA_SESSION_TIMEOUT=6s); one at a time
+//     is SIGKILLed at a random point of its stream and started again with another batch size, half of the
+//     time only once the live members have taken its partitions (a watch of the group's coordinator counts
+//     those moves); the last ones are stopped with SIGTERM, as Kubernetes stops pods;
+//   - two pollers poll the same sources at once, as two replicas would; the advisory locks must keep them
+//     apart (their logged lock periods never overlap), and one is SIGKILLed mid-run: the simulator kills it a
+//     few milliseconds after one of its requests arrives;
+//   - kills that land at named points, not at moments hoped to be them (internal/testpoint): a poller between
+//     a page's publish and its cursor save, a reconciler between a batch's database commit and its offset
+//     commit, and one after Slack has accepted an alert and before the outbox records it — each confirmed by
+//     the process's own log line;
 //   - the broker is restarted on the same port and data directory, once cleanly and once by SIGKILL;
 //   - PostgreSQL is restarted, once by an immediate shutdown (a crash: the next start replays the WAL) and
 //     once by a fast one that disconnects every client;
 //   - the simulators inject every fault kind they have (5xx in JSON and HTML, 429 with Retry-After, slow,
-//     truncated and HTML-200 answers, connection resets), Slack answers 429 and 500 before it accepts, and a
-//     few poison messages sit on the statement topic.
+//     truncated and HTML-200 answers, connection resets), Slack answers 429 and 500 before it accepts, and
+//     poison messages sit on the statement topic, the biggest as large as the broker accepts.
 //
 // Then it lets the pipeline finish (`poller once` until a clean run, `reconciler run --until-idle`) and
 // proves that nothing was lost and nothing counted twice: each wallet, the money in transit and each bank
@@ -21,9 +28,12 @@
 // moved the wallet and per payout paid; every event id read from the topics was applied exactly once; every
 // ledger invariant holds (postings sum to zero, the balance chains recompute); every poison message is one
 // dead letter; and the one planted discrepancy (a drifting balance) is one alert, delivered to Slack once —
-// or again only where a reconciler logged that Slack took a message PostgreSQL could not record (the outbox is
-// at least once), which the summary counts and shows. It prints a summary line and returns an error naming
-// every violation.
+// plus once more per kill after Slack's acceptance, or where a reconciler logged that Slack took a message
+// PostgreSQL could not record (the outbox is at least once), which the summary counts and shows. It prints a
+// summary line and returns an error naming every violation.
+//
+// The world (world.go) and the checks (verify.go) are apart from the chaos (run.go): a moving world or more
+// accounts to compare are added there without touching how processes are killed.
 package chaos
 
 import (
@@ -36,8 +46,11 @@ import (
 // Setting sizes a run.
 type Setting struct {
 	Name             string
-	ReconcilerKills  int           // SIGKILLs of the reconciler
-	PollerKills      int           // SIGKILLs of the poller, mid-page
+	Reconcilers      int           // reconciler processes running at once, members of one consumer group
+	Pollers          int           // poller processes running at once, polling the same sources
+	ReconcilerKills  int           // SIGKILLs of a reconciler at a random point of its stream
+	PollerKills      int           // SIGKILLs of a poller at a random request
+	PointKills       int           // SIGKILLs at each test point (testpoint: publish→cursor, commit→offsets, Slack→outbox)
 	BrokerRestarts   int           // alternately clean (SIGTERM) and crashed (SIGKILL)
 	PostgresRestarts int           // alternately immediate (crash) and fast
 	Days             int           // of simulated history
@@ -47,9 +60,9 @@ type Setting struct {
 
 // Settings are the named settings: ci for every CI run (a few minutes), long for a soak.
 var Settings = map[string]Setting{
-	"ci": {Name: "ci", ReconcilerKills: 10, PollerKills: 8, BrokerRestarts: 2, PostgresRestarts: 2,
+	"ci": {Name: "ci", Reconcilers: 3, Pollers: 2, PointKills: 1, ReconcilerKills: 10, PollerKills: 8, BrokerRestarts: 2, PostgresRestarts: 2,
 		Days: 30, PerDay: [2]int{120, 60}, Timeout: 12 * time.Minute},
-	"long": {Name: "long", ReconcilerKills: 100, PollerKills: 50, BrokerRestarts: 6, PostgresRestarts: 6,
+	"long": {Name: "long", Reconcilers: 3, Pollers: 2, PointKills: 3, ReconcilerKills: 100, PollerKills: 50, BrokerRestarts: 6, PostgresRestarts: 6,
 		Days: 30, PerDay: [2]int{250, 125}, Timeout: 80 * time.Minute},
 }
 
@@ -64,6 +77,7 @@ func SettingNames() string {
 }
 
 func (s Setting) String() string {
-	return fmt.Sprintf("%s: %d reconciler kills, %d poller kills, %d broker and %d PostgreSQL restarts, %d days of about %d+%d items a day",
-		s.Name, s.ReconcilerKills, s.PollerKills, s.BrokerRestarts, s.PostgresRestarts, s.Days, s.PerDay[0], s.PerDay[1])
+	return fmt.Sprintf("%s: %d reconcilers and %d pollers at once, %d reconciler kills, %d poller kills, %d at each test point, "+
+		"%d broker and %d PostgreSQL restarts, %d days of about %d+%d items a day", s.Name, s.Reconcilers, s.Pollers,
+		s.ReconcilerKills, s.PollerKills, s.PointKills, s.BrokerRestarts, s.PostgresRestarts, s.Days, s.PerDay[0], s.PerDay[1])
 }

@@ -144,6 +144,7 @@ func (w *world) env(dir, dbURL, brokers string) []string {
 		"KAFKA_BROKERS=" + brokers,
 		"MIZAN_SOURCES=" + filepath.Join(dir, "sources.yaml"),
 		"MIZAN_SECRET_KEY=" + secretKey,
+		"MIZAN_SIGNING_KEYS=chaos:chaos-signing-key-not-for-production-0123456789", // the poller signs, the reconciler verifies
 		"SLACK_WEBHOOK_URL=" + w.sink.URL,
 		"MIZAN_SETTLE_DELAY=0s", // the simulator's items are whole: nothing to wait for
 		"MIZAN_LOG_LEVEL=info",

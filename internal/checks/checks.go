@@ -34,6 +34,7 @@ const (
 	CheckYabandPayMovement = "yabandpay_movement"
 	CheckStaleness         = "staleness"
 	CheckConsistency       = "consistency"
+	CheckPayoutFailed      = "payout_failed"
 )
 
 // Severities of alerts.
@@ -93,7 +94,9 @@ type LastReported struct {
 // RunningBalance checks that a statement item's reported wallet equals the previous item's reported wallet
 // plus this item's net effect. prev is nil for the first item of a wallet (nothing to compare with: the
 // opening balance takes up the difference). A break means an item missing between the two, a duplicated one,
-// or a mis-signed amount or fee; it names both items and the amount missing.
+// or a mis-signed amount or fee; it names both items and the amount missing — and, where the item would have
+// kept the balance under the other fee convention (FeeConvention), says so: then it is not money missing but
+// Vandar writing its wage differently from how mizan posts it.
 func RunningBalance(prev *LastReported, it events.StatementItem, net decimal.Decimal) Result {
 	subject := WalletSubject(it.Provider, it.Account, it.Currency)
 	r := Result{Check: CheckRunningBalance, Subject: subject, WindowEnd: it.EffectiveAt,
@@ -108,6 +111,10 @@ func RunningBalance(prev *LastReported, it events.StatementItem, net decimal.Dec
 	r.Details["previous_item_id"] = prev.ItemID
 	r.Details["previous_wallet"] = prev.Wallet.String()
 	r.Details["net_effect"] = net.String()
+	convention := FeeConventionOf(prev.Wallet, it)
+	if convention != FeeUndecided {
+		r.Details["fee_convention"] = convention
+	}
 	if diff.IsZero() {
 		r.Outcome = OK
 		return r
@@ -119,7 +126,80 @@ func RunningBalance(prev *LastReported, it events.StatementItem, net decimal.Dec
 	r.Explains = diff
 	r.Summary = fmt.Sprintf("%s %s: item %s reports wallet %s %s, but item %s's %s plus this item's %s makes %s: %s %s unaccounted for between them",
 		it.Provider, it.Account, it.ItemID, it.WalletAfter, it.Currency, prev.ItemID, prev.Wallet, net, expected, diff, it.Currency)
+	if convention == FeeInside {
+		r.Summary += fmt.Sprintf(" — the item fits the convention that its wage %s is inside its amount (the wallet moved "+
+			"by the amount alone), while mizan posts the wage on top of it", it.Fee)
+	}
 	return r
+}
+
+// Fee conventions: how a statement item's wage relates to its amount, as the running balance shows it.
+// Vandar's documents do not say; mizan posts FeeOnTop (posting.NetEffect), and the running-balance check
+// tells from each item's reported wallet which one the statement follows.
+const (
+	// FeeOnTop: the wallet moves by the amount and, besides, by the wage: +(amount − wage) in,
+	// −(amount + wage) out. What mizan posts.
+	FeeOnTop = "wage_on_top"
+	// FeeInside: the amount is the wallet's whole movement, the wage inside it: +amount in, −amount out.
+	FeeInside = "wage_inside_amount"
+	// FeeNeither: the reported wallet fits neither — money missing or extra, whatever the convention.
+	FeeNeither = "neither"
+	// FeeUndecided: nothing to tell by — no wage, or no running balance on either side.
+	FeeUndecided = "undecided"
+)
+
+// FeeConventionOf says which fee convention takes the previous running balance to the one item reports.
+func FeeConventionOf(prevWallet decimal.Decimal, it events.StatementItem) string {
+	if !it.MovedWallet || it.WalletAfter == nil || it.Fee.IsZero() {
+		return FeeUndecided
+	}
+	sign := decimal.NewFromInt(1)
+	if it.Direction == events.DirectionOut {
+		sign = sign.Neg()
+	}
+	onTop := prevWallet.Add(it.Amount.Mul(sign)).Sub(it.Fee)
+	inside := prevWallet.Add(it.Amount.Mul(sign))
+	switch {
+	case it.WalletAfter.Equal(onTop):
+		return FeeOnTop
+	case it.WalletAfter.Equal(inside):
+		return FeeInside
+	}
+	return FeeNeither
+}
+
+// FeeConvention reads a statement's fee convention from its running balance: the items in the order they
+// moved the wallet, each with its reported wallet. It returns the one convention every item with a wage
+// fits, FeeUndecided when no item can tell, and FeeNeither when no single convention fits them all (the
+// statement then has money missing or extra however the wage is read).
+func FeeConvention(items []events.StatementItem) string {
+	var prev *decimal.Decimal
+	found := FeeUndecided
+	for _, it := range items {
+		if !it.MovedWallet || it.WalletAfter == nil {
+			continue
+		}
+		if prev != nil {
+			switch c := FeeConventionOf(*prev, it); {
+			case c == FeeUndecided:
+				// Without a wage the item fits both; it must still add up.
+				net := it.Amount
+				if it.Direction == events.DirectionOut {
+					net = net.Neg()
+				}
+				if !prev.Add(net).Equal(*it.WalletAfter) {
+					return FeeNeither
+				}
+			case c == FeeNeither, found != FeeUndecided && c != found:
+				return FeeNeither
+			default:
+				found = c
+			}
+		}
+		w := *it.WalletAfter
+		prev = &w
+	}
+	return found
 }
 
 // Posted is what the ledger holds of an item it has posted.

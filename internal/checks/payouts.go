@@ -20,9 +20,9 @@ func SettlementSubject(s events.Settlement) string {
 //   - still on its way (INIT, PENDING, SUBMITTED) past its predicted completion plus grace: stuck, an alert;
 //   - DONE: fine, and it resolves a stuck alert;
 //   - FAILED or CANCELED: the money must come back to the wallet as the statement's return item. Once it has
-//     (returned), the payout is accounted for and nothing is raised — a failed payout whose money is back is
-//     a business event, shown in the settlement lifecycle view, not a mismatch. If it has not come back
-//     within grace of the failure, that is an alert: money has left the wallet and is nowhere.
+//     (returned), the money is accounted for and this check is OK; if it has not come back within grace of
+//     the failure, that is a critical alert: money has left the wallet and is nowhere. Either way the
+//     recipient was not paid, which FailedPayout raises on its own, as a warning.
 func Settlement(s events.Settlement, asOf time.Time, grace time.Duration, returned bool) Result {
 	subject := SettlementSubject(s)
 	r := Result{Check: CheckSettlement, Subject: subject, WindowStart: s.CreatedAt, WindowEnd: asOf, Watermark: asOf,
@@ -166,4 +166,137 @@ func YabandPayMovement(prev, cur events.Balance, unexplained, maxFall decimal.De
 		r.Outcome = OK
 	}
 	return append(out, r)
+}
+
+// Payout is a payout that did not reach its recipient, as FailedPayout reports it.
+type Payout struct {
+	Provider, Account string
+	// TransactionID is the statement item that took the money out of the wallet, where known; SettlementID
+	// the settlement's id, or the batch item's, and BatchID the batch's for a batch item.
+	TransactionID, SettlementID, BatchID string
+	TrackID                              string
+	IBAN                                 string // the recipient's
+	Amount                               decimal.Decimal
+	Currency                             string
+	Status                               string // as the provider last reported it
+	// Reason is why it failed, in the provider's words where it gives any (a batch item's error_message),
+	// else what mizan saw (the status; a return after it was reported paid).
+	Reason string
+	// Returned says whether the money has come back to the wallet (the statement's return item); nil where
+	// mizan does not follow it (a batch item's).
+	Returned *bool
+	At       time.Time
+}
+
+// PayoutSubject names a payout: by the statement item that took its money where known, so that the
+// settlement feed, the batch feed and the statement's return item all speak of one payout.
+func PayoutSubject(p Payout) string {
+	switch {
+	case p.TransactionID != "":
+		return fmt.Sprintf("%s/%s/payout/%s", p.Provider, p.Account, p.TransactionID)
+	case p.BatchID != "":
+		return fmt.Sprintf("%s/%s/batch/%s/item/%s", p.Provider, p.Account, p.BatchID, p.SettlementID)
+	}
+	return fmt.Sprintf("%s/%s/settlement/%s", p.Provider, p.Account, p.SettlementID)
+}
+
+// FailedPayout raises the alert of a payout that did not reach its recipient — a failed or cancelled
+// settlement, a failed or cancelled batch item, a payout the bank sent back after it was reported paid —
+// whether its money came back to the wallet or not: someone must pay the recipient another way, or know
+// why not. It is a warning: money missing is the settlement_return check's, critical. One alert per payout
+// (sticky: it stays until a person resolves it), naming the recipient's IBAN, the amount and the reason.
+func FailedPayout(p Payout) Result {
+	subject := PayoutSubject(p)
+	r := Result{Check: CheckPayoutFailed, Subject: subject, WindowEnd: p.At, Outcome: Mismatch,
+		Severity: SeverityWarning, Sticky: true, Expected: dec(p.Amount),
+		DedupKey: fmt.Sprintf("%s:%s", CheckPayoutFailed, subject),
+		Details: map[string]any{"iban": p.IBAN, "amount": p.Amount.String(), "currency": p.Currency,
+			"status": p.Status, "reason": p.Reason, "transaction_id": p.TransactionID,
+			"settlement_id": p.SettlementID, "batch_id": p.BatchID, "track_id": p.TrackID}}
+	what := "settlement " + p.SettlementID
+	if p.BatchID != "" {
+		what = fmt.Sprintf("batch %s item %s", p.BatchID, p.SettlementID)
+	}
+	if p.SettlementID == "" {
+		what = "payout of item " + p.TransactionID
+	}
+	r.Summary = fmt.Sprintf("%s %s: %s of %s %s to %s did not reach its recipient: %s",
+		p.Provider, p.Account, what, p.Amount, p.Currency, cmpOr(p.IBAN, "an unknown IBAN"), p.Reason)
+	if p.Returned != nil {
+		r.Details["returned"] = *p.Returned
+	}
+	switch {
+	case p.Returned == nil:
+	case *p.Returned:
+		r.Summary += "; its money is back in the wallet"
+	default:
+		r.Summary += "; its money has not come back to the wallet yet"
+	}
+	return r
+}
+
+// FailedBatchItems are the FailedPayout alerts of a batch's failed and cancelled items, with the reason
+// Vandar gives (error_message) where it gives one. A batch whose counters say items failed while its item
+// list is not read (or does not show them) raises one alert for the batch, naming the count and amount.
+func FailedBatchItems(b events.Batch) []Result {
+	var out []Result
+	listed := map[string]int{}
+	for _, it := range b.Items {
+		st := strings.ToUpper(it.Status)
+		if st != events.SettlementFailed && st != events.SettlementCanceled {
+			continue
+		}
+		listed[strings.ToLower(st)]++
+		reason := it.ErrorMessage
+		if reason == "" {
+			reason = "the batch reports it " + strings.ToLower(st)
+		}
+		r := FailedPayout(Payout{Provider: b.Provider, Account: b.Account, TransactionID: it.TransactionID,
+			SettlementID: it.ID, BatchID: b.BatchID, TrackID: it.TrackID, IBAN: it.IBAN, Amount: it.Amount,
+			Currency: b.Currency, Status: st, Reason: reason, At: b.ObservedAt})
+		out = append(out, r)
+	}
+	for _, st := range []string{"failed", "canceled"} {
+		if n := b.Counts[st]; n > listed[st] {
+			p := Payout{Provider: b.Provider, Account: b.Account, SettlementID: "counters", BatchID: b.BatchID,
+				Amount: b.Amounts[st], Currency: b.Currency, Status: strings.ToUpper(st), At: b.ObservedAt,
+				Reason: fmt.Sprintf("the batch counts %d item(s) %s (%s %s) that its item list does not show", n-listed[st],
+					st, b.Amounts[st], b.Currency)}
+			r := FailedPayout(p)
+			r.DedupKey += ":" + st
+			r.Summary = fmt.Sprintf("%s %s: batch %s counts %d payout(s) %s, %s %s, that did not reach their recipients",
+				b.Provider, b.Account, b.BatchID, n, st, b.Amounts[st], b.Currency)
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// YabandPayReserve reports which of its document's two readings a YabandPay snapshot's figures fit
+// (posting.YabandPayReserveConvention, passed in as convention): OK naming it, or — where usable fits
+// neither usable = available − reserve nor usable = available + reserve — a consistency warning: the ledger
+// then follows the document's text (the reserve inside available), and a person should ask YabandPay.
+func YabandPayReserve(b events.Balance, convention string, undecided bool) Result {
+	subject := WalletSubject(b.Provider, b.Account, b.Currency) + "/reserve_convention"
+	r := Result{Check: CheckConsistency, Subject: subject, WindowEnd: b.ObservedAt,
+		DedupKey: fmt.Sprintf("%s:%s", CheckConsistency, subject),
+		Details: map[string]any{"reserve_convention": convention, "available": b.Figures["available"].String(),
+			"reserve": b.Figures["reserve"].String(), "usable": b.Figures["usable"].String()}}
+	if !undecided {
+		r.Outcome = OK
+		return r
+	}
+	r.Outcome = Mismatch
+	r.Severity = SeverityWarning
+	r.Summary = fmt.Sprintf("%s %s %s: usable %s is neither available %s − reserve %s nor available + reserve; "+
+		"the ledger takes the reserve to be inside available, as YabandPay's text says", b.Provider, b.Account,
+		b.Currency, b.Figures["usable"], b.Figures["available"], b.Figures["reserve"])
+	return r
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
 }

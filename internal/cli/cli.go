@@ -1,5 +1,6 @@
-// Package cli holds what both of mizan's commands set up the same way: logging, the database pool and the
-// Kafka configuration from the environment.
+// Package cli holds what mizan's commands set up the same way: logging, the database pool and the Kafka
+// configuration from the environment, the HTTP server; and how every program explains itself — help and
+// usage errors (exit 2), version, `config check`, and the one table of the environment variables they read.
 package cli
 
 import (

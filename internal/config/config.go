@@ -2,9 +2,11 @@
 // sources file that lists which provider accounts to poll and when.
 //
 // Everything is checked at start-up, and every refusal names the source and the field, so that a bad deploy
-// fails at once with a message an operator can act on instead of failing at the first cron tick. Secrets are
-// read from the environment variables the sources file names and are never printed: Secret's String is
-// redacted.
+// fails at once with a message an operator can act on instead of failing at the first cron tick. The
+// sources file's fields common to every source (name, provider, feeds) are checked here; the rest of each
+// source is its provider's to decode and check (sources.Provider.Configure), strictly: a field the provider
+// does not have is refused. Secrets are read from the environment variables the sources file names and are
+// never printed: Secret's String is redacted.
 package config
 
 import (
@@ -13,16 +15,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
+	"maps"
 	"os"
+	"reflect"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/robfig/cron/v3"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/sources"
 )
 
 // Env is the process environment mizan reads.
@@ -35,17 +40,9 @@ type Env struct {
 	TopicPrefix  string   // MIZAN_TOPIC_PREFIX: prepended to every topic name; "" in production
 }
 
-// Secret is a string that must never reach a log, an error or an event.
-type Secret string
-
-// String redacts the secret so that %v and %s never print it.
-func (Secret) String() string { return "[redacted]" }
-
-// GoString redacts the secret for %#v.
-func (Secret) GoString() string { return "[redacted]" }
-
-// Reveal returns the secret itself, for the one place that needs it.
-func (s Secret) Reveal() string { return string(s) }
+// Secret is a string that must never reach a log, an error, an event or stdout: sources.Secret, which prints
+// redacted.
+type Secret = sources.Secret
 
 // ReadEnv reads the environment through getenv. need lists the variables the calling command cannot run
 // without; they are refused when empty with one error naming all of them.
@@ -77,22 +74,23 @@ func ReadEnv(getenv func(string) string, need ...string) (Env, error) {
 	return e, nil
 }
 
-// Source is one provider account to poll: (provider, account) plus its feeds and credentials.
+// Source is one provider account to poll: its name, provider and feeds, and what its provider read from its
+// own fields.
 type Source struct {
 	Name     string            // unique in the file; `poller once --source NAME`
-	Provider string            // events.ProviderVandar or events.ProviderYabandPay
-	Account  string            // Vandar business slug, or YabandPay user id
-	APIURL   string            // provider API base URL
-	BatchURL string            // Vandar batch-settlement base URL
+	Provider string            // the provider's name in the registry, e.g. "vandar"
 	Feeds    map[string]string // feed → cron spec
-	// Currencies are the YabandPay balance currencies to ask for.
-	Currencies []string
-	// Vandar credentials: the initial token pair from the dashboard. Once mizan has refreshed it, the stored,
-	// encrypted pair wins (the refresh token rotates; the environment's copy goes stale).
-	AccessToken  Secret
-	RefreshToken Secret
-	// YabandPay secret key for HMAC-SHA256 signing.
-	SecretKey Secret
+	// Settings is what the provider read from the source's own fields (an account, URLs, credentials). It
+	// prints its secrets redacted.
+	Settings sources.Settings
+}
+
+// Account is the provider account the source reads.
+func (s Source) Account() string {
+	if s.Settings == nil {
+		return ""
+	}
+	return s.Settings.Account()
 }
 
 // Sources is the parsed sources file.
@@ -109,45 +107,22 @@ func (s Sources) Find(name string) (Source, bool) {
 	return s.Sources[i], true
 }
 
-// Defaults for provider URLs.
-const (
-	DefaultVandarAPIURL    = "https://api.vandar.io"
-	DefaultVandarBatchURL  = "https://batch.vandar.io"
-	DefaultYabandPayAPIURL = "https://mapi.yabandpay.com"
-)
-
-// feedsByProvider lists which feeds each provider has.
-var feedsByProvider = map[string][]string{
-	events.ProviderVandar:    {events.FeedStatement, events.FeedBalance, events.FeedSettlements, events.FeedBatches},
-	events.ProviderYabandPay: {events.FeedBalance},
-}
-
-// fileSource is the YAML shape; unknown fields are refused so that a typo never silently disables something.
-type fileSource struct {
-	Name            string            `yaml:"name"`
-	Provider        string            `yaml:"provider"`
-	Business        string            `yaml:"business"`
-	User            string            `yaml:"user"`
-	APIURL          string            `yaml:"api_url"`
-	BatchURL        string            `yaml:"batch_url"`
-	AccessTokenEnv  string            `yaml:"access_token_env"`
-	RefreshTokenEnv string            `yaml:"refresh_token_env"`
-	SecretKeyEnv    string            `yaml:"secret_key_env"`
-	Currencies      []string          `yaml:"currencies"`
-	Feeds           map[string]string `yaml:"feeds"`
-}
-
+// file is the YAML shape: a list of sources, each a mapping split between the common fields and the
+// provider's. Unknown top-level fields are refused.
 type file struct {
-	Sources []fileSource `yaml:"sources"`
+	Sources []map[string]yaml.Node `yaml:"sources"`
 }
 
-// LoadSources reads and checks the sources file at path.
-func LoadSources(path string, getenv func(string) string) (Sources, error) {
+// commonFields are the fields every source has; every other field is its provider's.
+var commonFields = []string{"name", "provider", "feeds"}
+
+// LoadSources reads and checks the sources file at path. providers says which providers exist.
+func LoadSources(path string, getenv func(string) string, providers sources.Registry) (Sources, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return Sources{}, fmt.Errorf("sources file: %w", err)
 	}
-	s, err := ParseSources(b, getenv)
+	s, err := ParseSources(b, getenv, providers)
 	if err != nil {
 		return Sources{}, fmt.Errorf("sources file %s: %w", path, err)
 	}
@@ -156,8 +131,7 @@ func LoadSources(path string, getenv func(string) string) (Sources, error) {
 
 var (
 	slugRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
-	currencyRE = regexp.MustCompile(`^[A-Z]{3}$`)
-	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	fieldRE    = regexp.MustCompile(`^[a-z_]+$`)
 	cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 )
 
@@ -165,8 +139,8 @@ var (
 // "@every 1m" or "@hourly".
 func ParseCron(spec string) (cron.Schedule, error) { return cronParser.Parse(spec) }
 
-// ParseSources parses and checks a sources file's contents.
-func ParseSources(b []byte, getenv func(string) string) (Sources, error) {
+// ParseSources parses and checks a sources file's contents; providers says which providers exist.
+func ParseSources(b []byte, getenv func(string) string, providers sources.Registry) (Sources, error) {
 	var f file
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
@@ -187,9 +161,9 @@ func ParseSources(b []byte, getenv func(string) string) (Sources, error) {
 	var out Sources
 	seen := map[string]bool{}
 	accounts := map[string]string{}
-	for i, fs := range f.Sources {
-		src, err := checkSource(fs, getenv)
-		name := cmp.Or(fs.Name, fmt.Sprintf("#%d", i+1))
+	for i, fields := range f.Sources {
+		src, err := checkSource(fields, getenv, providers)
+		name := cmp.Or(src.Name, fmt.Sprintf("#%d", i+1))
 		if err != nil {
 			return Sources{}, fmt.Errorf("source %s: %w", name, err)
 		}
@@ -198,10 +172,10 @@ func ParseSources(b []byte, getenv func(string) string) (Sources, error) {
 		}
 		seen[src.Name] = true
 		// Two sources polling one provider account would publish every fact twice under two names and fight
-		// over one token pair.
-		key := events.Key(src.Provider, src.Account)
+		// over one set of credentials.
+		key := events.Key(src.Provider, src.Account())
 		if other, ok := accounts[key]; ok {
-			return Sources{}, fmt.Errorf("source %s: the same %s account %q as source %s", name, src.Provider, src.Account, other)
+			return Sources{}, fmt.Errorf("source %s: the same %s account %q as source %s", name, src.Provider, src.Account(), other)
 		}
 		accounts[key] = src.Name
 		out.Sources = append(out.Sources, src)
@@ -209,88 +183,125 @@ func ParseSources(b []byte, getenv func(string) string) (Sources, error) {
 	return out, nil
 }
 
-func checkSource(fs fileSource, getenv func(string) string) (Source, error) {
-	src := Source{Name: fs.Name, Provider: fs.Provider, APIURL: fs.APIURL, BatchURL: fs.BatchURL, Feeds: fs.Feeds}
-	if !slugRE.MatchString(fs.Name) {
-		return src, fmt.Errorf("field name: %q must be lowercase letters, digits, '.', '_' or '-'", fs.Name)
-	}
-	feeds, ok := feedsByProvider[fs.Provider]
-	if !ok {
-		return src, fmt.Errorf("field provider: unknown provider %q (known: vandar, yabandpay)", fs.Provider)
-	}
-	if len(fs.Feeds) == 0 {
-		return src, errors.New("field feeds: at least one feed with a cron schedule is required")
-	}
-	for feed, spec := range fs.Feeds {
-		if !slices.Contains(feeds, feed) {
-			return src, fmt.Errorf("field feeds.%s: %s has no feed %q (it has: %s)", feed, fs.Provider, feed,
-				strings.Join(feeds, ", "))
-		}
-		if _, err := ParseCron(spec); err != nil {
-			return src, fmt.Errorf("field feeds.%s: bad cron spec %q: %v", feed, spec, err)
-		}
-	}
-	secret := func(field, envName string) (Secret, error) {
-		if envName == "" {
-			return "", fmt.Errorf("field %s: required", field)
-		}
-		if !envNameRE.MatchString(envName) {
-			return "", fmt.Errorf("field %s: %q is not an environment variable name", field, envName)
-		}
-		v := strings.TrimSpace(getenv(envName))
-		if v == "" {
-			return "", fmt.Errorf("field %s: environment variable %s is not set", field, envName)
-		}
-		return Secret(v), nil
-	}
-	var err error
-	switch fs.Provider {
-	case events.ProviderVandar:
-		if fs.User != "" || fs.SecretKeyEnv != "" || len(fs.Currencies) > 0 {
-			return src, errors.New("fields user, secret_key_env and currencies are for yabandpay sources")
-		}
-		if !slugRE.MatchString(fs.Business) {
-			return src, fmt.Errorf("field business: %q is not a Vandar business slug", fs.Business)
-		}
-		src.Account = fs.Business
-		src.APIURL = cmp.Or(src.APIURL, DefaultVandarAPIURL)
-		src.BatchURL = cmp.Or(src.BatchURL, DefaultVandarBatchURL)
-		if src.AccessToken, err = secret("access_token_env", fs.AccessTokenEnv); err != nil {
-			return src, err
-		}
-		if src.RefreshToken, err = secret("refresh_token_env", fs.RefreshTokenEnv); err != nil {
-			return src, err
-		}
-	case events.ProviderYabandPay:
-		if fs.Business != "" || fs.AccessTokenEnv != "" || fs.RefreshTokenEnv != "" || fs.BatchURL != "" {
-			return src, errors.New("fields business, access_token_env, refresh_token_env and batch_url are for vandar sources")
-		}
-		if fs.User == "" || strings.ContainsAny(fs.User, "/ \t") {
-			return src, fmt.Errorf("field user: %q is not a YabandPay user id", fs.User)
-		}
-		src.Account = fs.User
-		src.APIURL = cmp.Or(src.APIURL, DefaultYabandPayAPIURL)
-		if len(fs.Currencies) == 0 {
-			return src, errors.New("field currencies: at least one currency is required")
-		}
-		for _, c := range fs.Currencies {
-			if !currencyRE.MatchString(c) {
-				return src, fmt.Errorf("field currencies: %q is not an ISO 4217 code", c)
+// checkSource checks the common fields of one source and hands the rest to its provider. The returned Source
+// has its Name set as soon as it is known, so that errors can name it.
+func checkSource(fields map[string]yaml.Node, getenv func(string) string, providers sources.Registry) (Source, error) {
+	var src Source
+	for field, dst := range map[string]any{"name": &src.Name, "provider": &src.Provider, "feeds": &src.Feeds} {
+		if node, ok := fields[field]; ok {
+			if err := node.Decode(dst); err != nil {
+				return Source{}, fmt.Errorf("field %s: %s", field, yamlError(err))
 			}
 		}
-		src.Currencies = fs.Currencies
-		if src.SecretKey, err = secret("secret_key_env", fs.SecretKeyEnv); err != nil {
-			return src, err
+	}
+	if !slugRE.MatchString(src.Name) {
+		name := src.Name
+		src.Name = ""
+		return src, fmt.Errorf("field name: %q must be lowercase letters, digits, '.', '_' or '-'", name)
+	}
+	p, ok := providers.Lookup(src.Provider)
+	if !ok {
+		return src, fmt.Errorf("field provider: unknown provider %q (known: %s)", src.Provider,
+			strings.Join(providers.Names(), ", "))
+	}
+	if len(src.Feeds) == 0 {
+		return src, errors.New("field feeds: at least one feed with a cron schedule is required")
+	}
+	for _, feed := range slices.Sorted(maps.Keys(src.Feeds)) {
+		if _, ok := sources.FindFeed(p, feed); !ok {
+			return src, fmt.Errorf("field feeds.%s: %s has no feed %q (it has: %s)", feed, src.Provider, feed,
+				strings.Join(sources.FeedNames(p), ", "))
+		}
+		if _, err := ParseCron(src.Feeds[feed]); err != nil {
+			return src, fmt.Errorf("field feeds.%s: bad cron spec %q: %v", feed, src.Feeds[feed], err)
 		}
 	}
-	for field, raw := range map[string]string{"api_url": src.APIURL, "batch_url": src.BatchURL} {
-		if raw == "" {
+	own := maps.Clone(fields)
+	for _, f := range commonFields {
+		delete(own, f)
+	}
+	settings, err := p.Configure(sources.Block{
+		Decode: func(v any) error { return decodeStrict(own, v, src.Provider, "") },
+		Getenv: getenv,
+	})
+	if err != nil {
+		return src, err
+	}
+	if settings == nil || settings.Account() == "" {
+		return src, fmt.Errorf("field provider: %s read no account from the source", src.Provider)
+	}
+	src.Settings = settings
+	return src, nil
+}
+
+// decodeStrict decodes a provider's fields into v, a pointer to a struct whose fields carry `yaml` tags,
+// field by field, so that an error names the field; a field v does not declare is refused. A struct-valued
+// field is decoded the same way, its errors naming "outer.inner".
+func decodeStrict(fields map[string]yaml.Node, v any, provider, prefix string) error {
+	rv := reflect.ValueOf(v)
+	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
+		return fmt.Errorf("field provider: %s decodes its fields into a %T, not a pointer to a struct", provider, v)
+	}
+	known := map[string]reflect.Value{}
+	var names []string
+	st := rv.Elem()
+	for i := range st.NumField() {
+		tag, _, _ := strings.Cut(st.Type().Field(i).Tag.Get("yaml"), ",")
+		if tag == "" || tag == "-" || !st.Type().Field(i).IsExported() {
 			continue
 		}
-		u, perr := url.Parse(raw)
-		if perr != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-			return src, fmt.Errorf("field %s: %q is not an http(s) URL", field, raw)
+		known[tag] = st.Field(i)
+		names = append(names, prefix+tag)
+	}
+	for _, key := range slices.Sorted(maps.Keys(fields)) {
+		name := prefix + key
+		if !fieldRE.MatchString(key) {
+			name = strconv.Quote(name)
+		}
+		dst, ok := known[key]
+		if !ok {
+			if prefix == "" {
+				for _, c := range commonFields {
+					names = append(names, c)
+				}
+			}
+			slices.Sort(names)
+			return fmt.Errorf("field %s: unknown: a %s source has no such field (it has: %s)", name, provider,
+				strings.Join(names, ", "))
+		}
+		node := fields[key]
+		if isStruct(dst.Type()) {
+			var inner map[string]yaml.Node
+			if err := node.Decode(&inner); err != nil {
+				return fmt.Errorf("field %s: %s", name, yamlError(err))
+			}
+			target := dst
+			if dst.Kind() == reflect.Pointer {
+				dst.Set(reflect.New(dst.Type().Elem()))
+				target = dst.Elem()
+			}
+			if err := decodeStrict(inner, target.Addr().Interface(), provider, prefix+key+"."); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := node.Decode(dst.Addr().Interface()); err != nil {
+			return fmt.Errorf("field %s: %s", name, yamlError(err))
 		}
 	}
-	return src, nil
+	return nil
+}
+
+// isStruct says whether a field is a struct of fields (or a pointer to one) to decode strictly in turn.
+func isStruct(t reflect.Type) bool {
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t.Kind() == reflect.Struct && t.PkgPath() != "time"
+}
+
+// yamlError makes a YAML decoding error one line: "line 3: cannot unmarshal !!seq into string".
+func yamlError(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:")
+	return strings.Join(strings.Fields(msg), " ")
 }

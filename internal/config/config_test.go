@@ -2,8 +2,15 @@ package config
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mizanhq/mizan/internal/sources/registry"
+	"github.com/mizanhq/mizan/internal/sources/vandar"
+	"github.com/mizanhq/mizan/internal/sources/yabandpay"
 )
 
 const goodFile = `
@@ -33,26 +40,29 @@ func getenv(m map[string]string) func(string) string { return func(k string) str
 
 func TestParseSourcesAcceptsTheDocumentedExample(t *testing.T) {
 	t.Parallel()
-	s, err := ParseSources([]byte(goodFile), getenv(goodEnv))
+	s, err := ParseSources([]byte(goodFile), getenv(goodEnv), registry.Providers())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(s.Sources) != 2 {
 		t.Fatalf("got %d sources", len(s.Sources))
 	}
-	v, ok := s.Find("vandar-acme")
-	if !ok || v.Account != "acme" || v.APIURL != DefaultVandarAPIURL || v.BatchURL != DefaultVandarBatchURL {
-		t.Fatalf("vandar source: %+v", v)
+	src, ok := s.Find("vandar-acme")
+	v, isVandar := src.Settings.(vandar.Settings)
+	if !ok || !isVandar || src.Provider != "vandar" || src.Account() != "acme" || v.APIURL != vandar.DefaultAPIURL ||
+		v.BatchURL != vandar.DefaultBatchURL || len(src.Feeds) != 4 {
+		t.Fatalf("vandar source: %+v", src)
 	}
 	if v.AccessToken.Reveal() != "access-secret-value" || v.RefreshToken.Reveal() != "refresh-secret-value" {
 		t.Fatal("tokens not read from the named variables")
 	}
-	y, _ := s.Find("yabandpay-main")
-	if y.Account != "036870" || strings.Join(y.Currencies, ",") != "EUR,CHF" || y.SecretKey.Reveal() != "yaband-secret-value" {
-		t.Fatalf("yabandpay source: %+v", y)
+	ysrc, _ := s.Find("yabandpay-main")
+	y, _ := ysrc.Settings.(yabandpay.Settings)
+	if ysrc.Account() != "036870" || strings.Join(y.Currencies, ",") != "EUR,CHF" || y.SecretKey.Reveal() != "yaband-secret-value" {
+		t.Fatalf("yabandpay source: %+v", ysrc)
 	}
 	// A source printed with %v or %+v must not show its secrets.
-	for _, out := range []string{fmt.Sprintf("%v", v), fmt.Sprintf("%+v", y), fmt.Sprintf("%#v", v)} {
+	for _, out := range []string{fmt.Sprintf("%v", src), fmt.Sprintf("%+v", ysrc), fmt.Sprintf("%#v", src), fmt.Sprintf("%+v", s)} {
 		for _, secret := range goodEnv {
 			if strings.Contains(out, secret) {
 				t.Fatalf("secret printed: %s", out)
@@ -73,8 +83,12 @@ func TestParseSourcesRefusesBadFilesNamingSourceAndField(t *testing.T) {
 		{"empty file", "", goodEnv, "empty"},
 		{"no sources", "sources: []", goodEnv, "no sources"},
 		{"a second document", goodFile + "---\nsources: []\n", goodEnv, "more than one document"},
-		{"unknown field is a typo, not ignored", replace("business: acme", "busines: acme"), goodEnv, "busines"},
-		{"unknown provider", replace("provider: vandar", "provider: paypal"), goodEnv, "source vandar-acme: field provider: unknown provider \"paypal\""},
+		{"unknown field is a typo, not ignored", replace("business: acme", "busines: acme"), goodEnv, "source vandar-acme: field busines: unknown"},
+		{"another provider's field", replace("business: acme", "business: acme\n    currencies: [EUR]"), goodEnv, "source vandar-acme: field currencies: unknown: a vandar source has no such field"},
+		{"a field of the wrong type", replace("business: acme", "business: [acme]"), goodEnv, "source vandar-acme: field business: line"},
+		{"an unknown top-level field", goodFile + "defaults: {}\n", goodEnv, "malformed YAML"},
+		{"unknown provider", replace("provider: vandar", "provider: paypal"), goodEnv, "source vandar-acme: field provider: unknown provider \"paypal\" (known: " +
+			strings.Join(registry.Providers().Names(), ", ") + ")"},
 		{"unknown feed", replace("statement: \"@every 1m\"", "ledger: \"@every 1m\""), goodEnv, "source vandar-acme: field feeds.ledger"},
 		{"yabandpay has no statement feed", replace("feeds: { balance: \"*/5 * * * *\" }", "feeds: { statement: \"@every 1m\" }"), goodEnv, "source yabandpay-main: field feeds.statement"},
 		{"bad cron spec", replace("\"@every 1m\"", "\"every minute\""), goodEnv, "source vandar-acme: field feeds.statement: bad cron spec"},
@@ -88,7 +102,7 @@ func TestParseSourcesRefusesBadFilesNamingSourceAndField(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := ParseSources([]byte(tt.file), getenv(tt.env))
+			_, err := ParseSources([]byte(tt.file), getenv(tt.env), registry.Providers())
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error = %v, want it to contain %q", err, tt.want)
 			}
@@ -126,9 +140,43 @@ func TestReadChecksRefusesMalformedValuesByName(t *testing.T) {
 		t.Fatalf("%+v %v", c, err)
 	}
 	for name, v := range map[string]string{"MIZAN_BALANCE_TOLERANCE": "-1", "MIZAN_SETTLEMENT_GRACE": "two hours",
-		"MIZAN_YABANDPAY_MAX_FALL": "1e", "MIZAN_CHECK_INTERVAL": "0s"} {
+		"MIZAN_YABANDPAY_MAX_FALL": "1e", "MIZAN_CHECK_INTERVAL": "0s", "MIZAN_BANK_WINDOW_DAYS": "0",
+		"MIZAN_BANK_WEEKEND": "fri,someday", "MIZAN_BANK_TIME_ZONE": "Mars/Olympus", "MIZAN_BANK_PAYOUT_PATTERN": "(",
+		"MIZAN_BANK_HOLIDAYS_FILE": "/nonexistent/holidays", "MIZAN_BANK_STATEMENT_MAX_AGE": "soon"} {
 		if _, err := ReadChecks(getenv(map[string]string{name: v})); err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s=%s: error %v", name, v, err)
 		}
+	}
+}
+
+func TestReadChecksReadsTheBankCalendar(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "holidays.txt")
+	if err := os.WriteFile(file, []byte("# 1405\n2026-06-25 Tasua\n1405/04/05 Ashura\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := ReadChecks(getenv(map[string]string{"MIZAN_BANK_WINDOW_DAYS": "3", "MIZAN_BANK_WEEKEND": "thu, fri",
+		"MIZAN_BANK_HOLIDAYS_FILE": file, "MIZAN_BANK_PAYOUT_PATTERN": "(?i)vandar"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cal := c.Bank.Calendar
+	if c.Bank.WindowDays != 3 || !cal.Weekend[time.Thursday] || !cal.Weekend[time.Friday] || cal.Weekend[time.Saturday] ||
+		!c.Bank.PayoutPattern.MatchString("VANDAR payout") {
+		t.Fatalf("%+v", c.Bank)
+	}
+	for _, day := range []string{"2026-06-25", "2026-06-26", "2026-03-21"} { // Tasua, Ashura (1405/04/05), Nowruz
+		d, _ := time.Parse(time.DateOnly, day)
+		if cal.Off(d) == "" {
+			t.Errorf("%s is a business day", day)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.txt")
+	if err := os.WriteFile(bad, []byte("2026-06-25\n13/40 nonsense\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadChecks(getenv(map[string]string{"MIZAN_BANK_HOLIDAYS_FILE": bad})); err == nil ||
+		!strings.Contains(err.Error(), "line 2") {
+		t.Errorf("a bad holidays file: %v", err)
 	}
 }

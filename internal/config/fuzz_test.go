@@ -10,6 +10,9 @@ import (
 
 	"github.com/mizanhq/mizan/internal/config"
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/sources/registry"
+	"github.com/mizanhq/mizan/internal/sources/vandar"
+	"github.com/mizanhq/mizan/internal/sources/yabandpay"
 )
 
 // FuzzParseSources feeds the sources-file parser arbitrary bytes. Whatever an operator (or a broken
@@ -28,7 +31,7 @@ func FuzzParseSources(f *testing.F) {
 	// tests know, and YAML's sharper corners (anchors and aliases, merge keys, tags, complex keys, a second
 	// document).
 	f.Fuzz(func(t *testing.T, b []byte) {
-		srcs, err := config.ParseSources(b, fuzzEnv)
+		srcs, err := config.ParseSources(b, fuzzEnv, registry.Providers())
 		// The input may itself contain the marker (the fuzzer can write anything): only then may it show.
 		leakable := bytes.Contains(b, []byte(secretMarker))
 		if err != nil {
@@ -60,7 +63,7 @@ func fuzzEnv(name string) string {
 }
 
 var (
-	sourceErrRE = regexp.MustCompile(`(?s)^source .*?: (field [a-z_]+[.:]|fields [a-z_, ]+ are for |the same )`)
+	sourceErrRE = regexp.MustCompile(`(?s)^source .*?: (field ([a-z_.]+|".*")[.:]|the same )`)
 	fileErrs    = []string{"empty: ", "no sources: ", "malformed YAML: "}
 	nameRE      = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 )
@@ -85,9 +88,9 @@ func checkAccepted(t *testing.T, s config.Sources) {
 			t.Fatalf("accepted source name %q (unique lowercase slug required)", src.Name)
 		}
 		names[src.Name] = true
-		key := events.Key(src.Provider, src.Account)
-		if src.Account == "" || accounts[key] {
-			t.Fatalf("source %s: account %q empty or polled twice", src.Name, src.Account)
+		key := events.Key(src.Provider, src.Account())
+		if src.Account() == "" || accounts[key] {
+			t.Fatalf("source %s: account %q empty or polled twice", src.Name, src.Account())
 		}
 		accounts[key] = true
 		if len(src.Feeds) == 0 {
@@ -98,11 +101,12 @@ func checkAccepted(t *testing.T, s config.Sources) {
 				t.Fatalf("source %s: feed %s: accepted cron spec %q: %v", src.Name, feed, spec, err)
 			}
 		}
-		urls := []string{src.APIURL}
-		switch src.Provider {
-		case events.ProviderVandar:
-			urls = append(urls, src.BatchURL)
-			if !strings.HasPrefix(src.AccessToken.Reveal(), secretMarker) || !strings.HasPrefix(src.RefreshToken.Reveal(), secretMarker) {
+		var urls []string
+		switch v := src.Settings.(type) {
+		case vandar.Settings:
+			urls = append(urls, v.APIURL, v.BatchURL)
+			if src.Provider != events.ProviderVandar || !strings.HasPrefix(v.AccessToken.Reveal(), secretMarker) ||
+				!strings.HasPrefix(v.RefreshToken.Reveal(), secretMarker) {
 				t.Fatalf("source %s: tokens not read from the environment", src.Name)
 			}
 			for feed := range src.Feeds {
@@ -110,8 +114,10 @@ func checkAccepted(t *testing.T, s config.Sources) {
 					t.Fatalf("source %s: unknown vandar feed %q accepted", src.Name, feed)
 				}
 			}
-		case events.ProviderYabandPay:
-			if !strings.HasPrefix(src.SecretKey.Reveal(), secretMarker) || len(src.Currencies) == 0 {
+		case yabandpay.Settings:
+			urls = append(urls, v.APIURL)
+			if src.Provider != events.ProviderYabandPay || !strings.HasPrefix(v.SecretKey.Reveal(), secretMarker) ||
+				len(v.Currencies) == 0 {
 				t.Fatalf("source %s: secret key or currencies missing", src.Name)
 			}
 			for feed := range src.Feeds {
@@ -120,7 +126,7 @@ func checkAccepted(t *testing.T, s config.Sources) {
 				}
 			}
 		default:
-			t.Fatalf("source %s: unknown provider %q accepted", src.Name, src.Provider)
+			t.Fatalf("source %s: unknown provider %q accepted (%T)", src.Name, src.Provider, src.Settings)
 		}
 		for _, raw := range urls {
 			u, err := url.Parse(raw)

@@ -1,6 +1,14 @@
-// Package devstack brings up what the local pipeline (`make run`, `make up`) needs on a newcomer's machine:
-// a PostgreSQL (the one configured, the local server, or a throwaway cluster), a database for the demo, and
-// the environment the two commands run with.
+// Package devstack finds or starts the PostgreSQL that local development uses — `make run` and `make up`
+// (internal/demo) and the tests (internal/pgtest) — so that a machine with only Go needs nothing else, and
+// makes the demo's own database.
+//
+// The order, the same for both: the configured URL (DATABASE_URL for the demo, TEST_DATABASE_URL for the
+// tests); the machine's server on 127.0.0.1:5432; a cluster made with the installed initdb; else an embedded
+// PostgreSQL whose binaries fergusstrange/embedded-postgres downloads from Maven Central once and keeps in
+// the user's cache. MIZAN_PG forces one of them (url, local, initdb, embedded).
+//
+// A server mizan starts runs detached in a directory of its own (a lock in it makes concurrent starters
+// agree on one), as an unprivileged user when mizan runs as root (see unprivileged).
 package devstack
 
 import (
@@ -8,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -17,102 +24,135 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// LocalServerURL is the machine's own PostgreSQL, which `make run` tries second.
+// LocalServerURL is the machine's own PostgreSQL, tried after the configured URL.
 const LocalServerURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 
-// throwawayPort is where a cluster made with initdb listens, away from a system server's 5432.
-const throwawayPort = 54329
+// SwitchVar is the environment variable that forces where PostgreSQL comes from: url, local, initdb or
+// embedded (empty or auto: the order above).
+const SwitchVar = "MIZAN_PG"
 
-// Postgres is a PostgreSQL the local pipeline can use.
+// Kind says where a PostgreSQL came from.
+type Kind string
+
+// The kinds, in the order Find tries them.
+const (
+	KindURL      Kind = "url"      // the configured URL
+	KindLocal    Kind = "local"    // the machine's server on 127.0.0.1:5432
+	KindInitdb   Kind = "initdb"   // a cluster mizan made with the installed initdb and pg_ctl
+	KindEmbedded Kind = "embedded" // the embedded PostgreSQL (fergusstrange/embedded-postgres)
+)
+
+// Options says where to look for PostgreSQL and where to start one.
+type Options struct {
+	// URLVar names the variable holding a configured URL: DATABASE_URL or TEST_DATABASE_URL.
+	URLVar string
+	// Dir is where a server mizan starts keeps its data, in a subdirectory per kind (postgres-initdb,
+	// postgres-embedded).
+	Dir string
+	// Port is where a server mizan starts listens; 0 picks a free port. A running server keeps its own.
+	Port int
+	// Params are server settings for a server mizan starts (-c name=value), e.g. fsync=off for tests.
+	Params map[string]string
+	// Exe is an executable that calls RunChild when its first argument is ChildCommand (the demo binary).
+	// Only needed as root, where the embedded server must be started by such a child; "" then makes the
+	// embedded kind fail with a message saying what to do instead.
+	Exe string
+	// Getenv reads the environment (SwitchVar and URLVar).
+	Getenv func(string) string
+	// Log receives what is being started. Default: nowhere.
+	Log *slog.Logger
+}
+
+// Postgres is a PostgreSQL to use.
 type Postgres struct {
-	// AdminURL connects as a role that may create databases; "" when DATABASE_URL was given and is used as is.
+	// AdminURL connects as a role that may create databases: the configured URL, or postgres on a server
+	// mizan found or started.
 	AdminURL string
-	// DatabaseURL is set when DATABASE_URL was given.
-	DatabaseURL string
-	// Where says which PostgreSQL this is, for the summary.
+	// Kind says where it came from.
+	Kind Kind
+	// Where says it in words, for the user (no password).
 	Where string
-	stop  func()
+	// Started is set when Find started the server; Stop stops it.
+	Started bool
+	srv     *server
 }
 
-// Stop stops a throwaway cluster; for any other server it does nothing.
-func (p *Postgres) Stop() {
-	if p.stop != nil {
-		p.stop()
+// Stop stops the server if Find started it; a server it found running is left alone.
+func (p *Postgres) Stop(ctx context.Context) error {
+	if !p.Started || p.srv == nil {
+		return nil
 	}
+	return p.srv.stop(ctx)
 }
 
-// FindPostgres returns DATABASE_URL if set, else the local server if it answers, else a throwaway cluster
-// created under dir with initdb and pg_ctl when they are installed.
-func FindPostgres(ctx context.Context, dir string, getenv func(string) string, log *slog.Logger) (*Postgres, error) {
-	if u := getenv("DATABASE_URL"); u != "" {
-		return &Postgres{DatabaseURL: u, Where: "DATABASE_URL"}, nil
+// Find returns the PostgreSQL to use, in the order the package comment gives, starting a server when it
+// comes to initdb or embedded.
+func Find(ctx context.Context, o Options) (*Postgres, error) {
+	force := Kind(strings.ToLower(strings.TrimSpace(o.Getenv(SwitchVar))))
+	switch force {
+	case "", "auto":
+		force = ""
+	case KindURL, KindLocal, KindInitdb, KindEmbedded:
+	default:
+		return nil, fmt.Errorf("%s=%q: want url, local, initdb or embedded (or nothing: try them in that order)", SwitchVar, force)
 	}
-	if ping(ctx, LocalServerURL) == nil {
-		return &Postgres{AdminURL: LocalServerURL, Where: "local server 127.0.0.1:5432"}, nil
+	if force == "" || force == KindURL {
+		if u := strings.TrimSpace(o.Getenv(o.URLVar)); u != "" {
+			return &Postgres{AdminURL: u, Kind: KindURL, Where: o.URLVar}, nil
+		}
+		if force == KindURL {
+			return nil, fmt.Errorf("%s=url but %s is not set", SwitchVar, o.URLVar)
+		}
 	}
-	initdb, err := findTool("initdb")
+	if force == "" || force == KindLocal {
+		err := ping(ctx, LocalServerURL)
+		if err == nil {
+			return &Postgres{AdminURL: LocalServerURL, Kind: KindLocal, Where: "the local server on 127.0.0.1:5432"}, nil
+		}
+		if force == KindLocal {
+			return nil, fmt.Errorf("%s=local but nothing answers as postgres on 127.0.0.1:5432: %w", SwitchVar, err)
+		}
+	}
+	srv := o.server(force)
+	if srv.kind == KindInitdb && srv.initdb == "" {
+		return nil, fmt.Errorf("%s=initdb but initdb is not installed", SwitchVar)
+	}
+	url, started, err := srv.ensure(ctx)
 	if err != nil {
-		return nil, errors.New("no PostgreSQL: DATABASE_URL is not set, nothing answers on 127.0.0.1:5432, " +
-			"and initdb is not installed (apt-get install postgresql)")
+		return nil, err
 	}
-	pgctl := filepath.Join(filepath.Dir(initdb), "pg_ctl")
-	data := filepath.Join(dir, "pg")
-	if _, err := os.Stat(filepath.Join(data, "PG_VERSION")); err != nil {
-		log.Info("creating a throwaway PostgreSQL cluster", "dir", data)
-		if err := os.MkdirAll(data, 0o700); err != nil {
-			return nil, err
-		}
-		if os.Geteuid() == 0 { // the server runs as postgres and must own its data
-			if out, err := exec.CommandContext(ctx, "chown", "-R", "postgres", data).CombinedOutput(); err != nil {
-				return nil, fmt.Errorf("chown %s: %v: %s", data, err, out)
-			}
-		}
-		out, err := runAs(ctx, initdb, "-D", data, "-U", "postgres", "--auth=trust", "--no-sync")
-		if err != nil {
-			return nil, fmt.Errorf("initdb: %v: %s", err, out)
-		}
+	where := "a cluster made with initdb in " + srv.dir
+	if srv.kind == KindEmbedded {
+		where = fmt.Sprintf("the embedded PostgreSQL %s in %s", EmbeddedVersion, srv.dir)
 	}
-	out, err := runAs(ctx, pgctl, "-D", data, "-l", filepath.Join(data, "server.log"), "-w",
-		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1", throwawayPort, os.TempDir()), "start")
-	if err != nil {
-		return nil, fmt.Errorf("pg_ctl start: %v: %s", err, out)
-	}
-	admin := fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", throwawayPort)
-	return &Postgres{AdminURL: admin, Where: "throwaway cluster in " + data, stop: func() {
-		runAs(context.Background(), pgctl, "-D", data, "-m", "fast", "-w", "stop")
-	}}, nil
+	return &Postgres{AdminURL: url, Kind: srv.kind, Where: where, Started: started, srv: srv}, nil
 }
 
-// Database returns the URL of database name on the server, creating it; fresh drops it first.
-func (p *Postgres) Database(ctx context.Context, name string, fresh bool) (string, error) {
-	if p.DatabaseURL != "" {
-		return p.DatabaseURL, nil
+// server is the server Find would start: of kind force, or initdb when it is installed, else embedded.
+func (o Options) server(force Kind) *server {
+	log := o.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	conn, err := pgx.Connect(ctx, p.AdminURL)
-	if err != nil {
-		return "", fmt.Errorf("connect to %s: %w", p.Where, err)
-	}
-	defer conn.Close(ctx)
-	ident := pgx.Identifier{name}.Sanitize()
-	if fresh {
-		if _, err := conn.Exec(ctx, "DROP DATABASE IF EXISTS "+ident+" WITH (FORCE)"); err != nil {
-			return "", fmt.Errorf("drop database %s: %w", name, err)
+	initdb, _ := findTool("initdb")
+	kind := force
+	if kind == "" {
+		kind = KindEmbedded
+		if initdb != "" {
+			kind = KindInitdb
 		}
 	}
-	var exists bool
-	if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)", name).Scan(&exists); err != nil {
-		return "", err
+	return &server{kind: kind, dir: filepath.Join(o.Dir, "postgres-"+string(kind)), port: o.Port, params: o.Params,
+		exe: o.Exe, log: log, initdb: initdb}
+}
+
+// StopServers stops the servers mizan started in o.Dir (either kind), if they run.
+func StopServers(ctx context.Context, o Options) error {
+	var errs []error
+	for _, k := range []Kind{KindInitdb, KindEmbedded} {
+		errs = append(errs, o.server(k).stop(ctx))
 	}
-	if !exists {
-		if _, err := conn.Exec(ctx, "CREATE DATABASE "+ident); err != nil {
-			return "", fmt.Errorf("create database %s: %w", name, err)
-		}
-	}
-	cfg, err := pgx.ParseConfig(p.AdminURL)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("postgres://%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Host, cfg.Port, name), nil
+	return errors.Join(errs...)
 }
 
 func ping(ctx context.Context, url string) error {
@@ -125,7 +165,25 @@ func ping(ctx context.Context, url string) error {
 	return conn.Close(ctx)
 }
 
-// findTool looks for a PostgreSQL server tool on PATH and where Debian and others install them.
+// pingUntil pings url until it answers or d has passed: a server just started, or recovering after a crash,
+// refuses connections for a while.
+func pingUntil(ctx context.Context, url string, d time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		err := ping(ctx, url)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// findTool looks for a PostgreSQL server program on PATH and where Debian and others install them.
 func findTool(name string) (string, error) {
 	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
@@ -138,15 +196,21 @@ func findTool(name string) (string, error) {
 	return "", fmt.Errorf("%s not found", name)
 }
 
-// runAs runs a PostgreSQL tool. initdb and pg_ctl refuse to run as root, so as root they run as the
-// postgres user when there is one.
-func runAs(ctx context.Context, tool string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, tool, args...)
-	if os.Geteuid() == 0 {
-		if _, err := exec.LookPath("runuser"); err == nil {
-			cmd = exec.CommandContext(ctx, "runuser", append([]string{"-u", "postgres", "--", tool}, args...)...)
-		}
+// TestOptions are the options the tests find their PostgreSQL with (internal/pgtest), and `make test`
+// starts it with ahead of them (`demo postgres start`): TEST_DATABASE_URL, else the local server, else one
+// server shared by every test process, kept in the cache directory and tuned for throwaway data.
+func TestOptions(getenv func(string) string) (Options, error) {
+	cache, err := CacheDir()
+	if err != nil {
+		return Options{}, err
 	}
-	out, err := cmd.CombinedOutput()
-	return strings.TrimSpace(string(out)), err
+	return Options{
+		URLVar: "TEST_DATABASE_URL",
+		Dir:    filepath.Join(cache, "test-server"),
+		// Test databases are thrown away: durability only costs time. Every package's tests at once need
+		// more than the default 100 connections.
+		Params: map[string]string{"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off",
+			"max_connections": "300"},
+		Getenv: getenv,
+	}, nil
 }

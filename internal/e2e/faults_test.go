@@ -78,7 +78,9 @@ func TestAnHTMLPageWithStatus200IsAClearErrorAndTheCursorStays(t *testing.T) {
 func TestAnUnknownBusinessIsAClearErrorNamingEndpointAndStatus(t *testing.T) {
 	t.Parallel()
 	b := setup(t, afterHistory, vandartest.Options{Businesses: []vandartest.BusinessOptions{{Slug: "acme", Empty: true}}})
-	b.src.Account = "no-such-business"
+	vs := b.vandarSettings()
+	vs.Business = "no-such-business"
+	b.src.Settings = vs
 	b.poller = b.newPoller()
 	err := b.pollOnce(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "404") || !strings.Contains(err.Error(), "no-such-business") {
@@ -116,9 +118,13 @@ func TestPoisonEventsGoToTheDeadLetterTopicAndThePartitionKeepsFlowing(t *testin
 		t.Fatal(err)
 	}
 	// Bytes that are not an event at all, written by a plain producer on the same key.
+	// A transport of its own: kafka-go's shared default one caches the cluster's metadata for seconds, and on a
+	// real broker a topic created since (this test's) is then "unknown" to it.
+	transport := &kafkago.Transport{}
+	defer transport.CloseIdleConnections()
 	w := &kafkago.Writer{Addr: kafkago.TCP(b.kafka.Brokers...), Topic: b.kafka.Topic(events.TopicStatement),
 		Balancer: &kafkago.Murmur2Balancer{Consistent: true}, BatchTimeout: 5 * time.Millisecond,
-		RequiredAcks: kafkago.RequireAll}
+		RequiredAcks: kafkago.RequireAll, Transport: transport}
 	defer w.Close()
 	if err := w.WriteMessages(ctx, kafkago.Message{Key: []byte("vandar/acme"), Value: []byte(`{"specversion":"1.0","id":`)}); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +13,7 @@ import (
 	"github.com/mizanhq/mizan/internal/config"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/ledger"
+	"github.com/mizanhq/mizan/internal/sources/vandar"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 	"github.com/mizanhq/mizan/internal/sources/yabandpay/yabandpaytest"
 )
@@ -23,9 +26,9 @@ var allFeeds = map[string]string{events.FeedStatement: "@every 1m", events.FeedB
 func (b *bundle) addVandar(business string) {
 	b.t.Helper()
 	access, refresh, _ := b.sim.IssueTokens(business)
-	b.extra = append(b.extra, config.Source{Name: "vandar-" + business, Provider: events.ProviderVandar, Account: business,
-		APIURL: b.src.APIURL, BatchURL: b.src.BatchURL, Feeds: allFeeds,
-		AccessToken: config.Secret(access), RefreshToken: config.Secret(refresh)})
+	b.extra = append(b.extra, config.Source{Name: "vandar-" + business, Provider: events.ProviderVandar, Feeds: allFeeds,
+		Settings: vandar.Settings{Business: business, APIURL: b.vandarSettings().APIURL, BatchURL: b.vandarSettings().BatchURL,
+			AccessToken: config.Secret(access), RefreshToken: config.Secret(refresh)}})
 	b.poller = b.newPoller()
 }
 
@@ -94,9 +97,43 @@ func TestAMonthOfEverySourceAcrossTenantsPostsOnceAndRaisesNothing(t *testing.T)
 			t.Errorf("no YabandPay %s wallet", cur)
 		}
 	}
-	if got := b.alerts(ctx); len(got) != 0 {
-		t.Fatalf("alerts on a clean month: %+v", got)
+	// A clean month raises nothing but one warning per payout that did not reach its recipient — every
+	// failed or cancelled settlement and batch item of the month, whether its money came back or not.
+	failed, others := splitAlerts(b.alerts(ctx), "payout_failed")
+	if len(others) != 0 {
+		t.Fatalf("alerts on a clean month: %+v", others)
 	}
+	want := map[string]bool{}
+	for _, slug := range b.sim.Businesses() {
+		for _, it := range b.sim.Items(slug) {
+			if it.Kind == vandartest.KindSettlement && (it.FinalStatus == vandartest.StatusSettlementFailed ||
+				it.FinalStatus == vandartest.StatusSettlementCanceled) && !it.ResolvedAt.After(b.sim.Now()) {
+				want[fmt.Sprintf("vandar/%s/payout/%d", slug, it.ID)] = true
+			}
+		}
+	}
+	got := map[string]bool{}
+	for _, a := range failed {
+		got[a.Subject] = true
+		if !strings.Contains(a.Summary, " IRT to IR") || !strings.Contains(a.Summary, "did not reach its recipient") {
+			t.Errorf("a failed payout's alert does not name the amount and the IBAN: %s", a.Summary)
+		}
+	}
+	if len(want) == 0 || !maps.Equal(want, got) {
+		t.Fatalf("failed payouts alerted %v, want %v", got, want)
+	}
+}
+
+// splitAlerts separates the alerts of one kind from the others.
+func splitAlerts(all []alert, kind string) (of, others []alert) {
+	for _, a := range all {
+		if a.Kind == kind {
+			of = append(of, a)
+		} else {
+			others = append(others, a)
+		}
+	}
+	return of, others
 }
 
 func TestPayoutDiscrepanciesRaiseOneAlertEach(t *testing.T) {
@@ -164,7 +201,8 @@ func TestPayoutDiscrepanciesRaiseOneAlertEach(t *testing.T) {
 			b.setNow(checksNow.Add(3 * time.Hour)) // past the default two hours' grace
 			b.run(ctx)
 			b.run(ctx) // seen again: still one alert
-			got := b.alerts(ctx)
+			// Failed payouts are warnings of their own (TestAMonthOfEverySourceAcrossTenantsPostsOnceAndRaisesNothing).
+			_, got := splitAlerts(b.alerts(ctx), "payout_failed")
 			if len(got) != 1 || got[0].Kind != tt.kind {
 				t.Fatalf("alerts %+v, want one %s", got, tt.kind)
 			}

@@ -68,7 +68,7 @@ func TestAccessTokenExpiresMidBackfill(t *testing.T) {
 	b := setup(t, afterHistory, vandartest.Options{Businesses: []vandartest.BusinessOptions{{
 		Slug: "acme", Seed: 11, Start: historyStart, Days: 30, PerDay: 60,
 	}}})
-	seedAccess, seedRefresh := b.src.AccessToken.Reveal(), b.src.RefreshToken.Reveal()
+	seedAccess, seedRefresh := b.vandarSettings().AccessToken.Reveal(), b.vandarSettings().RefreshToken.Reveal()
 	var statementCalls atomic.Int32
 	hook := func(r *http.Request) {
 		if strings.HasSuffix(r.URL.Path, "/transaction") && statementCalls.Add(1) == 10 {
@@ -88,8 +88,10 @@ func TestAccessTokenExpiresMidBackfill(t *testing.T) {
 
 	// The rotated pair is stored encrypted; the seed's refresh token is dead now.
 	var access, refresh []byte
-	if err := b.pool.QueryRow(ctx, `SELECT access_token, refresh_token FROM poller.tokens WHERE source = 'vandar-acme'`).
-		Scan(&access, &refresh); err != nil {
+	if err := b.pool.QueryRow(ctx, `
+		SELECT a.sealed, r.sealed FROM poller.credentials a
+		JOIN poller.credentials r ON r.source = a.source AND r.name = 'refresh_token'
+		WHERE a.source = 'vandar-acme' AND a.name = 'access_token'`).Scan(&access, &refresh); err != nil {
 		t.Fatalf("no stored tokens: %v", err)
 	}
 	for _, secret := range []string{seedAccess, seedRefresh} {

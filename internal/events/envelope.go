@@ -21,6 +21,9 @@ type Event struct {
 	Time    time.Time       // when the fact happened (or was observed), as the provider tells it
 	Key     string          // Kafka message key: Key(provider, account)
 	Data    json.RawMessage // the payload, one of the fact types in this package
+	// KeyID and Signature are the HMAC signature of whoever published the event (see Sign), or "" if unsigned.
+	KeyID     string
+	Signature string
 }
 
 // envelope is the wire form (CloudEvents JSON format, structured mode).
@@ -36,6 +39,9 @@ type envelope struct {
 	// PartitionKey is the CloudEvents partitioning extension: the key survives a trip through tools that
 	// only keep the value (kcat dumps, the dead-letter topic).
 	PartitionKey string `json:"partitionkey,omitempty"`
+	// The signature extension attributes (AttrKeyID, AttrSignature).
+	KeyID     string `json:"mizankeyid,omitempty"`
+	Signature string `json:"mizansig,omitempty"`
 }
 
 // ErrMalformed marks an envelope that cannot be read. It is never retryable: the same bytes fail the same way.
@@ -62,6 +68,8 @@ func (e Event) Marshal() ([]byte, error) {
 		DataContentType: "application/json",
 		Data:            e.Data,
 		PartitionKey:    e.Key,
+		KeyID:           e.KeyID,
+		Signature:       e.Signature,
 	})
 }
 
@@ -94,7 +102,7 @@ func Decode(b []byte) (Event, error) {
 		return Event{}, fmt.Errorf("%w: event %s has no data", ErrMalformed, env.ID)
 	}
 	return Event{ID: env.ID, Type: env.Type, Source: env.Source, Subject: env.Subject, Time: env.Time,
-		Key: env.PartitionKey, Data: env.Data}, nil
+		Key: env.PartitionKey, Data: env.Data, KeyID: env.KeyID, Signature: env.Signature}, nil
 }
 
 // DecodeData reads an event's payload into T. Unknown fields are allowed: a producer may add fields within

@@ -1,5 +1,6 @@
 // Package events is mizan's shared vocabulary: the normalized facts the pollers publish, the topics they go
-// to, their deterministic ids and the CloudEvents 1.0 JSON envelope that carries them.
+// to, their deterministic ids, the CloudEvents 1.0 JSON envelope that carries them and the signature that
+// tells the poller's events from anybody else's.
 //
 // It imports nothing of mizan's own, so that sources, the Kafka transport, posting rules and checks can all
 // speak it without pointing arrows at each other.
@@ -22,7 +23,8 @@ const (
 )
 
 // DataTopics are the topics the reconciler consumes, in no particular order.
-var DataTopics = []string{TopicStatement, TopicBalance, TopicSettlement, TopicBatch, TopicWatermark}
+var DataTopics = []string{TopicStatement, TopicBalance, TopicSettlement, TopicBatch, TopicWatermark, TopicExpected,
+	TopicBank}
 
 // AllTopics adds the dead-letter topic to DataTopics: what a deployment must create.
 var AllTopics = append(append([]string(nil), DataTopics...), TopicDLQ)
@@ -36,6 +38,7 @@ const (
 	TypeBatch         = "io.mizan.batch.status.v1"
 	TypeWatermark     = "io.mizan.watermark.v1"
 	TypeDeadLetter    = "io.mizan.deadletter.v1"
+	TypeQuarantined   = "io.mizan.quarantined.v1"
 )
 
 // Providers mizan knows.

@@ -145,10 +145,19 @@ type DeadLetter struct {
 	Key        string    `json:"key"`
 	EventID    string    `json:"event_id,omitempty"`
 	Reason     string    `json:"reason"`
-	Value      []byte    `json:"value"` // the original message value, base64 in JSON
+	Value      []byte    `json:"value"` // the original message value, base64 in JSON (a prefix if Truncated)
 	RefusedAt  time.Time `json:"refused_at"`
 	RefusedBy  string    `json:"refused_by"` // consumer group
 	RetryCount int       `json:"retry_count"`
+	// ReasonCode is the kind of fault, one short word (malformed, unknown_type, invalid_fact, …).
+	ReasonCode string `json:"reason_code,omitempty"`
+	// Size is the length of the original value and SHA256 its hash (hex), whether or not Value holds it all.
+	Size   int    `json:"size,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
+	// Truncated says that Value is only the original's first bytes, so that this copy fits under the
+	// producer's message size limit. The whole original is in recon.dead_letters (ID) unless it is larger still.
+	Truncated bool  `json:"truncated,omitempty"`
+	ID        int64 `json:"dead_letter_id,omitempty"` // recon.dead_letters.id
 }
 
 // Event wraps the dead letter; its id is derived from the message's position, so a replayed refusal is the
@@ -249,4 +258,28 @@ func (b Batch) Event() (Event, error) {
 	}
 	return newEvent(TypeBatch, "/"+b.Provider+"/"+b.Account+"/"+FeedBatches, b.BatchID,
 		Key(b.Provider, b.Account), NewID(parts...), b.ObservedAt, b)
+}
+
+// Quarantined is a provider item a source could not understand. It is published instead of being dropped or
+// stopping the feed — one odd item never halts the rest — so that an alert names it and nothing is lost
+// silently: its money, if it had any, shows up as a running-balance break. It travels on the topic of the
+// feed it came from, in order with that feed's other facts.
+type Quarantined struct {
+	Provider string `json:"provider"`
+	Account  string `json:"account"`
+	Feed     string `json:"feed"`
+	// Endpoint names the request that returned the item, e.g. "GET /v3/business/acme/transaction".
+	Endpoint string `json:"endpoint"`
+	// ItemID is the provider's id of the item where it could be read, else "".
+	ItemID     string          `json:"item_id,omitempty"`
+	Reason     string          `json:"reason"`
+	ObservedAt time.Time       `json:"observed_at"`
+	Raw        json.RawMessage `json:"raw"` // the item exactly as received
+}
+
+// Event wraps the quarantined item. The same item refused for the same reason is the same fact.
+func (q Quarantined) Event() (Event, error) {
+	id := NewID(q.Provider, q.Account, q.Feed, "quarantined", q.Endpoint, q.ItemID, q.Reason, string(q.Raw))
+	return newEvent(TypeQuarantined, "/"+q.Provider+"/"+q.Account+"/"+q.Feed, q.ItemID, Key(q.Provider, q.Account),
+		id, q.ObservedAt, q)
 }

@@ -42,9 +42,11 @@ const (
 // empty fetch per partition every so often.
 const fetchMaxWait = 500 * time.Millisecond
 
-// Consumer reads topics as a member of a consumer group and commits offsets only when told to. Its FetchBatch
-// and Commit must be called from one goroutine (they follow one another in a consume loop); Lag and Close may
-// be called from any.
+// Consumer reads topics as a member of a consumer group and commits offsets only when told to. FetchBatch must
+// be called from one goroutine at a time; Commit, Lag and Close may be called from any, concurrently with it
+// (the reconciler commits from its own goroutine while the next batches are fetched). kafka-go's Reader hands
+// fetched messages over a channel and commits through another, each guarded on its own (reader.go,
+// FetchMessage and CommitMessages), so a commit never waits for a fetch nor disturbs it.
 //
 // How kafka-go's Reader behaves, read in its source (v0.4.51, reader.go) and relied on here:
 //   - Per-partition goroutines fetch from the brokers and queue messages in one buffered channel.
@@ -201,7 +203,24 @@ func (c *Consumer) Commit(ctx context.Context, msgs []Message) error {
 // committed: the partition's end offset minus the group's committed offset. A partition the group has never
 // committed counts from where the group would start on it (StartOffset). total is the sum over all
 // partitions; zero means the group has committed everything published so far.
+//
+// Errors a broker means to be retried (a coordinator or leader that moved or is still loading, as a real
+// broker answers for a while after it starts or a group is new) are retried for up to about 15s.
 func (c *Consumer) Lag(ctx context.Context) (map[string]map[int]int64, int64, error) {
+	for attempt := 1; ; attempt++ {
+		lag, total, err := c.lag(ctx)
+		if err == nil || !isRetriable(err) || attempt == 60 {
+			return lag, total, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, 0, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func (c *Consumer) lag(ctx context.Context) (map[string]map[int]int64, int64, error) {
 	if c.err != nil {
 		return nil, 0, c.err
 	}

@@ -1,6 +1,7 @@
 package kafka_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"slices"
@@ -359,5 +360,51 @@ func TestUnusableConsumerReportsWhy(t *testing.T) {
 		if err := c.Close(); err != nil {
 			t.Errorf("%s: Close: %v", name, err)
 		}
+	}
+}
+
+// A message as big as the broker accepts can be published and is consumed whole, between two small ones: the
+// consumer's fetch size must not be what stops a partition. (The broker's limit is on the record batch, a
+// little over the record; 200 bytes leave room for that and kafka-go's accounting.)
+func TestAMessageOfTheBrokersMaximumSizeIsConsumed(t *testing.T) {
+	t.Parallel()
+	ctx := testCtx(t)
+	cfg := kafkatest.Config(t)
+	limit, err := kafka.MaxMessageBytes(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if limit < 1000 {
+		t.Fatalf("message.max.bytes = %d", limit)
+	}
+	big := bytes.Repeat([]byte("x"), limit-200)
+	// A transport of its own: kafka-go's shared default one caches the cluster's metadata for seconds, and on a
+	// real broker a topic created since (this test's) is then "unknown" to it.
+	transport := &kafkago.Transport{}
+	t.Cleanup(transport.CloseIdleConnections)
+	w := &kafkago.Writer{Addr: kafkago.TCP(cfg.Brokers...), Topic: cfg.Topic(events.TopicStatement),
+		Balancer: &kafkago.Murmur2Balancer{Consistent: true}, RequiredAcks: kafkago.RequireAll,
+		BatchTimeout: 5 * time.Millisecond, BatchBytes: int64(limit), Transport: transport}
+	t.Cleanup(func() { _ = w.Close() })
+	key := []byte("vandar/acme")
+	for _, v := range [][]byte{[]byte("before"), big, []byte("after")} {
+		// One at a time: three in one batch would not fit the broker's limit.
+		if err := w.WriteMessages(ctx, kafkago.Message{Key: key, Value: v}); err != nil {
+			t.Fatalf("write %d bytes: %v", len(v), err)
+		}
+	}
+	c := newConsumer(t, cfg, kafkatest.Group(t), []string{events.TopicStatement}, kafka.ConsumerOptions{MaxWait: 100 * time.Millisecond})
+	var got [][]byte
+	for len(got) < 3 {
+		batch, err := c.FetchBatch(ctx)
+		if err != nil {
+			t.Fatalf("after %d messages: %v", len(got), err)
+		}
+		for _, m := range batch {
+			got = append(got, m.Value)
+		}
+	}
+	if len(got) != 3 || string(got[0]) != "before" || !bytes.Equal(got[1], big) || string(got[2]) != "after" {
+		t.Fatalf("got %d messages of sizes %d…, want before, %d bytes, after", len(got), len(got[0]), len(big))
 	}
 }

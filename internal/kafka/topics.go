@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 )
@@ -59,8 +60,57 @@ func EnsureTopics(ctx context.Context, cfg Config, partitions, replicationFactor
 		if err := errors.Join(errs...); err != nil {
 			return err
 		}
+		if err := awaitLeaders(ctx, client, missing); err != nil {
+			return err
+		}
 	}
 	return checkPartitions(ctx, client, full, partitions)
+}
+
+// awaitLeaders waits until every partition of the topics answers a ListOffsets request, the first thing a
+// consumer or a lag check asks. A real broker acknowledges CreateTopics once the controller has the topic, and
+// its metadata may show a partition's leader before that leader serves it: for a moment ListOffsets answers
+// NOT_LEADER_OR_FOLLOWER (seen on Apache Kafka 4.4 in KRaft mode; kfake never does). Created means usable here.
+func awaitLeaders(ctx context.Context, client *kafkago.Client, topics []string) error {
+	for {
+		parts, err := partitionsOf(ctx, client, topics)
+		if err == nil {
+			req := &kafkago.ListOffsetsRequest{Topics: map[string][]kafkago.OffsetRequest{}}
+			for t, ps := range parts {
+				for _, p := range ps {
+					req.Topics[t] = append(req.Topics[t], kafkago.FirstOffsetOf(p))
+				}
+			}
+			var resp *kafkago.ListOffsetsResponse
+			if resp, err = client.ListOffsets(ctx, req); err == nil {
+				for t, ps := range resp.Topics {
+					for _, p := range ps {
+						if p.Error != nil {
+							err = fmt.Errorf("topic %s partition %d: %w", t, p.Partition, p.Error)
+						}
+					}
+				}
+			}
+		}
+		if err == nil {
+			return nil
+		}
+		if !isRetriable(err) {
+			return fmt.Errorf("wait for the leaders of %v: %w", topics, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the leaders of %v: %w (last: %v)", topics, ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// isRetriable reports whether a Kafka error is one a client should retry after a moment: a leader moving or not
+// elected yet, metadata not propagated yet.
+func isRetriable(err error) bool {
+	var kerr kafkago.Error
+	return errors.As(err, &kerr) && kerr.Temporary()
 }
 
 // missingTopics returns the topics the cluster does not know.

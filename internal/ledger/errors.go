@@ -29,6 +29,13 @@ var (
 	// ErrBalanceChain: postings that do not continue their account's balance chain (sequence, running
 	// balance, booking time). Apply computes the chain from locked rows, so from Apply this means a bug.
 	ErrBalanceChain = errors.New("ledger: balance chain broken")
+	// ErrOutOfBounds: an amount or a time the ledger does not take — a currency it does not know, more
+	// decimal places than the currency's minor unit, an amount beyond the currency's bound, an effective or
+	// booking time before the floor or too far in the future (ledger.currencies, ledger.limits).
+	ErrOutOfBounds = errors.New("ledger: amount or time out of bounds")
+	// ErrUnknownAccount: an account code that names no account (BalanceAt; ledger.balance_at in SQL raises
+	// the same as SQLSTATE 42704 with the constraint name accounts_unknown).
+	ErrUnknownAccount = errors.New("ledger: no such account")
 	// ErrConcurrent: a concurrent transaction got in the way (it posted the same key first, a
 	// serialization failure, a deadlock). The error is Retryable: roll back and run the batch again.
 	ErrConcurrent = errors.New("ledger: concurrent transaction conflict")
@@ -85,8 +92,16 @@ var constraintErrors = map[string]error{
 	"entries_reverses_entry_id_fkey": ErrReversal,
 	"entries_reverses_other_check":   ErrReversal,
 
+	"accounts_unknown": ErrUnknownAccount,
+
 	"postings_balance_chain":   ErrBalanceChain,
 	"postings_account_seq_key": ErrBalanceChain,
+
+	"postings_currency_known":     ErrOutOfBounds,
+	"postings_amount_scale":       ErrOutOfBounds,
+	"postings_amount_bound":       ErrOutOfBounds,
+	"postings_booked_at_bounds":   ErrOutOfBounds,
+	"entries_effective_at_bounds": ErrOutOfBounds,
 
 	"accounts_code_check":           ErrInvalid,
 	"accounts_type_check":           ErrInvalid,

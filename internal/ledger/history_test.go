@@ -14,8 +14,13 @@ import (
 	"github.com/mizanhq/mizan/internal/ledger"
 )
 
-// randomEntry is a balanced entry over 2 or 3 distinct accounts of one currency, with amounts in cents.
+// randomEntry is a balanced entry over 2 or 3 distinct accounts of one currency, with amounts in cents (in
+// whole units for the toman, which has no minor unit: the ledger refuses fractions of it).
 func randomEntry(r *rand.Rand, key string, at time.Time, accounts []ledger.Account) ledger.Entry {
+	exp := int32(-2)
+	if accounts[0].Currency == "IRT" {
+		exp = 0
+	}
 	n := 2 + r.IntN(2)
 	picked := make([]ledger.Account, 0, n)
 	for _, i := range r.Perm(len(accounts))[:n] {
@@ -24,16 +29,16 @@ func randomEntry(r *rand.Rand, key string, at time.Time, accounts []ledger.Accou
 	x := ledger.Entry{IdempotencyKey: key, EffectiveAt: at}
 	total := decimal.Zero
 	for _, a := range picked[1:] {
-		amt := decimal.New(int64(r.IntN(2_000_000)-1_000_000), -2)
+		amt := decimal.New(int64(r.IntN(2_000_000)-1_000_000), exp)
 		if amt.IsZero() {
-			amt = decimal.New(1, -2)
+			amt = decimal.New(1, exp)
 		}
 		x.Postings = append(x.Postings, ledger.Posting{Account: a, Amount: amt})
 		total = total.Add(amt)
 	}
 	if total.IsZero() { // the last posting may not be zero: nudge one line
-		x.Postings[0].Amount = x.Postings[0].Amount.Add(decimal.New(1, -2))
-		total = total.Add(decimal.New(1, -2))
+		x.Postings[0].Amount = x.Postings[0].Amount.Add(decimal.New(1, exp))
+		total = total.Add(decimal.New(1, exp))
 	}
 	x.Postings = append(x.Postings, ledger.Posting{Account: picked[0], Amount: total.Neg()})
 	return x

@@ -202,7 +202,8 @@ func TestInvariantAppendOnlyForOwner(t *testing.T) {
 		}
 	})
 	for _, obj := range []string{"SCHEMA ledger", "TABLE ledger.accounts", "TABLE ledger.account_balances",
-		"TABLE ledger.entries", "TABLE ledger.postings"} {
+		"TABLE ledger.entries", "TABLE ledger.postings", "TABLE ledger.currencies", "TABLE ledger.limits",
+		"FUNCTION ledger.lock_balances(text[])"} {
 		f.exec(t, fmt.Sprintf(`ALTER %s OWNER TO %s`, obj, role))
 	}
 

@@ -103,16 +103,24 @@ func Balance(ctx context.Context, q Querier, accountCode string) (decimal.Decima
 }
 
 // BalanceAt returns an account's balance at time at: the balance after its last posting booked at or
-// before at, or zero if there is none (or no such account). It is one indexed read, however long the
-// account's history.
+// before at, or zero if there is none. An account code the ledger does not know is an error wrapping
+// ErrUnknownAccount (as ledger.balance_at raises one in SQL): a typo must not read as an empty account. It
+// is one indexed read, however long the account's history, and leaves the caller's transaction usable
+// whatever it returns.
 //
 // Booking time is not always the provider's time: a fact that arrives after later ones were booked on the
 // same account is booked when mizan learns of it (see Apply), as a bank books a late item on the day it
 // arrives whatever its value date.
 func BalanceAt(ctx context.Context, q Querier, accountCode string, at time.Time) (decimal.Decimal, error) {
-	var s string
-	if err := q.QueryRow(ctx, sqlBalanceAt, accountCode, at).Scan(&s); err != nil {
+	var (
+		known bool
+		s     string
+	)
+	if err := q.QueryRow(ctx, sqlBalanceAt, accountCode, at).Scan(&known, &s); err != nil {
 		return decimal.Decimal{}, fmt.Errorf("ledger: balance of %q at %s: %w", accountCode, at.Format(time.RFC3339Nano), mapError(err))
+	}
+	if !known {
+		return decimal.Decimal{}, fmt.Errorf("ledger: balance of %q at %s: %w", accountCode, at.Format(time.RFC3339Nano), ErrUnknownAccount)
 	}
 	return parseDecimal(s)
 }

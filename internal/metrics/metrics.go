@@ -38,7 +38,7 @@ const (
 const (
 	MessageApplied    = "applied"     // its effects were written to the ledger
 	MessageDuplicate  = "duplicate"   // its event id was seen before: a replay, a no-op
-	MessageDeadLetter = "dead_letter" // it could not be applied and went to the dead-letter topic
+	MessageDeadLetter = "dead_letter" // it could not be applied: refused to the dead letters
 )
 
 // Outcomes of a Slack delivery attempt (SlackDeliveries' outcome label).
@@ -79,9 +79,27 @@ type Registry struct {
 	// Labels: topic, outcome. Reconciler. mizan_reconciler_messages_total.
 	Messages *prometheus.CounterVec
 
-	// DeadLetters counts messages sent to the dead-letter topic. Label: topic (where the message came
-	// from). Reconciler. mizan_reconciler_dead_letters_total.
+	// DeadLetters counts messages refused to the dead letters (recon.dead_letters, copied to the dead-letter
+	// topic). Label: topic (where the message came from). Reconciler. mizan_reconciler_dead_letters_total.
 	DeadLetters *prometheus.CounterVec
+
+	// DeadLetterPublishFailures counts copies of dead letters the dead-letter topic did not accept; each is
+	// retried later from recon.dead_letters. Reconciler. mizan_reconciler_dead_letter_publish_failures_total.
+	DeadLetterPublishFailures prometheus.Counter
+
+	// ApplyFailures counts failed attempts to apply a batch or commit its offsets, by failure class
+	// (infrastructure, message, environment: see reconciler.Class). Reconciler.
+	// mizan_reconciler_apply_failures_total.
+	ApplyFailures *prometheus.CounterVec
+
+	// LastApplied is when the reconciler last applied messages of a partition (Unix seconds): a partition
+	// whose value stops moving while its lag grows is stalled. Labels: topic, partition. Reconciler.
+	// mizan_reconciler_last_applied_timestamp_seconds.
+	LastApplied *prometheus.GaugeVec
+
+	// Stalled is 1 while the reconciler cannot make progress (an infrastructure failure past its bound, or an
+	// environment problem), else 0; /readyz fails meanwhile. Reconciler. mizan_reconciler_stalled.
+	Stalled prometheus.Gauge
 
 	// EntriesPosted counts journal entries written to the ledger (not duplicates). Reconciler.
 	// mizan_ledger_entries_posted_total.
@@ -137,6 +155,22 @@ func New() *Registry {
 		Namespace: Namespace, Subsystem: "reconciler", Name: "dead_letters_total",
 		Help: "Messages sent to the dead-letter topic, by the topic they came from.",
 	}, []string{"topic"})
+	r.DeadLetterPublishFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "reconciler", Name: "dead_letter_publish_failures_total",
+		Help: "Dead-letter copies the dead-letter topic did not accept (retried from recon.dead_letters).",
+	})
+	r.ApplyFailures = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Subsystem: "reconciler", Name: "apply_failures_total",
+		Help: "Failed attempts to apply a batch or commit its offsets, by class (infrastructure, message, environment).",
+	}, []string{"class"})
+	r.LastApplied = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Subsystem: "reconciler", Name: "last_applied_timestamp_seconds",
+		Help: "When messages of the partition were last applied (Unix time).",
+	}, []string{"topic", "partition"})
+	r.Stalled = prometheus.NewGauge(prometheus.GaugeOpts{
+		Namespace: Namespace, Subsystem: "reconciler", Name: "stalled",
+		Help: "1 while the reconciler cannot make progress (infrastructure failure past its bound, or an environment problem).",
+	})
 	r.EntriesPosted = prometheus.NewCounter(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: "ledger", Name: "entries_posted_total",
 		Help: "Journal entries written to the ledger.",
@@ -158,6 +192,9 @@ func New() *Registry {
 	for _, o := range []string{SlackSent, SlackRetried, SlackFailed} {
 		r.SlackDeliveries.WithLabelValues(o)
 	}
+	for _, c := range []string{"infrastructure", "message", "environment"} {
+		r.ApplyFailures.WithLabelValues(c)
+	}
 	r.lag = snapshot{vec: r.ConsumerLag}
 	r.alerts = snapshot{vec: r.AlertsOpen}
 
@@ -165,7 +202,8 @@ func New() *Registry {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		r.PollDuration, r.ItemsFetched, r.EventsPublished,
-		r.ConsumerLag, r.BatchSize, r.Messages, r.DeadLetters,
+		r.ConsumerLag, r.BatchSize, r.Messages, r.DeadLetters, r.DeadLetterPublishFailures, r.ApplyFailures,
+		r.LastApplied, r.Stalled,
 		r.EntriesPosted, r.CheckOutcomes, r.AlertsOpen, r.SlackDeliveries,
 	)
 	return r

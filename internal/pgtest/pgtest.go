@@ -6,8 +6,12 @@
 // shared by every package's test binary (go test runs them in parallel processes) and every later run until
 // the migrations change; an advisory lock on the admin database makes sure only one process builds it.
 //
-// The admin connection comes from TEST_DATABASE_URL, by default
-// postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable. The role needs CREATEDB.
+// The admin connection is found as internal/devstack does for every local tool (devstack.TestOptions):
+// TEST_DATABASE_URL; else the server on 127.0.0.1:5432; else one server shared by every test process, which
+// `make test` starts before go test and stops after it (`demo postgres start|stop`) — a cluster made with the
+// installed initdb, or the embedded PostgreSQL on a machine that has none. A test process that finds none
+// running starts it (under a lock in its directory, so parallel test processes start one) and leaves it up
+// for the others. MIZAN_PG=embedded (or initdb, local, url) forces one. The role needs CREATEDB.
 package pgtest
 
 import (
@@ -20,6 +24,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,12 +32,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 
+	"github.com/mizanhq/mizan/internal/devstack"
 	"github.com/mizanhq/mizan/internal/pgurl"
 	"github.com/mizanhq/mizan/migrations"
 )
 
-// DefaultURL is the admin database tests use when TEST_DATABASE_URL is not set.
-const DefaultURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+// DefaultURL is the local server, the admin database tests use when TEST_DATABASE_URL is not set and it
+// answers.
+const DefaultURL = devstack.LocalServerURL
 
 // templateLockKey serializes template builds across processes (pg_advisory_lock on the admin database).
 const templateLockKey int64 = 0x6d697a616e_7467 // "mizan" "tg"
@@ -40,9 +47,40 @@ const templateLockKey int64 = 0x6d697a616e_7467 // "mizan" "tg"
 // setupTimeout bounds everything NewDB does before handing the database over.
 const setupTimeout = 2 * time.Minute
 
-// AdminURL returns the admin database URL tests connect to: TEST_DATABASE_URL or DefaultURL.
+// found is this process's answer to where PostgreSQL is: looked for once, by the first test that asks.
+var found = sync.OnceValues(func() (string, error) {
+	o, err := devstack.TestOptions(os.Getenv)
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a first download on a slow line
+	defer cancel()
+	pg, err := devstack.Find(ctx, o)
+	if err != nil {
+		return "", err
+	}
+	if pg.Started {
+		fmt.Fprintf(os.Stderr, "pgtest: started %s for the tests; it stays up for the next test process "+
+			"(make test stops it at the end; or: bin/demo postgres stop)\n", pg.Where)
+	}
+	return pg.AdminURL, nil
+})
+
+// AdminURL returns the admin database URL tests connect to (see the package comment); DefaultURL when none
+// was found, so that connecting to it fails with the reason.
 func AdminURL() string {
-	return cmp.Or(os.Getenv("TEST_DATABASE_URL"), DefaultURL)
+	u, _ := found()
+	return cmp.Or(u, os.Getenv("TEST_DATABASE_URL"), DefaultURL)
+}
+
+// adminURL is AdminURL for NewDB and NewEmptyDB, which fail t with the reason when no PostgreSQL was found.
+func adminURL(t testing.TB) string {
+	t.Helper()
+	u, err := found()
+	if err != nil {
+		t.Fatalf("pgtest: no PostgreSQL for the tests: %v", err)
+	}
+	return u
 }
 
 // NewDB creates an empty, fully migrated database for t and returns a pool connected to it and its URL.
@@ -53,7 +91,7 @@ func NewDB(t testing.TB) (pool *pgxpool.Pool, url string) {
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
 
-	admin := AdminURL()
+	admin := adminURL(t)
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		t.Fatalf("pgtest: cannot reach PostgreSQL at %s (set TEST_DATABASE_URL): %v", pgurl.Redact(admin), err)
@@ -93,7 +131,7 @@ func NewEmptyDB(t testing.TB) (url string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
-	admin := AdminURL()
+	admin := adminURL(t)
 	conn, err := pgx.Connect(ctx, admin)
 	if err != nil {
 		t.Fatalf("pgtest: cannot reach PostgreSQL at %s (set TEST_DATABASE_URL): %v", pgurl.Redact(admin), err)

@@ -1,8 +1,13 @@
-// Package poller runs mizan's sources: it asks each provider for what changed, turns the answers into events,
-// publishes them to Kafka, and only then moves the source's cursor in PostgreSQL.
+// Package poller runs mizan's sources: it asks each source for what changed, publishes the events to Kafka,
+// and only then moves the feed's cursor in PostgreSQL.
 //
 // Publish-then-advance is what makes delivery at-least-once: a crash between the two re-publishes a page,
 // and the events' deterministic ids make the reconciler skip what it has seen.
+//
+// The poller knows no provider. A source is a sources.Source, opened from the settings its provider read
+// from the sources file (config.Source), found by name in the registry cmd/poller passes in; what a feed
+// reads, how it pages and what its cursor means are the source's. The poller owns the schedule, the advisory
+// lock per source and feed, the publish-then-save order, the watermarks' source names and the metrics.
 package poller
 
 import (
@@ -21,8 +26,8 @@ import (
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/metrics"
 	"github.com/mizanhq/mizan/internal/pollstate"
-	"github.com/mizanhq/mizan/internal/sources/vandar"
-	"github.com/mizanhq/mizan/internal/sources/yabandpay"
+	"github.com/mizanhq/mizan/internal/sources"
+	"github.com/mizanhq/mizan/internal/testpoint"
 )
 
 // Publisher sends a batch of events to a topic (a base name such as events.TopicStatement; the publisher
@@ -33,56 +38,63 @@ type Publisher interface {
 
 // Config tunes a Poller. Zero values take the documented defaults.
 type Config struct {
-	// RereadWindow is how far back the statement feed re-reads items it has already passed, to see their
-	// status changes. Default 48h (the issue's "last 2 days"); Vandar filters by whole Tehran days.
+	// RereadWindow is how far back a feed re-reads what it has already passed, to see status changes.
+	// Default 48h (the issue's "last 2 days"); Vandar filters by whole Tehran days.
 	RereadWindow time.Duration
 	// SettleDelay keeps the newest items for the next poll: only items created and effective before
 	// now − SettleDelay are published, so an item the provider is still writing is never half-seen and the
 	// watermark holds. Default 10s; negative means none (tests on a frozen clock).
 	SettleDelay time.Duration
-	// PageSize is the statement page size; Vandar's maximum, 100, is the default.
+	// PageSize is the page size a source asks for where the provider lets it choose; 0: the provider's
+	// maximum (Vandar's statement: 100).
 	PageSize int
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// HTTPTimeout bounds one provider request. Default 30s.
-	HTTPTimeout time.Duration
 	// Metrics receives the poller's metrics. Default: a registry nobody scrapes.
 	Metrics *metrics.Registry
 }
 
 // Poller polls the configured sources.
 type Poller struct {
-	cfg     Config
-	sources config.Sources
-	pool    *pgxpool.Pool
-	pub     Publisher
-	sealer  *pollstate.Sealer
-	cursors *pollstate.Cursors
-	log     *slog.Logger
+	cfg       Config
+	providers sources.Registry
+	sources   config.Sources
+	pool      *pgxpool.Pool
+	pub       Publisher
+	sealer    *pollstate.Sealer
+	cursors   *pollstate.Cursors
+	log       *slog.Logger
 
 	// slots bounds the polls running at once to half the database pool: each poll holds one connection for
-	// its advisory lock and needs another for its cursor and token queries, so more concurrent polls than
-	// that could take every connection and wait on each other forever.
+	// its advisory lock and needs another for its cursor and credential queries, so more concurrent polls
+	// than that could take every connection and wait on each other forever.
 	slots chan struct{}
 
-	mu        sync.Mutex
-	clients   map[string]*vandar.Client
-	yabandpay map[string]*yabandpay.Client
+	mu     sync.Mutex
+	opened map[string]sources.Source
 }
 
-// New returns a Poller. secretKey encrypts the stored provider tokens.
-func New(cfg Config, sources config.Sources, pool *pgxpool.Pool, pub Publisher, secretKey config.Secret, log *slog.Logger) (*Poller, error) {
+// New returns a Poller for srcs, whose providers are found in providers. secretKey seals the credentials
+// sources store.
+func New(cfg Config, providers sources.Registry, srcs config.Sources, pool *pgxpool.Pool, pub Publisher,
+	secretKey config.Secret, log *slog.Logger) (*Poller, error) {
 	sealer, err := pollstate.NewSealer(secretKey.Reveal())
 	if err != nil {
 		return nil, err
+	}
+	for _, src := range srcs.Sources {
+		if _, ok := providers.Lookup(src.Provider); !ok {
+			return nil, fmt.Errorf("source %s: no provider %q is registered", src.Name, src.Provider)
+		}
+		if src.Settings == nil {
+			return nil, fmt.Errorf("source %s: no settings", src.Name)
+		}
 	}
 	cfg.RereadWindow = cmp.Or(cfg.RereadWindow, 48*time.Hour)
 	cfg.SettleDelay = cmp.Or(cfg.SettleDelay, 10*time.Second)
 	if cfg.SettleDelay < 0 {
 		cfg.SettleDelay = 0
 	}
-	cfg.PageSize = cmp.Or(cfg.PageSize, 100)
-	cfg.HTTPTimeout = cmp.Or(cfg.HTTPTimeout, 30*time.Second)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -90,10 +102,9 @@ func New(cfg Config, sources config.Sources, pool *pgxpool.Pool, pub Publisher, 
 		cfg.Metrics = metrics.New()
 	}
 	pub = countingPublisher{pub, cfg.Metrics}
-	return &Poller{cfg: cfg, sources: sources, pool: pool, pub: pub, sealer: sealer,
+	return &Poller{cfg: cfg, providers: providers, sources: srcs, pool: pool, pub: pub, sealer: sealer,
 		slots:   make(chan struct{}, max(1, int(pool.Config().MaxConns)/2)),
-		cursors: pollstate.NewCursors(pool), log: log, clients: map[string]*vandar.Client{},
-		yabandpay: map[string]*yabandpay.Client{}}, nil
+		cursors: pollstate.NewCursors(pool), log: log, opened: map[string]sources.Source{}}, nil
 }
 
 // Once polls every feed of one source (or of every source when name is ""), each once. It returns an error
@@ -115,12 +126,12 @@ func (p *Poller) OnceFeed(ctx context.Context, name, feed string) error {
 	var errs []error
 	polled := false
 	for _, src := range srcs {
-		for _, f := range feedOrder(src) {
-			if feed != "" && f != feed {
+		for _, f := range p.feedOrder(src) {
+			if feed != "" && f.Name != feed {
 				continue
 			}
 			polled = true
-			if err := p.PollFeed(ctx, src, f); err != nil {
+			if err := p.PollFeed(ctx, src, f.Name); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -131,12 +142,12 @@ func (p *Poller) OnceFeed(ctx context.Context, name, feed string) error {
 	return errors.Join(errs...)
 }
 
-// feedOrder polls the balance first: the statement poll right after it then usually covers the moment the
-// balance was observed, so a one-shot run (`poller once`) gets its balance checked at once.
-func feedOrder(src config.Source) []string {
-	var out []string
-	for _, f := range []string{events.FeedBalance, events.FeedStatement, events.FeedSettlements, events.FeedBatches} {
-		if _, ok := src.Feeds[f]; ok {
+// feedOrder is the source's configured feeds in its provider's order.
+func (p *Poller) feedOrder(src config.Source) []sources.Feed {
+	prov, _ := p.providers.Lookup(src.Provider)
+	var out []sources.Feed
+	for _, f := range prov.Feeds() {
+		if _, ok := src.Feeds[f.Name]; ok {
 			out = append(out, f)
 		}
 	}
@@ -148,14 +159,13 @@ func feedOrder(src config.Source) []string {
 func (p *Poller) Run(ctx context.Context) error {
 	c := cron.New(cron.WithParser(cronParser{}), cron.WithChain(cron.SkipIfStillRunning(cronLogger{p.log})))
 	for _, src := range p.sources.Sources {
-		for _, feed := range feedOrder(src) {
-			src, feed := src, feed
-			if _, err := c.AddFunc(src.Feeds[feed], func() {
-				if err := p.PollFeed(ctx, src, feed); err != nil && ctx.Err() == nil {
-					p.log.Error("poll failed", "source", src.Name, "feed", feed, "err", err)
+		for _, feed := range p.feedOrder(src) {
+			if _, err := c.AddFunc(src.Feeds[feed.Name], func() {
+				if err := p.PollFeed(ctx, src, feed.Name); err != nil && ctx.Err() == nil {
+					p.log.Error("poll failed", "source", src.Name, "feed", feed.Name, "err", err)
 				}
 			}); err != nil {
-				return fmt.Errorf("source %s: feed %s: %w", src.Name, feed, err)
+				return fmt.Errorf("source %s: feed %s: %w", src.Name, feed.Name, err)
 			}
 		}
 	}
@@ -167,7 +177,7 @@ func (p *Poller) Run(ctx context.Context) error {
 	return nil
 }
 
-// PollFeed polls one feed of one source once, under the source's advisory lock.
+// PollFeed polls one feed of one source once, under the feed's advisory lock.
 func (p *Poller) PollFeed(ctx context.Context, src config.Source, feed string) error {
 	select {
 	case p.slots <- struct{}{}:
@@ -194,7 +204,7 @@ func (p *Poller) PollFeed(ctx context.Context, src config.Source, feed string) e
 	}
 	p.cfg.Metrics.PollDuration.WithLabelValues(src.Name, feed, outcome).Observe(time.Since(began).Seconds())
 	p.cfg.Metrics.ItemsFetched.WithLabelValues(src.Name, feed).Add(float64(n))
-	log := p.log.With("source", src.Name, "provider", src.Provider, "account", src.Account, "feed", feed,
+	log := p.log.With("source", src.Name, "provider", src.Provider, "account", src.Account(), "feed", feed,
 		"items", n, "duration", time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		log.Error("poll failed", "err", err)
@@ -204,151 +214,91 @@ func (p *Poller) PollFeed(ctx context.Context, src config.Source, feed string) e
 	return nil
 }
 
-func (p *Poller) pollFeed(ctx context.Context, src config.Source, feed string, start time.Time) (int, error) {
-	switch {
-	case src.Provider == events.ProviderVandar && feed == events.FeedStatement:
-		return p.pollVandarStatement(ctx, src, start)
-	case src.Provider == events.ProviderVandar && feed == events.FeedBalance:
-		return p.pollVandarBalance(ctx, src)
-	case src.Provider == events.ProviderVandar && feed == events.FeedSettlements:
-		return p.pollVandarSettlements(ctx, src, start)
-	case src.Provider == events.ProviderVandar && feed == events.FeedBatches:
-		return p.pollVandarBatches(ctx, src, start)
-	case src.Provider == events.ProviderYabandPay && feed == events.FeedBalance:
-		return p.pollYabandPayBalance(ctx, src)
-	}
-	return 0, fmt.Errorf("feed %s of %s is not implemented yet", feed, src.Provider)
-}
-
-func (p *Poller) vandarClient(src config.Source) (*vandar.Client, error) {
+// source returns the opened Source of src, opening it the first time.
+func (p *Poller) source(src config.Source) (sources.Source, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c, ok := p.clients[src.Name]; ok {
-		return c, nil
+	if s, ok := p.opened[src.Name]; ok {
+		return s, nil
 	}
-	c, err := vandar.New(vandar.Config{
-		APIURL:   src.APIURL,
-		BatchURL: src.BatchURL,
-		Business: src.Account,
-		Tokens:   pollstate.NewTokens(p.pool, p.sealer, src.Name, src.AccessToken.Reveal(), src.RefreshToken.Reveal()),
-		Logger:   p.log.With("source", src.Name),
-		Now:      p.cfg.Now,
+	s, err := src.Settings.Open(sources.Env{
+		Name:        src.Name,
+		Credentials: pollstate.NewCredentials(p.pool, p.sealer, src.Name),
+		Log:         p.log.With("source", src.Name),
+		Now:         p.cfg.Now,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("source %s: %w", src.Name, err)
 	}
-	p.clients[src.Name] = c
-	return c, nil
+	p.opened[src.Name] = s
+	return s, nil
 }
 
-func (p *Poller) pollVandarStatement(ctx context.Context, src config.Source, start time.Time) (int, error) {
-	client, err := p.vandarClient(src)
+// pollFeed runs the source's poll of feed: for each step, publish its events on the feed's topic, then save
+// its cursor, and only then take the next step; on the last, publish the watermark. It returns how many
+// events it published.
+func (p *Poller) pollFeed(ctx context.Context, src config.Source, feed string, start time.Time) (int, error) {
+	prov, _ := p.providers.Lookup(src.Provider)
+	f, ok := sources.FindFeed(prov, feed)
+	if !ok {
+		return 0, fmt.Errorf("%s has no feed %q", src.Provider, feed)
+	}
+	s, err := p.source(src)
 	if err != nil {
 		return 0, err
 	}
-	var cur statementCursor
-	if _, err := p.cursors.Load(ctx, src.Name, events.FeedStatement, &cur); err != nil {
-		return 0, err
-	}
-	cutoff := start.Add(-p.cfg.SettleDelay)
-	topic := events.TopicStatement
-	poll := &statementPoll{
-		client: client,
-		// A page being published when shutdown is asked for is finished, and its cursor saved: fetching
-		// stops at once, but the work already fetched is not thrown away.
-		publish: func(ctx context.Context, evs []events.Event) error {
-			ctx, cancel := finishing(ctx)
-			defer cancel()
-			return p.pub.Publish(ctx, topic, evs)
-		},
-		save: func(ctx context.Context, c statementCursor) error {
-			ctx, cancel := finishing(ctx)
-			defer cancel()
-			return p.cursors.Save(ctx, src.Name, events.FeedStatement, c)
-		},
-		cursor:   cur,
-		cutoff:   cutoff,
-		window:   cutoff.Add(-p.cfg.RereadWindow),
-		pageSize: p.cfg.PageSize,
-	}
-	n, err := poll.run(ctx)
-	if err != nil {
-		return n, err
-	}
-	return n, p.publishWatermark(ctx, src, events.Watermark{Feed: events.FeedStatement, Through: cutoff,
-		PolledAt: start, Items: n, LastEvent: poll.cursor.LastEvent, Duplicates: poll.duplicates})
-}
-
-func (p *Poller) pollVandarBalance(ctx context.Context, src config.Source) (int, error) {
-	client, err := p.vandarClient(src)
+	cursor, err := p.cursors.Load(ctx, src.Name, feed)
 	if err != nil {
 		return 0, err
 	}
-	bal, err := client.Balance(ctx)
-	if err != nil {
-		return 0, err
-	}
-	ev, err := bal.Event()
-	if err != nil {
-		return 0, err
-	}
-	if err := p.pub.Publish(ctx, events.TopicBalance, []events.Event{ev}); err != nil {
-		return 0, err
-	}
-	return 1, p.publishWatermark(ctx, src, events.Watermark{Feed: events.FeedBalance, Through: bal.ObservedAt,
-		PolledAt: bal.ObservedAt, Items: 1, LastEvent: ev.ID})
-}
-
-func (p *Poller) yabandPayClient(src config.Source) (*yabandpay.Client, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c, ok := p.yabandpay[src.Name]; ok {
-		return c, nil
-	}
-	c, err := yabandpay.New(yabandpay.Config{APIURL: src.APIURL, User: src.Account, SecretKey: src.SecretKey.Reveal(),
-		Logger: p.log.With("source", src.Name), Now: p.cfg.Now})
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", src.Name, err)
-	}
-	p.yabandpay[src.Name] = c
-	return c, nil
-}
-
-// pollYabandPayBalance asks for every configured currency's balance and publishes them together.
-func (p *Poller) pollYabandPayBalance(ctx context.Context, src config.Source) (int, error) {
-	client, err := p.yabandPayClient(src)
-	if err != nil {
-		return 0, err
-	}
-	var evs []events.Event
-	var last time.Time
-	for _, cur := range src.Currencies {
-		bal, err := client.Balance(ctx, cur)
-		if err != nil {
-			return 0, fmt.Errorf("balance in %s: %w", cur, err)
+	req := sources.PollRequest{Feed: feed, Cursor: cursor, Start: start, Cutoff: start.Add(-p.cfg.SettleDelay),
+		RereadWindow: p.cfg.RereadWindow, PageSize: p.cfg.PageSize}
+	n := 0
+	for step, stepErr := range s.Poll(ctx, req) {
+		// A step read before shutdown was asked for is finished — published and its cursor saved — so that
+		// the work already fetched is not thrown away; the source stops fetching at once.
+		if err := p.finish(ctx, src, f, step); err != nil {
+			return n, err
 		}
-		ev, err := bal.Event()
-		if err != nil {
-			return 0, err
+		n += len(step.Events)
+		if stepErr != nil {
+			return n, stepErr
 		}
-		evs = append(evs, ev)
-		last = bal.ObservedAt
 	}
-	if err := p.pub.Publish(ctx, events.TopicBalance, evs); err != nil {
-		return 0, err
-	}
-	return len(evs), p.publishWatermark(ctx, src, events.Watermark{Feed: events.FeedBalance, Through: last,
-		PolledAt: last, Items: len(evs), LastEvent: evs[len(evs)-1].ID})
+	return n, nil
 }
 
-// publishWatermark tells the reconciler how far a feed's data now reaches.
-func (p *Poller) publishWatermark(ctx context.Context, src config.Source, w events.Watermark) error {
-	w.Provider, w.Account, w.Source = src.Provider, src.Account, src.Name
-	ev, err := w.Event()
-	if err != nil {
-		return err
+// finish publishes a step's events, saves its cursor, then publishes its watermark.
+func (p *Poller) finish(ctx context.Context, src config.Source, f sources.Feed, step sources.Step) error {
+	ctx, cancel := finishing(ctx)
+	defer cancel()
+	if len(step.Events) > 0 {
+		if err := p.pub.Publish(ctx, f.Topic, step.Events); err != nil {
+			return err
+		}
+		if step.Cursor != nil {
+			// Published, the cursor not yet saved past it: a crash here publishes the page again.
+			testpoint.Reach(ctx, testpoint.PollerPublished) // tests only: off unless MIZAN_TEST_PAUSE_AT names it
+		}
 	}
-	return p.pub.Publish(ctx, events.TopicWatermark, []events.Event{ev})
+	if step.Cursor != nil {
+		if err := p.cursors.Save(ctx, src.Name, f.Name, step.Cursor); err != nil {
+			return err
+		}
+	}
+	if step.Watermark != nil {
+		w := *step.Watermark
+		w.Source = src.Name
+		w.Provider, w.Account, w.Feed = cmp.Or(w.Provider, src.Provider), cmp.Or(w.Account, src.Account()), f.Name
+		ev, err := w.Event()
+		if err != nil {
+			return err
+		}
+		if err := p.pub.Publish(ctx, events.TopicWatermark, []events.Event{ev}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // countingPublisher counts what Kafka acknowledged.

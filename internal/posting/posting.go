@@ -95,21 +95,54 @@ func NetEffect(it events.StatementItem) decimal.Decimal {
 	}
 }
 
+// Returned is what the ledger already holds of the item a return item (events.KindReturned) gives money back
+// for: the apply layer looks it up, the rules below decide with it.
+type Returned struct {
+	// Kind is the kind the returned item was posted as (events.KindSettlement, events.KindRefund, …); "" when
+	// the ledger has not posted it (it predates what mizan read, or the return does not name it).
+	Kind string
+	// PaidTo is the bank account a payout-done entry (PayoutDone) moved the returned payout's money into,
+	// when one was posted before the return arrived: the settlement was reported DONE, or its batch item
+	// SUBMITTED, and the bank sent the money back after all. Nil otherwise.
+	PaidTo *ledger.Account
+}
+
 // Statement returns the entry a statement item posts, or false when the item did not move the wallet
-// (failed, abandoned and pending payments: DESIGN.md "Ledger").
+// (failed, abandoned and pending payments: DESIGN.md "Ledger"). It is StatementEntries for an item whose
+// returned item, if any, the ledger knows nothing of.
 //
 // Money in: wallet +(amount − fee), fees +fee, counter-account −amount.
 // Money out: wallet −(amount + fee), fees +fee, counter-account +amount.
 func Statement(it events.StatementItem, eventID string) (ledger.Entry, bool, error) {
+	es, err := StatementEntries(it, eventID, Returned{})
+	if err != nil || len(es) == 0 {
+		return ledger.Entry{}, false, err
+	}
+	return es[len(es)-1], true, nil
+}
+
+// StatementEntries returns the entries a statement item posts, in the order they must be applied: none for
+// an item that did not move the wallet; else its own entry (Statement), under StatementKey — preceded, for a
+// return of a payout the ledger already moved to the bank (ret.PaidTo), by PayoutReturned, which brings the
+// money back from the bank into transit first. So the return takes it out of transit as every return does,
+// and settlements_in_transit never goes below zero: a DONE settlement's money is at the bank, not in transit,
+// when the bank sends it back.
+//
+// The counter-account of a return is the account the returned item's money left to: the refunds account
+// for a refund that failed (its money returns to the business, so the refund is undone), transit for a
+// settlement. Which one is decided by the returned item as posted (ret.Kind); a return whose item the ledger
+// does not know is taken for a settlement's, the common case — the label "بازگشت وجه" is Vandar's name for
+// refunds and for returns alike, so the channel cannot tell.
+func StatementEntries(it events.StatementItem, eventID string, ret Returned) ([]ledger.Entry, error) {
 	if !it.MovedWallet {
-		return ledger.Entry{}, false, nil
+		return nil, nil
 	}
 	if it.Amount.IsNegative() || it.Fee.IsNegative() {
-		return ledger.Entry{}, false, fmt.Errorf("statement item %s: negative amount or fee", it.ItemID)
+		return nil, fmt.Errorf("statement item %s: negative amount or fee", it.ItemID)
 	}
-	counter, err := counterAccount(it)
+	counter, err := counterAccount(it, ret)
 	if err != nil {
-		return ledger.Entry{}, false, err
+		return nil, err
 	}
 	p, a, c := it.Provider, it.Account, it.Currency
 	var postings []ledger.Posting
@@ -128,11 +161,11 @@ func Statement(it events.StatementItem, eventID string) (ledger.Entry, bool, err
 		add(Fees(p, a, c), it.Fee)
 		add(counter, it.Amount)
 	default:
-		return ledger.Entry{}, false, fmt.Errorf("statement item %s: unknown direction %q", it.ItemID, it.Direction)
+		return nil, fmt.Errorf("statement item %s: unknown direction %q", it.ItemID, it.Direction)
 	}
 	if len(postings) < 2 {
 		// A zero-amount item moved nothing worth an entry.
-		return ledger.Entry{}, false, nil
+		return nil, nil
 	}
 	meta := map[string]any{
 		"event_id": eventID, "item_id": it.ItemID, "status_code": it.StatusCode, "kind": it.Kind,
@@ -143,26 +176,62 @@ func Statement(it events.StatementItem, eventID string) (ledger.Entry, bool, err
 	}
 	if it.ReturnsItemID != "" {
 		meta["returns_item_id"] = it.ReturnsItemID
+		if ret.Kind != "" {
+			meta["returns_kind"] = ret.Kind
+		}
 	}
-	return ledger.Entry{
+	addReferences(meta, it)
+	e := ledger.Entry{
 		IdempotencyKey: StatementKey(it),
 		EffectiveAt:    it.EffectiveAt,
 		Description:    fmt.Sprintf("%s %s item %s: %s %s via %s", p, a, it.ItemID, it.Kind, it.Direction, it.Channel),
 		Metadata:       meta,
 		Postings:       postings,
-	}, true, nil
+	}
+	if it.Kind == events.KindReturned && ret.PaidTo != nil && counter.Code == InTransit(p, a, c).Code {
+		back := PayoutReturned(it, *ret.PaidTo, eventID)
+		return []ledger.Entry{back, e}, nil
+	}
+	return []ledger.Entry{e}, nil
+}
+
+// PayoutReturnedKey is the idempotency key of the entry that brings a paid payout's money back from the bank
+// into transit: one per payout, named like PayoutDoneKey by the statement item that took the money.
+func PayoutReturnedKey(provider, account, transactionID string) string {
+	return fmt.Sprintf("%s:%s:payout:%s:returned", provider, account, transactionID)
+}
+
+// PayoutReturned is the entry of a payout's money coming back from the bank it was paid to: bank −amount,
+// in-transit +amount, at the return item's time. It is posted just before the return item's own entry
+// (StatementEntries), which then moves the money from transit to the wallet.
+func PayoutReturned(it events.StatementItem, bank ledger.Account, eventID string) ledger.Entry {
+	p, a, c := it.Provider, it.Account, it.Currency
+	return ledger.Entry{
+		IdempotencyKey: PayoutReturnedKey(p, a, it.ReturnsItemID),
+		EffectiveAt:    it.EffectiveAt,
+		Description:    fmt.Sprintf("%s %s payout %s sent back by the bank (%s)", p, a, it.ReturnsItemID, bank.Code),
+		Metadata: map[string]any{"event_id": eventID, "kind": "payout_returned", "transaction_id": it.ReturnsItemID,
+			"return_item_id": it.ItemID, "amount": it.Amount.String()},
+		Postings: []ledger.Posting{
+			{Account: bank, Amount: it.Amount.Neg()},
+			{Account: InTransit(p, a, c), Amount: it.Amount},
+		},
+	}
 }
 
 // counterAccount is where the other side of a wallet movement goes, by what the item is.
-func counterAccount(it events.StatementItem) (ledger.Account, error) {
+func counterAccount(it events.StatementItem, ret Returned) (ledger.Account, error) {
 	p, a, c := it.Provider, it.Account, it.Currency
 	switch {
+	case it.Kind == events.KindReturned && ret.Kind == events.KindRefund:
+		// A refund that failed: its money comes back to where it left, the refunds account.
+		return Refunds(p, a, c), nil
+	case it.Kind == events.KindReturned:
+		// A settlement the bank sent back: the money returns from transit.
+		return InTransit(p, a, c), nil
 	case it.Channel == "refund" && it.Direction == events.DirectionOut:
 		return Refunds(p, a, c), nil
 	case it.Kind == events.KindSettlement:
-		return InTransit(p, a, c), nil
-	case it.Kind == events.KindReturned:
-		// A settlement the bank sent back: the money returns from transit.
 		return InTransit(p, a, c), nil
 	case it.Kind == events.KindInternalDeposit || it.Kind == events.KindInternalWithdrawal:
 		return InternalTransfers(p, a, c), nil
@@ -262,7 +331,7 @@ func SettlementDone(s events.Settlement, eventID string) (ledger.Entry, bool) {
 		at = s.ObservedAt
 	}
 	return PayoutDone(s.Provider, s.Account, s.Currency, s.TransactionID, s.SettlementID, s.IBAN, s.Amount, at,
-		map[string]any{"event_id": eventID, "track_id": s.TrackID, "source": "settlement"})
+		withRawReferences(map[string]any{"event_id": eventID, "track_id": s.TrackID, "source": "settlement"}, s.Raw))
 }
 
 // BatchItemsDone are the PayoutDone entries of a batch's paid items. Vandar's batch payloads call a paid item
@@ -290,10 +359,61 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// YabandPay figures mizan keeps as accounts: available is the wallet; reserve and the frozen deposit are
-// money of the merchant's held apart. usable is recorded with each observation but not kept as an account:
-// the documents contradict each other on how it relates to the others.
+// YabandPay figures mizan keeps as accounts: available is the wallet, the frozen deposit is money of the
+// merchant's held apart, and the reserve is an account of its own only where it is not already inside
+// available (YabandPayReserveConvention). usable is recorded with each observation but never kept as an
+// account: it is available less or plus the reserve, and which the snapshot itself says.
 var yabandPayFigures = []struct{ figure, name string }{{"available", "wallet"}, {"reserve", "reserve"}, {"deposit", "deposit"}}
+
+// How a YabandPay snapshot's reserve relates to its available balance. YabandPay's document states it two
+// ways: its text says usable = available − reserve, which puts the reserve inside available; its own example
+// has usable = available + reserve (9999988.98 = 9999788.98 + 200.00), which puts it beside. Each snapshot's
+// own figures say which holds for it.
+const (
+	// ReserveInsideAvailable: usable = available − reserve. The merchant holds available (+ deposit); the
+	// reserve is part of it, not more money.
+	ReserveInsideAvailable = "reserve_inside_available"
+	// ReserveBesideAvailable: usable = available + reserve. The reserve is held apart from available and is
+	// money of the merchant's too.
+	ReserveBesideAvailable = "reserve_beside_available"
+	// ReserveUndecided: usable fits neither (or is not reported). The text is followed — the reserve is taken
+	// to be inside available, so it is never counted twice — and the consistency check says so.
+	ReserveUndecided = "undecided"
+)
+
+// YabandPayReserveConvention says which of the document's two readings a snapshot's figures fit. A zero
+// reserve fits both: it is inside available, trivially.
+func YabandPayReserveConvention(b events.Balance) string {
+	available, reserve, usable := b.Figures["available"], b.Figures["reserve"], b.Figures["usable"]
+	_, hasUsable := b.Figures["usable"]
+	switch {
+	case reserve.IsZero():
+		return ReserveInsideAvailable
+	case !hasUsable:
+		return ReserveUndecided
+	case usable.Equal(available.Sub(reserve)):
+		return ReserveInsideAvailable
+	case usable.Equal(available.Add(reserve)):
+		return ReserveBesideAvailable
+	}
+	return ReserveUndecided
+}
+
+// yabandPayHeld is what each of a snapshot's accounts must hold, by figure: available and deposit as
+// reported, the reserve only where it is beside available — so that the merchant's money at YabandPay,
+// the sum of the accounts, counts the reserve exactly once.
+func yabandPayHeld(b events.Balance) map[string]decimal.Decimal {
+	held := map[string]decimal.Decimal{}
+	for _, f := range yabandPayFigures {
+		if v, ok := b.Figures[f.figure]; ok {
+			held[f.figure] = v
+		}
+	}
+	if _, ok := held["reserve"]; ok && YabandPayReserveConvention(b) != ReserveBesideAvailable {
+		held["reserve"] = decimal.Zero
+	}
+	return held
+}
 
 // YabandPayAccount is one of a merchant's YabandPay balances in one currency.
 func YabandPayAccount(user, name, currency string) ledger.Account {
@@ -306,7 +426,9 @@ func YabandPaySnapshotKey(b events.Balance) string {
 	return fmt.Sprintf("yabandpay:%s:snapshot:%s:%s", b.Account, b.Currency, b.ObservedAt.UTC().Format(time.RFC3339Nano))
 }
 
-// YabandPaySnapshot returns the entry that brings a merchant's ledger balances to what a snapshot reports.
+// YabandPaySnapshot returns the entry that brings a merchant's ledger balances to what a snapshot reports:
+// the wallet to available, the deposit account to deposit, the reserve account to the reserve where it is
+// beside available and to zero where it is inside (yabandPayHeld).
 // YabandPay reports only balances, so a change no entry explains is posted against suspense for a person to
 // attribute — or, for the first snapshot of a currency, against the opening balance (no alert: the ledger
 // must agree with the provider from the start). ledger holds the accounts' current balances by figure.
@@ -320,8 +442,9 @@ func YabandPaySnapshot(b events.Balance, ledgerBal map[string]decimal.Decimal, f
 	deltas := map[string]decimal.Decimal{}
 	var postings []ledger.Posting
 	total := decimal.Zero
+	held := yabandPayHeld(b)
 	for _, f := range yabandPayFigures {
-		reported, ok := b.Figures[f.figure]
+		reported, ok := held[f.figure]
 		if !ok {
 			continue
 		}
@@ -347,8 +470,9 @@ func YabandPaySnapshot(b events.Balance, ledgerBal map[string]decimal.Decimal, f
 		IdempotencyKey: YabandPaySnapshotKey(b),
 		EffectiveAt:    b.ObservedAt,
 		Description:    fmt.Sprintf("yabandpay %s %s snapshot", b.Account, b.Currency),
-		Metadata:       map[string]any{"event_id": eventID, "kind": "yabandpay_snapshot", "first": first},
-		Postings:       postings,
+		Metadata: map[string]any{"event_id": eventID, "kind": "yabandpay_snapshot", "first": first,
+			"reserve_convention": YabandPayReserveConvention(b)},
+		Postings: postings,
 	}, deltas, true
 }
 

@@ -1,59 +1,134 @@
 // Package reconciler consumes mizan's events and applies them to the ledger: a Kafka consumer group whose
-// every batch is one PostgreSQL transaction, with offsets committed only after that transaction commits.
+// batches are applied by concurrent workers, each batch part in one PostgreSQL transaction, with offsets
+// committed only after every transaction before them has committed.
 //
 // Exactly once in effect: each event id is recorded in the same transaction as its effects, and ids already
-// recorded are skipped, so the replays that at-least-once delivery brings change nothing. A message that
-// cannot be applied goes to the dead-letter topic with the reason and never blocks its partition.
+// recorded are skipped, so the replays that at-least-once delivery brings change nothing.
+//
+// What goes wrong is one of three classes (failure.go): a message's own fault is isolated by bisecting its
+// batch and recorded as a dead letter with the rest of the batch; an infrastructure failure is retried with
+// backoff and, past a bound, makes the process not ready and raises a `stalled` alert; an environment problem
+// (schema version, missing table or privilege) stops consumption without touching the offsets.
 package reconciler
 
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"sync"
 	"time"
 
-	"github.com/cenkalti/backoff/v5"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/mizanhq/mizan/internal/alerts"
+	"github.com/mizanhq/mizan/internal/apply"
+	"github.com/mizanhq/mizan/internal/checks"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/matching"
 	"github.com/mizanhq/mizan/internal/metrics"
 )
 
-// Consumer is what the reconciler needs of a Kafka consumer group member.
+// Consumer is what the reconciler needs of a Kafka consumer group member. FetchBatch is called from one
+// goroutine; Commit and Lag from others, concurrently with it.
 type Consumer interface {
 	FetchBatch(ctx context.Context) ([]kafka.Message, error)
 	Commit(ctx context.Context, msgs []kafka.Message) error
 	Lag(ctx context.Context) (map[string]map[int]int64, int64, error)
 }
 
-// Publisher sends events to a topic (for dead letters).
+// Publisher sends events to a topic (the copies of dead letters).
 type Publisher interface {
 	Publish(ctx context.Context, topic string, evs []events.Event) error
 }
 
-// Config tunes a Reconciler.
+// Config tunes a Reconciler. Every field has a working default.
 type Config struct {
 	// Group is the consumer group id, recorded in dead letters. Default "mizan-reconciler".
 	Group string
 	// IdleAfter is how long FetchBatch may find nothing before an --until-idle run checks whether the group
 	// has caught up. Default 2s.
 	IdleAfter time.Duration
-	// SoftStop is how long a batch in flight may take to finish after shutdown is asked for. Default 30s.
+	// SoftStop is how long the batches in flight may take to finish after shutdown is asked for. Default 30s.
 	SoftStop time.Duration
 	// RetryMax bounds the backoff between attempts when PostgreSQL or Kafka is unreachable. Default 30s.
 	RetryMax time.Duration
-	// Checks tunes the reconciliation checks.
-	Checks CheckConfig
+	// Workers is how many batch parts are applied at once, each in its own transaction on its own
+	// connection; messages of one key always go to the same worker, in order. Default DefaultWorkers().
+	// (MIZAN_APPLY_WORKERS)
+	Workers int
+	// MaxApply is the most messages a worker applies in one transaction when it has fallen behind and merges
+	// the parts waiting for it. Default 1000.
+	MaxApply int
+	// StallAfter is how long a failure may go on (or the group may lag with nothing applied) before /readyz
+	// fails and a `stalled` alert is raised; an --until-idle run then exits with ExitStalled.
+	// Default 2m. (MIZAN_STALL_AFTER)
+	StallAfter time.Duration
+	// EnvRetry is how often a reconciler stopped by an environment problem looks again whether it is fixed
+	// (a long-running reconciler waits instead of exiting, so it does not crash-loop during a migration).
+	// Default 30s.
+	EnvRetry time.Duration
+	// LagEvery is how often the consumer lag gauge is refreshed, whatever the batches do. Default 15s.
+	LagEvery time.Duration
+	// RepublishEvery is how often dead letters whose copy the dead-letter topic did not accept are offered
+	// again. Default 1m.
+	RepublishEvery time.Duration
+	// Checks tunes the reconciliation checks (zero durations take their defaults).
+	Checks checks.Config
+	// Matching tunes how expectations are matched with provider lines (the zero value: every default).
+	Matching matching.Config
 	// Now is the clock of the time-driven checks. Default time.Now.
 	Now func() time.Time
+	// Clock is the clock of stall detection and the last-applied timestamps. Default time.Now.
+	Clock func() time.Time
 	// DeliverEvery is how often the Slack dispatcher looks for undelivered alerts while running. Default 2s.
 	DeliverEvery time.Duration
 	// Metrics receives the reconciler's metrics. Default: a registry nobody scrapes.
 	Metrics *metrics.Registry
+	// Trust admits each event before it is applied (internal/trust: signature, known source, amounts and
+	// times within bounds); what it refuses is dead-lettered (reason code untrusted), and an event it could
+	// not judge (the database did not answer) fails its batch, which is retried. cmd/reconciler always sets
+	// it; `dlq replay` passes the same gate. nil admits every event: only for tests of the consume loop itself.
+	Trust Gate
+}
+
+// Gate is the trust boundary (a *trust.Gate): nil to admit ev, an error that is trust.ErrRefused to refuse it,
+// any other error if it cannot say now.
+type Gate interface {
+	Admit(ctx context.Context, ev events.Event, fact any) error
+}
+
+// DefaultWorkers is the default of Config.Workers: GOMAXPROCS, at least 2. Applying is bound by PostgreSQL's
+// CPU (docs/performance.md), so more workers than the cores PostgreSQL can use only queue on its locks; and
+// a second worker keeps the database busy while the first waits for its commit's fsync.
+func DefaultWorkers() int { return max(2, runtime.GOMAXPROCS(0)) }
+
+func (c Config) withDefaults() Config {
+	c.Group = cmp.Or(c.Group, "mizan-reconciler")
+	c.IdleAfter = cmp.Or(c.IdleAfter, 2*time.Second)
+	c.SoftStop = cmp.Or(c.SoftStop, 30*time.Second)
+	c.RetryMax = cmp.Or(c.RetryMax, 30*time.Second)
+	c.Workers = cmp.Or(c.Workers, DefaultWorkers())
+	c.MaxApply = cmp.Or(c.MaxApply, kafka.DefaultMaxBatch)
+	c.StallAfter = cmp.Or(c.StallAfter, 2*time.Minute)
+	c.EnvRetry = cmp.Or(c.EnvRetry, 30*time.Second)
+	c.LagEvery = cmp.Or(c.LagEvery, 15*time.Second)
+	c.RepublishEvery = cmp.Or(c.RepublishEvery, time.Minute)
+	c.Checks = c.Checks.WithDefaults()
+	c.DeliverEvery = cmp.Or(c.DeliverEvery, 2*time.Second)
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.New()
+	}
+	return c
 }
 
 // Reconciler applies events to the ledger.
@@ -64,10 +139,14 @@ type Reconciler struct {
 	dlq        Publisher
 	log        *slog.Logger
 	dispatcher *alerts.Dispatcher
-	// txEntries counts the entries the current batch transaction posted (the loop is single-threaded).
-	txEntries int
+	applier    *apply.Applier
+	health     *health
 
-	// Stats since start, for the run summary.
+	// publishQ hands freshly recorded dead letters to the goroutine that copies them to the dead-letter topic.
+	publishQ chan []letter
+
+	statsMu sync.Mutex
+	// Stats since start, for the run summary. Read it after Run has returned.
 	Stats Stats
 }
 
@@ -80,227 +159,103 @@ type Stats struct {
 	Undelivered  int // alerts Slack has not accepted, at the end of an --until-idle run
 }
 
-// New returns a Reconciler.
+// New returns a Reconciler. dlq may be nil: dead letters are then only rows.
 func New(cfg Config, pool *pgxpool.Pool, consumer Consumer, dlq Publisher, log *slog.Logger) *Reconciler {
-	cfg.Group = cmp.Or(cfg.Group, "mizan-reconciler")
-	cfg.IdleAfter = cmp.Or(cfg.IdleAfter, 2*time.Second)
-	cfg.SoftStop = cmp.Or(cfg.SoftStop, 30*time.Second)
-	cfg.RetryMax = cmp.Or(cfg.RetryMax, 30*time.Second)
-	cfg.Checks.SettlementGrace = cmp.Or(cfg.Checks.SettlementGrace, 2*time.Hour)
-	cfg.Checks.StaleAfter = cmp.Or(cfg.Checks.StaleAfter, 30*time.Minute)
-	cfg.Checks.Interval = cmp.Or(cfg.Checks.Interval, time.Minute)
-	cfg.DeliverEvery = cmp.Or(cfg.DeliverEvery, 2*time.Second)
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = metrics.New()
-	}
-	return &Reconciler{cfg: cfg, pool: pool, consumer: consumer, dlq: dlq, log: log}
+	cfg = cfg.withDefaults()
+	r := &Reconciler{cfg: cfg, pool: pool, consumer: consumer, dlq: dlq, log: log,
+		applier: apply.New(cfg.Checks, cfg.Now).WithMatching(cfg.Matching), publishQ: make(chan []letter, 64)}
+	r.health = newHealth(cfg.Clock, cfg.StallAfter, cfg.Metrics)
+	return r
 }
 
 // SetDispatcher makes the reconciler deliver alerts to Slack as it runs, and every pending one before an
 // --until-idle run exits.
 func (r *Reconciler) SetDispatcher(d *alerts.Dispatcher) { r.dispatcher = d }
 
+// Ready is the reconciler's readiness check for /readyz: it fails while an environment problem stops
+// consumption, while a failure has gone on for StallAfter, and when nothing was applied for StallAfter while
+// the group lags.
+func (r *Reconciler) Ready(context.Context) error { return r.health.ready() }
+
+func (r *Reconciler) addStats(f func(*Stats)) {
+	r.statsMu.Lock()
+	f(&r.Stats)
+	r.statsMu.Unlock()
+}
+
 // Run consumes until ctx is done, or, with untilIdle, until the group has consumed and committed every
-// partition to its end; then it returns nil. The consumer is closed after Run returns, never run again: a
-// batch fetched ahead of the one in flight is dropped uncommitted when Run returns, and only a new consumer
-// (resuming from the committed offsets) is sure to read it again.
+// partition to its end; then it returns nil (or an *UndeliveredError when alerts could not be delivered).
+// An environment problem ends an --until-idle run with an *EnvironmentError; a long-running one waits,
+// not ready, until it is fixed. The consumer is closed after Run returns, never run again: batches fetched
+// but not committed are dropped when Run returns, and only a new consumer (resuming from the committed
+// offsets) is sure to read them again.
 func (r *Reconciler) Run(ctx context.Context, untilIdle bool) error {
+	var bg sync.WaitGroup
+	bgCtx, stopBg := context.WithCancel(ctx)
+	defer func() { stopBg(); bg.Wait() }()
 	if !untilIdle && r.dispatcher != nil {
-		go r.deliverLoop(ctx)
+		// From the start: the stalled alert of a schema problem found at start-up must reach Slack too.
+		bg.Go(func() { r.deliverLoop(bgCtx) })
 	}
-	// The next batch is fetched and decoded while the one before it is applied: decoding is most of the
-	// reconciler's own CPU, and on its own it would leave PostgreSQL idle for a third of every batch.
-	fetchCtx, stopFetching := context.WithCancel(ctx)
-	pending := r.prefetch(fetchCtx)
-	defer func() {
-		stopFetching()
-		if pending != nil {
-			<-pending
-		}
-	}()
-	// The time-driven checks judge the data the reconciler has applied, so they run when it has caught up
-	// (a fetch found nothing), or — under constant load — at least every other interval. Running them before
-	// consuming what is waiting would call a source stale whose polls are sitting in the topic.
-	lastPeriodic, idle := time.Now(), false
-	for ctx.Err() == nil {
-		if !untilIdle && ((idle && time.Since(lastPeriodic) >= r.cfg.Checks.Interval) ||
-			time.Since(lastPeriodic) >= 2*r.cfg.Checks.Interval) {
-			if err := r.periodic(ctx); err != nil && ctx.Err() == nil {
-				r.log.Warn("time-driven checks failed; they run again next interval", "err", err)
-			}
-			lastPeriodic = time.Now()
-		}
-		f := <-pending
-		pending = nil
-		idle = len(f.batch) == 0
-		if idle {
-			if ctx.Err() != nil {
-				break
-			}
-			if f.err != nil && !errors.Is(f.err, context.DeadlineExceeded) {
-				// The reader retries on its own (a broker restarting, a rebalance): say so and fetch again.
-				r.log.Warn("fetch failed; fetching again", "err", f.err)
-				select {
-				case <-ctx.Done():
-				case <-time.After(time.Second):
-				}
-			} else if untilIdle {
-				caughtUp, err := r.caughtUp(ctx)
-				if err != nil {
-					return err
-				}
-				if caughtUp {
-					return r.finish(ctx)
-				}
-			}
-			pending = r.prefetch(fetchCtx)
-			continue
-		}
-		pending = r.prefetch(fetchCtx)
-		// A batch that was fetched is finished even when shutdown is asked for meanwhile: applied, committed,
-		// offsets committed, within SoftStop.
-		stopCtx, stop := context.WithTimeout(context.WithoutCancel(ctx), r.cfg.SoftStop)
-		err := r.handle(stopCtx, ctx, f.batch)
-		stop()
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// fetched is a batch read from Kafka and decoded, or why none came within IdleAfter.
-type fetched struct {
-	batch []decoded
-	err   error
-}
-
-// prefetch fetches and decodes the next batch in the background; its one result arrives on the channel.
-func (r *Reconciler) prefetch(ctx context.Context) <-chan fetched {
-	out := make(chan fetched, 1)
-	go func() {
-		waitCtx, cancel := context.WithTimeout(ctx, r.cfg.IdleAfter)
-		msgs, err := r.consumer.FetchBatch(waitCtx)
-		cancel()
-		f := fetched{batch: make([]decoded, len(msgs)), err: err}
-		for i, m := range msgs {
-			f.batch[i] = decode(m)
-		}
-		out <- f
-	}()
-	return out
-}
-
-func (r *Reconciler) caughtUp(ctx context.Context) (bool, error) {
-	_, total, err := r.consumer.Lag(ctx)
-	if err != nil {
-		return false, fmt.Errorf("check consumer lag: %w", err)
-	}
-	return total == 0, nil
-}
-
-// handle applies one fetched batch and commits its offsets, retrying infrastructure failures with backoff
-// until they clear or ctx (the run's) ends.
-func (r *Reconciler) handle(ctx, runCtx context.Context, batch []decoded) error {
-	msgs := make([]kafka.Message, len(batch))
-	for i, d := range batch {
-		msgs[i] = d.msg
-	}
-	op := func() (struct{}, error) {
-		err := r.applyAll(ctx, batch)
-		if err != nil && runCtx.Err() != nil {
-			return struct{}{}, backoff.Permanent(err)
-		}
-		return struct{}{}, err
-	}
-	_, err := backoff.Retry(runCtx, op,
-		backoff.WithBackOff(&backoff.ExponentialBackOff{InitialInterval: 100 * time.Millisecond,
-			RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: r.cfg.RetryMax}),
-		backoff.WithMaxElapsedTime(0),
-		backoff.WithNotify(func(err error, wait time.Duration) {
-			r.log.Warn("apply failed; retrying", "err", err, "retry_in", wait.Round(time.Millisecond), "messages", len(msgs))
-		}))
-	if err != nil {
-		return fmt.Errorf("apply batch of %d: %w", len(msgs), err)
-	}
-	if err := r.consumer.Commit(ctx, msgs); err != nil {
-		// The ledger has the batch; a replay after this is skipped by event id.
-		return fmt.Errorf("commit offsets: %w", err)
-	}
-	r.Stats.Messages += len(msgs)
-	r.Stats.Batches++
-	r.cfg.Metrics.BatchSize.Observe(float64(len(msgs)))
-	return nil
-}
-
-// applyAll applies a batch, isolating messages that cannot be applied: it tries the batch as one
-// transaction, and if that fails for a reason the data carries, it applies the messages one by one and
-// refuses only those that fail on their own. Refused messages go to the dead-letter topic before the batch's
-// offsets are committed.
-func (r *Reconciler) applyAll(ctx context.Context, batch []decoded) error {
-	err := r.applyBatch(ctx, batch)
-	if err != nil && !isPermanent(err) {
+	bg.Go(func() { r.lagLoop(bgCtx) })
+	if err := r.waitForSchema(ctx, untilIdle); err != nil {
 		return err
 	}
-	if err != nil {
-		r.log.Warn("batch refused; applying its messages one by one", "err", err, "messages", len(batch))
-		for i := range batch {
-			if batch[i].refuse != "" {
-				continue
-			}
-			if err := r.applyBatch(ctx, batch[i:i+1]); err != nil {
-				if !isPermanent(err) {
-					return err
-				}
-				batch[i].refuse = err.Error()
-			}
-		}
-	}
-	return r.deadLetter(ctx, batch)
-}
+	bg.Go(func() { r.publishLoop(bgCtx, untilIdle) })
 
-// deadLetter publishes every refused message of the batch to the dead-letter topic.
-func (r *Reconciler) deadLetter(ctx context.Context, batch []decoded) error {
-	var evs []events.Event
-	for _, d := range batch {
-		if d.refuse == "" {
-			continue
-		}
-		dl := events.DeadLetter{Topic: d.msg.Topic, Partition: d.msg.Partition, Offset: d.msg.Offset,
-			Key: string(d.msg.Key), EventID: d.ev.ID, Reason: d.refuse, Value: d.msg.Value,
-			RefusedAt: time.Now().UTC(), RefusedBy: r.cfg.Group}
-		ev, err := dl.Event()
-		if err != nil {
-			return err
-		}
-		evs = append(evs, ev)
-		r.log.Error("event refused to the dead-letter topic", "topic", d.msg.Topic, "partition", d.msg.Partition,
-			"offset", d.msg.Offset, "event_id", d.ev.ID, "reason", d.refuse)
+	err := newPipeline(r, untilIdle).run(ctx)
+	stopBg()
+	bg.Wait()
+	if err != nil {
+		r.deliverBeforeExit(ctx)
+		return err
 	}
-	if len(evs) == 0 {
-		return nil
-	}
-	if err := r.dlq.Publish(ctx, events.TopicDLQ, evs); err != nil {
-		return fmt.Errorf("publish %d dead letters: %w", len(evs), err)
-	}
-	r.Stats.DeadLetters += len(evs)
-	for _, d := range batch {
-		if d.refuse != "" {
-			r.cfg.Metrics.DeadLetters.WithLabelValues(d.msg.Topic).Inc()
-			r.cfg.Metrics.Messages.WithLabelValues(d.msg.Topic, metrics.MessageDeadLetter).Inc()
-		}
+	if untilIdle && ctx.Err() == nil {
+		return r.finish(ctx)
 	}
 	return nil
 }
 
-// finish ends an --until-idle run: the time-driven checks once more, then every pending alert to Slack.
+// waitForSchema checks the database's migration version at start-up. An --until-idle run stops on a
+// mismatch; a long-running one stays not ready and looks again every EnvRetry.
+func (r *Reconciler) waitForSchema(ctx context.Context, untilIdle bool) error {
+	for {
+		err := CheckSchema(ctx, r.pool)
+		if err == nil {
+			r.health.envCleared()
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if Classify(err) != Environment {
+			// PostgreSQL unreachable at start-up: the batches' own retries take over from here.
+			r.log.Warn("could not check the schema version; consuming anyway", "err", err)
+			return nil
+		}
+		r.cfg.Metrics.ApplyFailures.WithLabelValues(Environment.String()).Inc()
+		r.health.envProblem(err)
+		r.raiseStalled(ctx, Environment, err)
+		if untilIdle {
+			r.deliverBeforeExit(ctx)
+			return err
+		}
+		r.log.Error("environment problem: not consuming until it is fixed", "err", err, "retry_in", r.cfg.EnvRetry)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(r.cfg.EnvRetry):
+		}
+	}
+}
+
+// finish ends an --until-idle run: the time-driven checks once more, the dead-letter copies still
+// unpublished, then every pending alert to Slack.
 func (r *Reconciler) finish(ctx context.Context) error {
 	if err := r.periodic(ctx); err != nil {
 		return err
 	}
+	r.republish(ctx)
 	if r.dispatcher == nil {
 		return nil
 	}
@@ -312,8 +267,24 @@ func (r *Reconciler) finish(ctx context.Context) error {
 	if undelivered > 0 {
 		r.log.Error("some alerts could not be delivered to Slack; they stay in recon.alerts and are retried by the next run",
 			"undelivered", undelivered)
+		return &UndeliveredError{Undelivered: undelivered}
 	}
 	return nil
+}
+
+// deliverBeforeExit gives the alerts a failing --until-idle run raised (stalled, above all) their chance to
+// reach Slack before the process exits, within a bounded time.
+func (r *Reconciler) deliverBeforeExit(ctx context.Context) {
+	if r.dispatcher == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	undelivered, err := r.dispatcher.Deliver(ctx)
+	r.Stats.Undelivered = undelivered
+	if err != nil {
+		r.log.Warn("could not deliver the alerts before exiting", "err", err)
+	}
 }
 
 // deliverLoop sends alerts to Slack while the reconciler runs.
@@ -330,4 +301,68 @@ func (r *Reconciler) deliverLoop(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// lagLoop refreshes the lag gauge and what readiness knows of the lag on its own schedule, so that both keep
+// moving while a batch is being retried.
+func (r *Reconciler) lagLoop(ctx context.Context) {
+	t := time.NewTicker(r.cfg.LagEvery)
+	defer t.Stop()
+	for {
+		r.refreshLag(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (r *Reconciler) refreshLag(ctx context.Context) {
+	lag, total, err := r.consumer.Lag(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			r.log.Debug("could not measure consumer lag", "err", err)
+		}
+		return
+	}
+	r.cfg.Metrics.SetConsumerLag(lag)
+	r.health.setLag(total)
+}
+
+// periodic runs the time-driven checks in a transaction of their own, then refreshes the gauges.
+func (r *Reconciler) periodic(ctx context.Context) error {
+	var res apply.Result
+	err := pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		var err error
+		res, err = r.applier.Periodic(ctx, tx)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("periodic checks: %w", err)
+	}
+	r.addStats(func(s *Stats) { s.AlertsOpened += res.Opened })
+	r.gauges(ctx)
+	return nil
+}
+
+// gauges refreshes the metrics that are states, not counts: consumer lag and open alerts.
+func (r *Reconciler) gauges(ctx context.Context) {
+	r.refreshLag(ctx)
+	rows, err := r.pool.Query(ctx, `SELECT kind, severity, count(*) FROM recon.alerts WHERE resolved_at IS NULL GROUP BY 1, 2`)
+	if err != nil {
+		return
+	}
+	defer rows.Close()
+	var counts []metrics.AlertCount
+	for rows.Next() {
+		var c metrics.AlertCount
+		var n int64
+		if err := rows.Scan(&c.Kind, &c.Severity, &n); err != nil {
+			return
+		}
+		c.Open = int(n)
+		counts = append(counts, c)
+	}
+	r.cfg.Metrics.SetAlertsOpen(counts)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/mizanhq/mizan/internal/config"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/sources/sourcetest"
 	"github.com/mizanhq/mizan/internal/sources/vandar"
 	"github.com/mizanhq/mizan/internal/sources/yabandpay"
 )
@@ -202,17 +203,11 @@ func TestOversizedProviderResponsesAreRefusedUnread(t *testing.T) {
 	}
 }
 
-// fixedTokens is a token store holding a pair that needs no refresh.
-type fixedTokens struct{}
-
-func (fixedTokens) Load(context.Context) (vandar.Tokens, error) {
-	far := time.Now().Add(72 * time.Hour)
-	return vandar.Tokens{Access: "access", Refresh: "refresh", AccessExpiresAt: far, RefreshExpiresAt: far}, nil
-}
-func (fixedTokens) Save(context.Context, vandar.Tokens) error { return nil }
-
 func vandarBalance(ctx context.Context, url string, limit int64) error {
-	c, err := vandar.New(vandar.Config{APIURL: url, BatchURL: url, Business: "acme", Tokens: fixedTokens{},
+	// A stored pair that needs no refresh.
+	far := time.Now().Add(72 * time.Hour)
+	store := sourcetest.NewCredentials().Put(vandar.CredentialAccess, "access", far).Put(vandar.CredentialRefresh, "refresh", far)
+	c, err := vandar.New(vandar.Config{APIURL: url, BatchURL: url, Business: "acme", Credentials: store,
 		MaxBodyBytes: limit, MaxRetries: -1})
 	if err != nil {
 		return err

@@ -28,8 +28,12 @@ import (
 	"github.com/mizanhq/mizan/internal/poller"
 	"github.com/mizanhq/mizan/internal/pollstate"
 	"github.com/mizanhq/mizan/internal/reconciler"
+	"github.com/mizanhq/mizan/internal/sources/registry"
+	"github.com/mizanhq/mizan/internal/sources/vandar"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
+	"github.com/mizanhq/mizan/internal/sources/yabandpay"
 	"github.com/mizanhq/mizan/internal/sources/yabandpay/yabandpaytest"
+	"github.com/mizanhq/mizan/internal/trust"
 )
 
 var (
@@ -61,7 +65,10 @@ func runPipeline(t *testing.T) *pipeline {
 	ctx := context.Background()
 	p := &pipeline{logs: &syncBuffer{}, secrets: &secrets{}, pollerMK: random("mizan-secret-key"),
 		wrongMK: random("another-mizan-secret-key")}
-	p.pool, _ = pgtest.NewDB(t)
+	var dbURL string
+	p.pool, dbURL = pgtest.NewDB(t)
+	// The commands connect as the runtime role (a member of mizan_app that owns nothing); p.pool is the owner's.
+	app := pgtest.AppPool(t, dbURL)
 	p.kcfg = kafkatest.Config(t)
 	var now atomic.Pointer[time.Time]
 	setNow := func(t time.Time) { now.Store(&t) }
@@ -127,17 +134,27 @@ func runPipeline(t *testing.T) *pipeline {
 	p.secrets.add("a wrong YabandPay secret key", wrongKey)
 
 	sources := config.Sources{Sources: []config.Source{
-		{Name: "vandar-acme", Provider: events.ProviderVandar, Account: "acme", APIURL: vh.URL, BatchURL: vh.URL,
-			Feeds: allFeeds, AccessToken: config.Secret(access), RefreshToken: config.Secret(refresh)},
-		{Name: "vandar-initech", Provider: events.ProviderVandar, Account: "initech", APIURL: vh.URL, BatchURL: vh.URL,
-			Feeds: allFeeds, AccessToken: config.Secret(badAccess), RefreshToken: config.Secret(badRefresh)},
-		{Name: "yabandpay-036870", Provider: events.ProviderYabandPay, Account: "036870", APIURL: ysim.URL,
-			Feeds: map[string]string{events.FeedBalance: "@every 1m"}, Currencies: []string{"EUR", "CHF"}, SecretKey: config.Secret(ykey)},
-		{Name: "yabandpay-555555", Provider: events.ProviderYabandPay, Account: "555555", APIURL: ysim.URL,
-			Feeds: map[string]string{events.FeedBalance: "@every 1m"}, Currencies: []string{"EUR"}, SecretKey: config.Secret(wrongKey)},
+		{Name: "vandar-acme", Provider: events.ProviderVandar, Feeds: allFeeds, Settings: vandar.Settings{Business: "acme",
+			APIURL: vh.URL, BatchURL: vh.URL, AccessToken: config.Secret(access), RefreshToken: config.Secret(refresh)}},
+		{Name: "vandar-initech", Provider: events.ProviderVandar, Feeds: allFeeds, Settings: vandar.Settings{Business: "initech",
+			APIURL: vh.URL, BatchURL: vh.URL, AccessToken: config.Secret(badAccess), RefreshToken: config.Secret(badRefresh)}},
+		{Name: "yabandpay-036870", Provider: events.ProviderYabandPay, Feeds: map[string]string{events.FeedBalance: "@every 1m"},
+			Settings: yabandpay.Settings{User: "036870", APIURL: ysim.URL, Currencies: []string{"EUR", "CHF"}, SecretKey: config.Secret(ykey)}},
+		{Name: "yabandpay-555555", Provider: events.ProviderYabandPay, Feeds: map[string]string{events.FeedBalance: "@every 1m"},
+			Settings: yabandpay.Settings{User: "555555", APIURL: ysim.URL, Currencies: []string{"EUR"}, SecretKey: config.Secret(wrongKey)}},
 	}}
 	p.secrets.add("MIZAN_SECRET_KEY", p.pollerMK)
 	p.secrets.add("a wrong MIZAN_SECRET_KEY", p.wrongMK)
+	// The events' signing keys: the active one and the one a rotation keeps accepting.
+	signing := [2]string{random("signing-key-active-0123456789"), random("signing-key-previous-0123456789")}
+	keys, err := config.ReadSigningKeys(func(k string) string {
+		return map[string]string{"MIZAN_SIGNING_KEYS": "k2:" + signing[0] + ",k1:" + signing[1]}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.secrets.add("the active signing key", signing[0])
+	p.secrets.add("the previous signing key", signing[1])
 
 	// Slack: the sink, and a webhook that does not answer at all.
 	p.sink = slacktest.New(nil)
@@ -153,10 +170,18 @@ func runPipeline(t *testing.T) *pipeline {
 
 	pub := kafka.NewPublisher(p.kcfg)
 	t.Cleanup(func() { pub.Close() })
+	signer, err := trust.NewSigningPublisher(pub, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
 	newPoller := func(key string) *poller.Poller {
 		reg := metrics.New()
 		p.regs = append(p.regs, reg)
-		pl, err := poller.New(poller.Config{Now: clock, SettleDelay: -1, Metrics: reg}, sources, p.pool, pub,
+		if err := trust.Register(ctx, app, sources, "poller"); err != nil {
+			t.Fatal(err)
+		}
+		pl, err := poller.New(poller.Config{Now: clock, SettleDelay: -1, Metrics: reg}, registry.Providers(), sources,
+			app, signer,
 			config.Secret(key), log)
 		if err != nil {
 			t.Fatal(err)
@@ -174,10 +199,14 @@ func runPipeline(t *testing.T) *pipeline {
 		consumer := kafka.NewConsumer(p.kcfg, "security", events.DataTopics, kafka.ConsumerOptions{
 			MaxWait: 50 * time.Millisecond, SessionTimeout: 6 * time.Second})
 		defer consumer.Close()
-		r := reconciler.New(reconciler.Config{Group: "security", IdleAfter: 500 * time.Millisecond, Now: clock, Metrics: reg},
-			p.pool, consumer, pub, log)
+		gate, err := trust.New(ctx, trust.Config{Keys: keys, Now: clock}, app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := reconciler.New(reconciler.Config{Group: "security", IdleAfter: 500 * time.Millisecond, Now: clock, Metrics: reg,
+			Trust: gate}, app, consumer, pub, log)
 		d := alerts.NewDispatcher(alerts.DispatcherConfig{WebhookURL: webhook, PerSecond: 1000, Attempts: 3,
-			Sleep: func(context.Context, time.Duration) error { return nil }}, p.pool, log)
+			Sleep: func(context.Context, time.Duration) error { return nil }}, app, log)
 		d.OnDelivery = func(outcome string) { reg.SlackDeliveries.WithLabelValues(outcome).Inc() }
 		r.SetDispatcher(d)
 		rctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
@@ -290,7 +319,7 @@ func TestNoCredentialReachesALogAnErrorAnEventOrAMetric(t *testing.T) {
 		p.secrets.mustNotLeak(t, "Slack message", texts)
 	})
 	t.Run("database", func(t *testing.T) {
-		// Every row of every table mizan writes, as text; poller.tokens holds ciphertexts, which must not
+		// Every row of every table mizan writes, as text; poller.credentials holds ciphertexts, which must not
 		// contain a token either (see TestStoredTokensAreEncryptedAtRest for what they must be).
 		rows, err := p.pool.Query(ctx, `SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables
 			WHERE table_schema IN ('ledger', 'recon', 'poller', 'analytics') ORDER BY 1`)
@@ -324,8 +353,10 @@ func TestStoredTokensAreEncryptedAtRest(t *testing.T) {
 	p := runPipeline(t)
 	ctx := context.Background()
 	var access, refresh []byte
-	if err := p.pool.QueryRow(ctx, `SELECT access_token, refresh_token FROM poller.tokens WHERE source = 'vandar-acme'`).
-		Scan(&access, &refresh); err != nil {
+	if err := p.pool.QueryRow(ctx, `
+		SELECT a.sealed, r.sealed FROM poller.credentials a
+		JOIN poller.credentials r ON r.source = a.source AND r.name = 'refresh_token'
+		WHERE a.source = 'vandar-acme' AND a.name = 'access_token'`).Scan(&access, &refresh); err != nil {
 		t.Fatalf("no stored token pair for vandar-acme: %v", err)
 	}
 	for name, sealed := range map[string][]byte{"access": access, "refresh": refresh} {

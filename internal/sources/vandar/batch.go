@@ -15,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/sources/quarantine"
 )
 
 // Batch settlements live on their own host (Config.BatchURL, batch.vandar.io), with Laravel's resource paging
@@ -30,17 +31,25 @@ const BatchItemsPerPage = MaxPerPage
 
 // BatchPage is one page of the batch list.
 type BatchPage struct {
-	Items   []events.Batch // without their items (ItemsRead false)
-	HasMore bool
+	Items []events.Batch // without their items (ItemsRead false)
+	// Quarantined are the batches whose totals could not be understood, in page order (docs/providers.md).
+	Quarantined []events.Quarantined
+	HasMore     bool
 }
+
+// batchListPerPage is how many batches Vandar lists a page (its documents' meta: per_page 10); with no
+// paging in an answer, a page this full may have a next one.
+const batchListPerPage = 10
 
 // BatchItemPage is one page of a batch's items.
 type BatchItemPage struct {
 	Items []events.BatchItem
 	// Raw holds each item as received, in Items' order: events.BatchItem has no room for it, and
 	// BatchWithItems keeps it in the batch's Raw.
-	Raw     []json.RawMessage
-	HasMore bool
+	Raw []json.RawMessage
+	// Quarantined are the items that could not be understood, in page order.
+	Quarantined []events.Quarantined
+	HasMore     bool
 	// Total is how many items the batch's item list says it has, where it says (-1 otherwise).
 	Total      int
 	ObservedAt time.Time
@@ -58,21 +67,7 @@ func (c *Client) Batches(ctx context.Context, page int) (BatchPage, error) {
 	if err != nil {
 		return BatchPage{}, err
 	}
-	observed := c.now().UTC()
-	raws, more, _, err := decodeBatchHostPage(r.endpoint(), body, page, c.redact)
-	if err != nil {
-		return BatchPage{}, err
-	}
-	out := BatchPage{HasMore: more, Items: make([]events.Batch, 0, len(raws))}
-	for i, raw := range raws {
-		b, err := decodeBatch(c.cfg.Business, raw)
-		if err != nil {
-			return BatchPage{}, fmt.Errorf("vandar %s: batch %d of %d: %w", r.endpoint(), i+1, len(raws), err)
-		}
-		b.ObservedAt = observed
-		out.Items = append(out.Items, b)
-	}
-	return out, nil
+	return decodeBatchPage(r.endpoint(), c.cfg.Business, body, page, c.now().UTC(), c.redact)
 }
 
 // BatchItems fetches one page of a batch's settlements
@@ -92,39 +87,30 @@ func (c *Client) BatchItems(ctx context.Context, batchID string, page, perPage i
 	if err != nil {
 		return BatchItemPage{}, notFound(err)
 	}
-	out := BatchItemPage{ObservedAt: c.now().UTC()}
-	var raws []json.RawMessage
-	raws, out.HasMore, out.Total, err = decodeBatchHostPage(r.endpoint(), body, page, c.redact)
-	if err != nil {
-		return BatchItemPage{}, err
-	}
-	for i, raw := range raws {
-		it, err := decodeBatchItem(raw)
-		if err != nil {
-			return BatchItemPage{}, fmt.Errorf("vandar %s: item %d of %d: %w", r.endpoint(), i+1, len(raws), err)
-		}
-		out.Items = append(out.Items, it)
-		out.Raw = append(out.Raw, append(json.RawMessage(nil), raw...))
-	}
-	return out, nil
+	return decodeBatchItemPage(r.endpoint(), c.cfg.Business, body, page, perPage, c.now().UTC(), c.redact)
 }
 
 // Batch fetches one batch with all its items: it finds the batch in the batch list (Vandar has no endpoint
 // for one batch's totals), then reads its items with BatchWithItems. A batch the list does not hold is
-// ErrNotFound.
-func (c *Client) Batch(ctx context.Context, batchID string) (events.Batch, error) {
+// ErrNotFound; one whose totals cannot be understood comes back as a *quarantine.Error.
+func (c *Client) Batch(ctx context.Context, batchID string) (events.Batch, []events.Quarantined, error) {
 	for page := 1; ; page++ {
 		p, err := c.Batches(ctx, page)
 		if err != nil {
-			return events.Batch{}, err
+			return events.Batch{}, nil, err
 		}
 		for _, b := range p.Items {
 			if b.BatchID == batchID {
 				return c.BatchWithItems(ctx, b)
 			}
 		}
-		if !p.HasMore || len(p.Items) == 0 {
-			return events.Batch{}, fmt.Errorf("vandar batch %s of %s: %w in the batch list", quote(batchID),
+		for _, q := range p.Quarantined {
+			if q.ItemID == batchID {
+				return events.Batch{}, nil, &quarantine.Error{Fact: q}
+			}
+		}
+		if !p.HasMore || len(p.Items)+len(p.Quarantined) == 0 {
+			return events.Batch{}, nil, fmt.Errorf("vandar batch %s of %s: %w in the batch list", quote(batchID),
 				c.cfg.Business, ErrNotFound)
 		}
 	}
@@ -136,20 +122,25 @@ func (c *Client) Batch(ctx context.Context, batchID string) (events.Batch, error
 // which is an error (the next poll reads it again) rather than a half-read batch. Raw becomes
 // {"batch": <the batch as listed>, "items": [<each item as received>]}, and ObservedAt the time the last page
 // arrived.
-func (c *Client) BatchWithItems(ctx context.Context, b events.Batch) (events.Batch, error) {
+//
+// Items that cannot be understood are returned as quarantined facts beside the batch, which then holds the
+// others with ItemsRead false: its item list is not complete, so the batch check compares only its totals.
+func (c *Client) BatchWithItems(ctx context.Context, b events.Batch) (events.Batch, []events.Quarantined, error) {
 	seen := map[string]int{}
 	var raws []json.RawMessage
+	var quarantined []events.Quarantined
+	qseen := map[string]bool{}
 	b.Items = nil
 	for page := 1; ; page++ {
 		p, err := c.BatchItems(ctx, b.BatchID, page, BatchItemsPerPage)
 		if err != nil {
-			return events.Batch{}, err
+			return events.Batch{}, nil, err
 		}
 		for i, it := range p.Items {
 			if j, dup := seen[it.ID]; dup {
 				if !batchItemsEqual(b.Items[j], it) {
-					return events.Batch{}, fmt.Errorf("vandar batch %s of %s: item %s changed while its pages were "+
-						"read", quote(b.BatchID), c.cfg.Business, quote(it.ID))
+					return events.Batch{}, nil, fmt.Errorf("vandar batch %s of %s: item %s changed while its pages "+
+						"were read", quote(b.BatchID), c.cfg.Business, quote(it.ID))
 				}
 				continue
 			}
@@ -157,22 +148,28 @@ func (c *Client) BatchWithItems(ctx context.Context, b events.Batch) (events.Bat
 			b.Items = append(b.Items, it)
 			raws = append(raws, p.Raw[i])
 		}
+		for _, q := range p.Quarantined {
+			if key := q.ItemID + "\x1f" + string(q.Raw); !qseen[key] {
+				qseen[key] = true
+				quarantined = append(quarantined, q)
+			}
+		}
 		b.ObservedAt = p.ObservedAt
-		if !p.HasMore || len(p.Items) == 0 {
-			if p.Total >= 0 && p.Total != len(b.Items) {
-				return events.Batch{}, fmt.Errorf("vandar batch %s of %s: read %d distinct items, its item list "+
-					"says %d", quote(b.BatchID), c.cfg.Business, len(b.Items), p.Total)
+		if !p.HasMore || len(p.Items)+len(p.Quarantined) == 0 {
+			if n := len(b.Items) + len(quarantined); p.Total >= 0 && p.Total != n {
+				return events.Batch{}, nil, fmt.Errorf("vandar batch %s of %s: read %d distinct items, its item "+
+					"list says %d", quote(b.BatchID), c.cfg.Business, n, p.Total)
 			}
 			break
 		}
 	}
-	b.ItemsRead = true
+	b.ItemsRead = len(quarantined) == 0
 	raw, err := json.Marshal(map[string]any{"batch": b.Raw, "items": raws})
 	if err != nil {
-		return events.Batch{}, fmt.Errorf("vandar batch %s: keep raw items: %w", quote(b.BatchID), err)
+		return events.Batch{}, nil, fmt.Errorf("vandar batch %s: keep raw items: %w", quote(b.BatchID), err)
 	}
 	b.Raw = raw
-	return b, nil
+	return b, quarantined, nil
 }
 
 func batchItemsEqual(a, b events.BatchItem) bool {
@@ -181,10 +178,56 @@ func batchItemsEqual(a, b events.BatchItem) bool {
 		a.ErrorMessage == b.ErrorMessage
 }
 
+// decodeBatchPage reads one page of the batch list; batches whose totals it cannot understand are
+// quarantined.
+func decodeBatchPage(endpoint, business string, body []byte, page int, observed time.Time,
+	redact func(string) string) (BatchPage, error) {
+	raws, more, _, err := decodeBatchHostPage(endpoint, body, page, batchListPerPage, redact)
+	if err != nil {
+		return BatchPage{}, err
+	}
+	out := BatchPage{HasMore: more, Items: make([]events.Batch, 0, len(raws))}
+	for _, raw := range raws {
+		b, err := decodeBatch(business, raw)
+		if err != nil {
+			out.Quarantined = append(out.Quarantined, quarantined(endpoint, business, events.FeedBatches, raw,
+				observed, err, "batch_id", "id"))
+			continue
+		}
+		b.ObservedAt = observed
+		out.Items = append(out.Items, b)
+	}
+	return out, nil
+}
+
+// decodeBatchItemPage reads one page of a batch's items; items it cannot understand are quarantined.
+func decodeBatchItemPage(endpoint, business string, body []byte, page, perPage int, observed time.Time,
+	redact func(string) string) (BatchItemPage, error) {
+	out := BatchItemPage{ObservedAt: observed}
+	raws, more, total, err := decodeBatchHostPage(endpoint, body, page, perPage, redact)
+	if err != nil {
+		return BatchItemPage{}, err
+	}
+	out.HasMore, out.Total = more, total
+	for _, raw := range raws {
+		it, err := decodeBatchItem(raw)
+		if err != nil {
+			out.Quarantined = append(out.Quarantined, quarantined(endpoint, business, events.FeedBatches, raw,
+				observed, err, "id", "transaction_id", "track_id"))
+			continue
+		}
+		out.Items = append(out.Items, it)
+		out.Raw = append(out.Raw, append(json.RawMessage(nil), raw...))
+	}
+	return out, nil
+}
+
 // decodeBatchHostPage reads the batch host's paging: {"data":[…],"links":{…,"next":…},"meta":{"current_page",
 // "last_page","total",…}}. total is the meta's total, or -1. A 2xx whose body carries "status": 0 (the API
-// host's error shape) is an APIError.
-func decodeBatchHostPage(endpoint string, body []byte, page int, redact func(string) string) (
+// host's error shape) is an APIError. Where the documents are silent it reads, too: no meta (paging from
+// links, or, with none at all, a page of perPage items may have a next one), the paginator's fields beside
+// data instead of in meta, the API host's {"status":1,"data":…} wrapper, and data as [] or {}.
+func decodeBatchHostPage(endpoint string, body []byte, page, perPage int, redact func(string) string) (
 	raws []json.RawMessage, more bool, total int, err error) {
 	m, err := members(body)
 	if err != nil {
@@ -202,33 +245,44 @@ func decodeBatchHostPage(endpoint string, body []byte, page int, redact func(str
 	fail := func(err error) ([]json.RawMessage, bool, int, error) {
 		return nil, false, 0, fmt.Errorf("vandar %s: %w: %w", endpoint, ErrMalformedResponse, err)
 	}
-	meta, err := members(m["meta"])
-	if err != nil {
-		return fail(fmt.Errorf("field meta: %w", err))
-	}
-	links := map[string]json.RawMessage{}
-	if raw, ok := m["links"]; ok {
-		if links, err = members(raw); err != nil {
-			return fail(fmt.Errorf("field links: %w", err))
+	containers := []map[string]json.RawMessage{m}
+	data := bytes.TrimSpace(m["data"])
+	if len(data) > 0 && data[0] == '{' {
+		// The API host's wrapper around a Laravel resource: {"status":1,"data":{"data":[…],"meta":…}}.
+		if inner, err := members(data); err == nil {
+			if d, ok := inner["data"]; ok {
+				containers, data = append(containers, inner), bytes.TrimSpace(d)
+			}
 		}
 	}
-	if more, err = pagingMore(meta, links, page); err != nil {
+	known := false
+	if more, known, err = pagingOf(containers, page); err != nil {
 		return fail(err)
 	}
-	total = -1
-	var t jsonNum
-	if err := member(meta, "total", &t); err != nil {
-		return fail(fmt.Errorf("field meta: %w", err))
+	if raws, err = rawList(data); err != nil {
+		return fail(fmt.Errorf("field data: %w", err))
 	}
-	if t.set {
+	if !known {
+		more = perPage > 0 && len(raws) >= perPage
+	}
+	total = -1
+	for _, c := range containers {
+		meta, err := optionalMembers(c["meta"])
+		if err != nil {
+			return fail(fmt.Errorf("field meta: %w", err))
+		}
+		var t jsonNum
+		if err := member(meta, "total", &t); err != nil {
+			return fail(fmt.Errorf("field meta: %w", err))
+		}
+		if !t.set {
+			continue
+		}
 		n, err := t.int64()
 		if err != nil || n < 0 {
 			return fail(fmt.Errorf("field meta.total: %s is not a count", quote(t.text)))
 		}
 		total = int(n)
-	}
-	if raws, err = rawList(m["data"]); err != nil {
-		return fail(fmt.Errorf("field data: %w", err))
 	}
 	return raws, more, total, nil
 }
@@ -243,7 +297,8 @@ func decodeBatch(business string, raw json.RawMessage) (events.Batch, error) {
 	if err := member(m, "batch_id", &id); err != nil {
 		return events.Batch{}, fmt.Errorf("batch: %w", err)
 	}
-	if strings.TrimSpace(id.text) == "" {
+	id.text = idText(id.text)
+	if id.text == "" {
 		return events.Batch{}, errors.New("batch: field batch_id: missing")
 	}
 	b, err := normalizeBatch(business, id.text, m)
@@ -264,6 +319,10 @@ func normalizeBatch(business, id string, m map[string]json.RawMessage) (events.B
 	var statusTotal *decimal.Decimal
 	totalCount := false
 	for name, raw := range sm {
+		key := strings.ToLower(name)
+		if !strings.HasSuffix(key, "_count") && !strings.HasSuffix(key, "_amount") {
+			continue // not a figure: whatever else Vandar adds to the block says nothing of the money
+		}
 		var n jsonNum
 		if err := n.UnmarshalJSON(raw); err != nil {
 			return b, fmt.Errorf("field status.%s: %w", name, err)
@@ -271,7 +330,6 @@ func normalizeBatch(business, id string, m map[string]json.RawMessage) (events.B
 		if !n.set {
 			continue
 		}
-		key := strings.ToLower(name)
 		switch {
 		case key == "total_count":
 			c, err := n.int64()
@@ -302,7 +360,8 @@ func normalizeBatch(business, id string, m map[string]json.RawMessage) (events.B
 	if !totalCount {
 		return b, errors.New("field status.total_count: missing")
 	}
-	var total, created jsonNum
+	var total jsonNum
+	var created jsonText
 	if err := member(m, "total_amount", &total); err != nil {
 		return b, err
 	}
@@ -324,12 +383,9 @@ func normalizeBatch(business, id string, m map[string]json.RawMessage) (events.B
 		return b, err
 	}
 	if created.set {
-		secs, err := created.int64()
-		if err != nil || secs < 0 {
-			return b, fmt.Errorf("field created_at: %s is not unix seconds", quote(created.text))
-		}
-		if secs > 0 {
-			b.CreatedAt = time.Unix(secs, 0).UTC()
+		// Unix seconds in the documents; milliseconds by magnitude; an ISO or Vandar date string too.
+		if b.CreatedAt, err = readWhen(created.text); err != nil {
+			return b, fmt.Errorf("field created_at: %w", err)
 		}
 	}
 	return b, nil
@@ -356,10 +412,11 @@ func decodeBatchItem(raw json.RawMessage) (events.BatchItem, error) {
 			return events.BatchItem{}, fmt.Errorf("batch item: %w", err)
 		}
 	}
-	if strings.TrimSpace(id.text) == "" {
+	id.text = idText(id.text)
+	if id.text == "" {
 		return events.BatchItem{}, errors.New("batch item: field id: missing")
 	}
-	it := events.BatchItem{ID: id.text, TrackID: trackID.text, IBAN: strings.TrimSpace(iban.text), Type: typ.text,
+	it := events.BatchItem{ID: id.text, TrackID: trackID.text, IBAN: idText(iban.text), Type: typ.text,
 		ErrorMessage: errMsg.text}
 	fail := func(err error) (events.BatchItem, error) {
 		return events.BatchItem{}, fmt.Errorf("batch item %s: %w", quote(id.text), err)

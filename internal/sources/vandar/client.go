@@ -15,8 +15,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/mizanhq/mizan/internal/sources/httpclient"
 	"golang.org/x/time/rate"
+
+	"github.com/mizanhq/mizan/internal/sources"
+	"github.com/mizanhq/mizan/internal/sources/httpclient"
 )
 
 // Defaults for Config.
@@ -56,8 +58,19 @@ type Config struct {
 	Business string
 	// HTTPClient sends the requests. Default: a client with a DefaultHTTPTimeout timeout per request.
 	HTTPClient *http.Client
-	// Tokens keeps the business's token pair. Required.
-	Tokens TokenStore
+	// Credentials stores the business's token pair (sealed, in production) and the lock that keeps two
+	// processes from refreshing it at once. Required.
+	//
+	// Saves there must be durable before they return: the Client uses a rotated pair only after the store
+	// has it, because the old refresh token is dead by then and a pair lost to a crash locks the business
+	// out until someone issues a new one in Vandar's dashboard. If several processes share one business's
+	// tokens, the store is where they meet: the Client re-reads it under the lock before every refresh and
+	// adopts a pair another process has saved instead of refreshing again.
+	Credentials sources.Credentials
+	// Seed is the pair used while the store holds none: the one issued in Vandar's dashboard. Its expiry is
+	// unknown, so the first call refreshes it and stores a pair whose lifetime is known; from then on the
+	// stored pair wins (Vandar has retired the seed's refresh token).
+	Seed Tokens
 	// Logger receives retries and refreshes, never a token. Default: discard.
 	Logger *slog.Logger
 	// RefreshBefore refreshes the access token when it expires within this. Default DefaultRefreshBefore.
@@ -101,6 +114,7 @@ type Client struct {
 	// tokMu serializes token use and refreshes: two calls never refresh with the same refresh token.
 	tokMu   sync.Mutex
 	tokens  *Tokens // the pair in use; nil until first loaded from the store
+	kept    bool    // the store holds a refresh answer not yet turned into the pair
 	unsaved *Tokens // a rotated pair Vandar issued that the store has not accepted yet
 
 	seenMu sync.Mutex
@@ -112,8 +126,8 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Business == "" {
 		return nil, errors.New("vandar: Config.Business is required")
 	}
-	if cfg.Tokens == nil {
-		return nil, errors.New("vandar: Config.Tokens is required")
+	if cfg.Credentials == nil {
+		return nil, errors.New("vandar: Config.Credentials is required")
 	}
 	if _, err := tehranZone(); err != nil {
 		return nil, fmt.Errorf("vandar: %w", err)
@@ -182,6 +196,14 @@ func (r request) endpoint() string { return r.method + " " + r.path }
 func (c *Client) businessPath(version, rest string) string {
 	return "/" + version + "/business/" + url.PathEscape(c.cfg.Business) + rest
 }
+
+// getEndpoint names a GET under the business on the API host, as errors name it.
+func (c *Client) getEndpoint(version, rest string) string {
+	return request{method: http.MethodGet, path: c.businessPath(version, rest)}.endpoint()
+}
+
+// batchEndpoint names a GET under the business on the batch host.
+func (c *Client) batchEndpoint(rest string) string { return c.getEndpoint("api/v2", rest) }
 
 // send makes an authenticated call: with the current access token, retrying transient failures, and on a 401
 // refreshing the token once and trying once more. A second 401 is an error.

@@ -1,7 +1,6 @@
 package vandar
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,8 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/sources/quarantine"
+	"github.com/mizanhq/mizan/internal/sources/sourcetest"
 )
 
 // Tokens in these tests are long and distinctive, so that a leak into an error or a log is unmistakable.
@@ -28,44 +29,36 @@ const (
 	seedRefresh = "seed-refresh-4b7e19c2d5f8a3e6b0c9"
 )
 
-// memStore is a TokenStore in memory that remembers every pair it was given, in order.
-type memStore struct {
-	mu       sync.Mutex
-	cur      Tokens
-	saved    []Tokens
-	failSave int // fail this many Saves before succeeding
+// newStore returns the shared in-memory credential store holding pair, as if saved long ago.
+func newStore(pair Tokens) *sourcetest.Credentials {
+	return putPair(sourcetest.NewCredentials(), pair)
 }
 
-func (s *memStore) Load(context.Context) (Tokens, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cur, nil
+// putPair stores a pair directly, replacing what is there.
+func putPair(s *sourcetest.Credentials, pair Tokens) *sourcetest.Credentials {
+	return s.Put(CredentialAccess, pair.Access, pair.AccessExpiresAt).Put(CredentialRefresh, pair.Refresh, pair.RefreshExpiresAt)
 }
 
-func (s *memStore) Save(_ context.Context, t Tokens) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failSave > 0 {
-		s.failSave--
-		return errors.New("database is down")
+// savedPairs lists the pairs saved into s, in order.
+func savedPairs(s *sourcetest.Credentials) []Tokens {
+	var out []Tokens
+	for _, save := range s.Saves() {
+		a, ok := save[CredentialAccess]
+		if !ok {
+			continue
+		}
+		r := save[CredentialRefresh]
+		out = append(out, Tokens{Access: string(a.Value), Refresh: string(r.Value), AccessExpiresAt: a.ExpiresAt,
+			RefreshExpiresAt: r.ExpiresAt})
 	}
-	s.cur = t
-	s.saved = append(s.saved, t)
-	return nil
-}
-
-// holds says whether the store holds t as its current access token (or held it once).
-func (s *memStore) holds(access string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cur.Access == access || slices.ContainsFunc(s.saved, func(t Tokens) bool { return t.Access == access })
+	return out
 }
 
 // fakeVandar is a small Vandar for these tests: single-use rotating refresh tokens, bearer checks, a paged
 // statement and a balance. intercept, when set, may answer a request first (return true when it did).
 type fakeVandar struct {
 	t     *testing.T
-	store *memStore
+	store *sourcetest.Credentials
 
 	mu           sync.Mutex
 	access       map[string]bool // valid access tokens
@@ -121,7 +114,7 @@ func (f *fakeVandar) authorized(w http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	// The rotated pair must be durable before the client uses it.
-	if !f.store.holds(tok) {
+	if !f.store.Held(CredentialAccess, tok) {
 		f.t.Errorf("access token used before the store had it")
 	}
 	return true
@@ -212,24 +205,6 @@ func (f *fakeVandar) revokeAccess() {
 	clear(f.access)
 }
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // clock is a settable Now.
 type clock struct {
 	mu sync.Mutex
@@ -252,9 +227,9 @@ func (c *clock) Advance(d time.Duration) {
 type bundle struct {
 	client *Client
 	vandar *fakeVandar
-	store  *memStore
+	store  *sourcetest.Credentials
 	clock  *clock
-	logs   *syncBuffer
+	logs   *sourcetest.LogBuffer
 	mu     sync.Mutex
 	sleeps []time.Duration
 }
@@ -270,22 +245,22 @@ func (b *bundle) slept() []time.Duration {
 func setup(t *testing.T, change func(*Config)) *bundle {
 	t.Helper()
 	now := time.Date(2024, 3, 31, 12, 0, 0, 0, time.UTC)
-	b := &bundle{clock: &clock{t: now}, logs: &syncBuffer{}}
-	b.store = &memStore{cur: Tokens{Access: seedAccess, Refresh: seedRefresh,
-		AccessExpiresAt: now.Add(3 * 24 * time.Hour), RefreshExpiresAt: now.Add(8 * 24 * time.Hour)}}
+	b := &bundle{clock: &clock{t: now}, logs: &sourcetest.LogBuffer{}}
+	b.store = newStore(Tokens{Access: seedAccess, Refresh: seedRefresh,
+		AccessExpiresAt: now.Add(3 * 24 * time.Hour), RefreshExpiresAt: now.Add(8 * 24 * time.Hour)}).SetClock(b.clock.Now)
 	b.vandar = &fakeVandar{t: t, store: b.store, access: map[string]bool{seedAccess: true},
 		refresh: map[string]bool{seedRefresh: true}}
 	srv := httptest.NewServer(b.vandar)
 	t.Cleanup(srv.Close)
 	cfg := Config{
-		APIURL:     srv.URL,
-		Business:   "acme",
-		HTTPClient: srv.Client(),
-		Tokens:     b.store,
-		Logger:     slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		GetLimit:   rate.Inf,
-		PostLimit:  rate.Inf,
-		Now:        b.clock.Now,
+		APIURL:      srv.URL,
+		Business:    "acme",
+		HTTPClient:  srv.Client(),
+		Credentials: b.store,
+		Logger:      slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		GetLimit:    rate.Inf,
+		PostLimit:   rate.Inf,
+		Now:         b.clock.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			b.mu.Lock()
 			b.sleeps = append(b.sleeps, d)
@@ -425,7 +400,7 @@ func TestRefreshBeforeExpiryRotatesAndSavesFirst(t *testing.T) {
 	if got := b.vandar.refreshes(); !slices.Equal(got, []string{seedRefresh}) {
 		t.Fatalf("refreshed with %d tokens, want once with the seed", len(got))
 	}
-	saved := b.store.saved
+	saved := savedPairs(b.store)
 	if len(saved) != 1 || saved[0].Access != "access-1-7c1e5a9d3b8f2e4a6c0b" {
 		t.Fatalf("saved %v", saved)
 	}
@@ -458,7 +433,7 @@ func TestRefreshBeforeExpiryRotatesAndSavesFirst(t *testing.T) {
 func TestSeedOfUnknownExpiryIsRefreshedFirst(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
-	b.store.cur = Tokens{Access: seedAccess, Refresh: seedRefresh}
+	putPair(b.store, Tokens{Access: seedAccess, Refresh: seedRefresh})
 	if _, err := b.client.Balance(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -555,7 +530,7 @@ func TestRefreshRefusedIsAClearError(t *testing.T) {
 		}
 	}
 	assertNoSecrets(t, "the error", err.Error())
-	if len(b.store.saved) != 0 {
+	if len(b.store.Saves()) != 0 {
 		t.Error("saved something after a failed refresh")
 	}
 }
@@ -573,13 +548,14 @@ func TestExpiredRefreshTokenIsNotSent(t *testing.T) {
 	}
 }
 
-// The store fails to save a rotated pair: the call fails, the pair is kept in memory (only it works now), and
-// the next call saves it and goes on — without refreshing again.
+// The store fails to save a rotated pair (and, before it, to keep Vandar's raw answer): the call fails, the
+// pair is kept in memory (only it works now), and the next call saves it and goes on — without refreshing
+// again.
 func TestUnsavedPairIsSavedBeforeUse(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)
 	b.clock.Advance(4 * 24 * time.Hour)
-	b.store.failSave = 1
+	b.store.FailSaves(2)
 	_, err := b.client.Balance(t.Context())
 	if !errors.Is(err, ErrRefresh) || !strings.Contains(err.Error(), "database is down") {
 		t.Fatalf("err = %v, want ErrRefresh with the store's error", err)
@@ -613,7 +589,7 @@ func TestPairSavedByAnotherProcessIsAdopted(t *testing.T) {
 	b.vandar.access["access-elsewhere-7c1e5a9d3b8f2e4a6c0b"] = true
 	b.vandar.mu.Unlock()
 	b.store.Save(t.Context(), Tokens{Access: "access-elsewhere-7c1e5a9d3b8f2e4a6c0b", Refresh: "r-2d9f6b3e8a1c5e7b4d0a",
-		AccessExpiresAt: b.clock.Now().Add(5 * 24 * time.Hour), RefreshExpiresAt: b.clock.Now().Add(10 * 24 * time.Hour)})
+		AccessExpiresAt: b.clock.Now().Add(5 * 24 * time.Hour), RefreshExpiresAt: b.clock.Now().Add(10 * 24 * time.Hour)}.credentials())
 
 	if _, err := b.client.Balance(t.Context()); err != nil {
 		t.Fatal(err)
@@ -871,23 +847,38 @@ func TestBalance(t *testing.T) {
 	}
 }
 
+// A balance answer whose figures cannot be trusted is quarantined (the feed reports it and goes on); one that
+// is no balance answer at all, or Vandar's refusal, is an error.
 func TestBalanceRefusesWhatItCannotRead(t *testing.T) {
 	t.Parallel()
-	for _, body := range []string{
-		`{"status":1,"data":{"wallet":100000,"currency":"Rial"}}`,
-		`{"status":1,"data":{"wallet":100000}}`,
-		`{"status":1,"data":{"currency":"Toman"}}`,
-		`{"status":1,"data":{"wallet":"1000.5","currency":"Toman"}}`,
-		`{"status":1,"data":[]}`,
-		`{"status":0,"error":"Unauthenticated"}`,
+	for _, tc := range []struct {
+		body       string
+		quarantine bool
+	}{
+		{`{"status":1,"data":{"wallet":100000,"currency":"Rial"}}`, true},
+		{`{"status":1,"data":{"currency":"Toman"}}`, true},
+		{`{"status":1,"data":{"wallet":"1000.5","currency":"Toman"}}`, true},
+		{`{"status":1,"data":[]}`, true},
+		{`{"status":1,"data":null}`, true},
+		{`{"status":1,"data":"x"}`, false},
+		{`{"status":0,"error":"Unauthenticated"}`, false},
 	} {
 		b := setup(t, nil)
 		b.vandar.setIntercept(func(w http.ResponseWriter, r *http.Request, n int) bool {
-			writeJSON(w, 200, body)
+			writeJSON(w, 200, tc.body)
 			return true
 		})
-		if bal, err := b.client.Balance(t.Context()); err == nil {
-			t.Errorf("%s: balance %+v, want an error", body, bal)
+		bal, err := b.client.Balance(t.Context())
+		if err == nil {
+			t.Errorf("%s: balance %+v, want an error", tc.body, bal)
+			continue
+		}
+		q, ok := quarantine.As(err)
+		if ok != tc.quarantine {
+			t.Errorf("%s: %v: quarantined %t, want %t", tc.body, err, ok, tc.quarantine)
+		}
+		if ok && (q.Feed != events.FeedBalance || q.Account != "acme" || !json.Valid(q.Raw) || q.Reason == "") {
+			t.Errorf("%s: quarantined %+v", tc.body, q)
 		}
 	}
 }
@@ -927,7 +918,7 @@ func TestTokensNeverLeak(t *testing.T) {
 		t.Errorf("the echoed token was not visibly redacted: %s", msgs[0])
 	}
 	tok := Tokens{Access: seedAccess, Refresh: seedRefresh}
-	var logged syncBuffer
+	var logged sourcetest.LogBuffer
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("tokens", "pair", tok)
 	printed := fmt.Sprintf("%v %+v %#v %s", tok, tok, tok, tok) + logged.String()
 	assertNoSecrets(t, "Tokens' own formatting", printed)
@@ -951,19 +942,19 @@ func TestRefreshResponseIsNeverQuoted(t *testing.T) {
 
 func TestNewChecksConfig(t *testing.T) {
 	t.Parallel()
-	store := &memStore{}
+	store := sourcetest.NewCredentials()
 	for _, cfg := range []Config{
-		{Tokens: store},
+		{Credentials: store},
 		{Business: "acme"},
-		{Business: "acme", Tokens: store, APIURL: "ftp://x"},
-		{Business: "acme", Tokens: store, APIURL: "https://"},
-		{Business: "acme", Tokens: store, BatchURL: "https://batch.vandar.io?x=1"},
+		{Business: "acme", Credentials: store, APIURL: "ftp://x"},
+		{Business: "acme", Credentials: store, APIURL: "https://"},
+		{Business: "acme", Credentials: store, BatchURL: "https://batch.vandar.io?x=1"},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v): no error", cfg)
 		}
 	}
-	c, err := New(Config{Business: "acme", Tokens: store})
+	c, err := New(Config{Business: "acme", Credentials: store})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,12 +53,12 @@ type confSim struct {
 	url         string
 	requests    atomic.Int64
 	rateLimited bool
-	logs        *confLogs
+	logs        *sourcetest.LogBuffer
 
 	mu      sync.Mutex
 	waits   []time.Duration
 	secrets []string
-	stores  []*confTokens
+	stores  []*sourcetest.Credentials
 }
 
 func startConfSim(t *testing.T, cfg sourcetest.Config, businesses []vandartest.BusinessOptions) *confSim {
@@ -68,7 +68,7 @@ func startConfSim(t *testing.T, cfg sourcetest.Config, businesses []vandartest.B
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &confSim{t: t, srv: srv, rateLimited: cfg.RateLimit, logs: &confLogs{}}
+	s := &confSim{t: t, srv: srv, rateLimited: cfg.RateLimit, logs: &sourcetest.LogBuffer{}}
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
 		srv.ServeHTTP(w, r)
@@ -96,8 +96,9 @@ func (s *confSim) client(business string, real bool) *vandar.Client {
 		access, refresh, secs = s.srv.IssueTokens(business)
 		lifetime = time.Duration(secs) * time.Second
 	}
-	store := &confTokens{cur: vandar.Tokens{Access: access, Refresh: refresh,
-		AccessExpiresAt: confNow.Add(lifetime), RefreshExpiresAt: confNow.Add(10 * 24 * time.Hour)}}
+	store := sourcetest.NewCredentials().SetClock(s.srv.Now).
+		Put(vandar.CredentialAccess, access, confNow.Add(lifetime)).
+		Put(vandar.CredentialRefresh, refresh, confNow.Add(10*24*time.Hour))
 	limit := rate.Inf // the production defaults only where the suite checks them
 	if s.rateLimited {
 		limit = 0
@@ -107,7 +108,7 @@ func (s *confSim) client(business string, real bool) *vandar.Client {
 		BatchURL:     s.url,
 		Business:     business,
 		HTTPClient:   &http.Client{Timeout: 500 * time.Millisecond},
-		Tokens:       store,
+		Credentials:  store,
 		Logger:       slog.New(slog.NewTextHandler(s.logs, nil)),
 		GetLimit:     limit,
 		PostLimit:    limit,
@@ -171,8 +172,7 @@ func (s *confSim) allSecrets() []string {
 	defer s.mu.Unlock()
 	out := slices.Clone(s.secrets)
 	for _, st := range s.stores {
-		cur, _ := st.Load(context.Background())
-		out = append(out, cur.Access, cur.Refresh)
+		out = append(out, st.Values()...)
 	}
 	return out
 }
@@ -188,25 +188,6 @@ func (s *confSim) state(want []sourcetest.Fact, limit int, endpoints ...string) 
 	defer s.mu.Unlock()
 	st.Waits = slices.Clone(s.waits)
 	return st
-}
-
-// confTokens keeps a pair in memory.
-type confTokens struct {
-	mu  sync.Mutex
-	cur vandar.Tokens
-}
-
-func (s *confTokens) Load(context.Context) (vandar.Tokens, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cur, nil
-}
-
-func (s *confTokens) Save(_ context.Context, t vandar.Tokens) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.cur = t
-	return nil
 }
 
 // statementHarness runs the suite over the statement: the facts are a business's items, and a fetch pages
@@ -353,22 +334,4 @@ func (s *balanceSource) State() sourcetest.State {
 	}
 	// Each business's token has its own allowance: the limit of one window is theirs together.
 	return s.sim.state(want, confGetLimit*len(s.slugs), endpoints...)
-}
-
-// confLogs collects log output from concurrent goroutines.
-type confLogs struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *confLogs) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *confLogs) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

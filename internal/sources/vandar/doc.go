@@ -10,8 +10,11 @@
 //     document it; the table cites its source, and the ledger's running-balance check proves it);
 //   - tokens.go: the access token expires and the refresh token rotates on every use, so a refreshed pair is
 //     saved before it is used and refreshes never run twice at once;
-//   - settlement.go: a settlement's bare `amount` is tomans in one payload and rials in another, and its
-//     dates are Gregorian in one and Jalali in the other.
+//   - settlement.go: a settlement's bare `amount` is tomans in one payload and of unknown unit in another,
+//     and its dates are Gregorian in one and Jalali in the other;
+//   - wire.go: the decoding policy (docs/providers.md) — strict about what a money field means, tolerant about
+//     how it is written; an item that cannot be understood is returned quarantined beside the others, never
+//     allowed to fail its page.
 //
 // The simulator beside this package (vandartest) serves the same API for tests and for the local pipeline.
 package vandar

@@ -43,36 +43,11 @@ var conformNow = time.Date(2024, 4, 10, 12, 0, 0, 0, time.UTC)
 
 type payoutHarness struct{ feed feed }
 
-// tokenStore is a TokenStore in memory that remembers every token it held.
-type tokenStore struct {
-	mu   sync.Mutex
-	cur  vandar.Tokens
-	held []string
-}
-
-func (s *tokenStore) Load(context.Context) (vandar.Tokens, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cur, nil
-}
-
-func (s *tokenStore) Save(_ context.Context, t vandar.Tokens) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.set(t)
-	return nil
-}
-
-func (s *tokenStore) set(t vandar.Tokens) {
-	s.cur = t
-	s.held = append(s.held, t.Access, t.Refresh)
-}
-
 type payoutSource struct {
 	feed   feed
 	sim    *vandartest.Server
 	client *vandar.Client
-	store  *tokenStore
+	store  *sourcetest.Credentials
 	mu     sync.Mutex
 	waits  []time.Duration
 }
@@ -85,13 +60,12 @@ func (h payoutHarness) Start(t *testing.T, cfg sourcetest.Config) sourcetest.Sou
 	}
 	t.Cleanup(sim.Close)
 	sim.SetNow(conformNow)
-	s := &payoutSource{feed: h.feed, sim: sim, store: &tokenStore{}}
+	s := &payoutSource{feed: h.feed, sim: sim, store: sourcetest.NewCredentials().SetClock(sim.Now)}
 	s.fill(t, cfg.N)
 	access, refresh, expiresIn := sim.IssueTokens("acme")
-	s.store.set(vandar.Tokens{Access: access, Refresh: refresh,
-		AccessExpiresAt:  conformNow.Add(time.Duration(expiresIn) * time.Second),
-		RefreshExpiresAt: conformNow.Add(10 * 24 * time.Hour)})
-	s.client, err = vandar.New(vandar.Config{APIURL: sim.URL, BatchURL: sim.URL, Business: "acme", Tokens: s.store,
+	s.store.Put(vandar.CredentialAccess, access, conformNow.Add(time.Duration(expiresIn)*time.Second)).
+		Put(vandar.CredentialRefresh, refresh, conformNow.Add(10*24*time.Hour))
+	s.client, err = vandar.New(vandar.Config{APIURL: sim.URL, BatchURL: sim.URL, Business: "acme", Credentials: s.store,
 		HTTPClient: &http.Client{Timeout: 500 * time.Millisecond}, Now: sim.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			s.mu.Lock()
@@ -174,7 +148,7 @@ func (s *payoutSource) Fetch(ctx context.Context) ([]sourcetest.Fact, error) {
 				return facts, err
 			}
 			for _, listed := range p.Items {
-				b, err := s.client.BatchWithItems(ctx, listed)
+				b, _, err := s.client.BatchWithItems(ctx, listed)
 				if err != nil {
 					return facts, err
 				}
@@ -221,10 +195,8 @@ func (s *payoutSource) Inject(f sourcetest.Fault, n int) {
 // BreakCredentials replaces the stored pair with one Vandar never issued and ends the live access token's
 // life: the client's next call is refused, re-reads the store, and is refused again.
 func (s *payoutSource) BreakCredentials() {
-	s.store.mu.Lock()
-	s.store.set(vandar.Tokens{Access: "revoked-access-5e1f0c2a9b7d", Refresh: "revoked-refresh-8c3a6e4f1b0d",
-		AccessExpiresAt: conformNow.Add(48 * time.Hour), RefreshExpiresAt: conformNow.Add(96 * time.Hour)})
-	s.store.mu.Unlock()
+	s.store.Put(vandar.CredentialAccess, "revoked-access-5e1f0c2a9b7d", conformNow.Add(48*time.Hour)).
+		Put(vandar.CredentialRefresh, "revoked-refresh-8c3a6e4f1b0d", conformNow.Add(96*time.Hour))
 	s.sim.ExpireAccessTokenNow()
 }
 
@@ -237,9 +209,7 @@ func (s *payoutSource) State() sourcetest.State {
 	s.mu.Lock()
 	st.Waits = append(st.Waits, s.waits...)
 	s.mu.Unlock()
-	s.store.mu.Lock()
-	st.Secrets = append(st.Secrets, s.store.held...)
-	s.store.mu.Unlock()
+	st.Secrets = append(st.Secrets, s.store.Values()...)
 	st.Endpoints = []string{"POST /v3/refreshtoken", "GET /v2.1/business/acme/settlement",
 		"GET /v3/business/acme/settlement/queued", "GET /api/v2/business/acme/batches",
 		"GET /api/v2/business/acme/batch-settlements/"}

@@ -2,6 +2,7 @@ package vandar
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
@@ -46,9 +47,9 @@ func simSetup(t *testing.T, opts vandartest.Options) *simBundle {
 	sim.SetNow(simNow)
 	access, refresh, expiresIn := sim.IssueTokens("acme")
 	b := &simBundle{sim: sim, access: access}
-	store := &memStore{cur: Tokens{Access: access, Refresh: refresh,
-		AccessExpiresAt: simNow.Add(time.Duration(expiresIn) * time.Second), RefreshExpiresAt: simNow.Add(10 * 24 * time.Hour)}}
-	b.client, err = New(Config{APIURL: sim.URL, BatchURL: sim.URL, Business: "acme", Tokens: store,
+	store := newStore(Tokens{Access: access, Refresh: refresh,
+		AccessExpiresAt: simNow.Add(time.Duration(expiresIn) * time.Second), RefreshExpiresAt: simNow.Add(10 * 24 * time.Hour)})
+	b.client, err = New(Config{APIURL: sim.URL, BatchURL: sim.URL, Business: "acme", Credentials: store,
 		HTTPClient: &http.Client{Timeout: 5 * time.Second}, GetLimit: rate.Inf, PostLimit: rate.Inf, Now: sim.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			b.mu.Lock()
@@ -361,7 +362,7 @@ func TestBatchesAddUpOnACleanSimulatorAndNotWhenMisstated(t *testing.T) {
 	}
 	statuses := map[string]int{}
 	for _, listed := range batches {
-		full, err := b.client.BatchWithItems(t.Context(), listed)
+		full, _, err := b.client.BatchWithItems(t.Context(), listed)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -396,7 +397,7 @@ func TestBatchesAddUpOnACleanSimulatorAndNotWhenMisstated(t *testing.T) {
 	if err := b.sim.MisstateBatch("acme", target, 50_000); err != nil {
 		t.Fatal(err)
 	}
-	got, err := b.client.Batch(t.Context(), target)
+	got, _, err := b.client.Batch(t.Context(), target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +407,7 @@ func TestBatchesAddUpOnACleanSimulatorAndNotWhenMisstated(t *testing.T) {
 	if !strings.HasPrefix(string(got.Raw), `{"batch":{"batch_id":`) || !strings.Contains(string(got.Raw), `"items":[{`) {
 		t.Errorf("raw %.200s", got.Raw)
 	}
-	if _, err := b.client.Batch(t.Context(), "no-such-batch"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := b.client.Batch(t.Context(), "no-such-batch"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown batch: %v", err)
 	}
 }
@@ -445,7 +446,7 @@ func TestBatchItemsPageEachItemOnce(t *testing.T) {
 	if len(seen) != 23 {
 		t.Errorf("%d items read, want 23", len(seen))
 	}
-	full, err := b.client.Batch(t.Context(), bt.ID)
+	full, _, err := b.client.Batch(t.Context(), bt.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -482,7 +483,7 @@ func TestPayoutFeedsRecoverFromFaultsAndRefreshTokens(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := b.client.BatchWithItems(t.Context(), p.Items[0]); err != nil {
+			if _, _, err := b.client.BatchWithItems(t.Context(), p.Items[0]); err != nil {
 				t.Fatal(err)
 			}
 			if n := b.sim.Requests(vandartest.EndpointSettlements); n != 3 {
@@ -503,24 +504,20 @@ func TestPayoutFeedsRecoverFromFaultsAndRefreshTokens(t *testing.T) {
 	})
 }
 
+// What cannot be read is refused: a whole answer with an error, an item by quarantining it (Quarantined) for the
+// feed to quarantine, with the reason naming the field.
 func TestPayoutFeedsRefuseWhatTheyCannotRead(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name, body, want string
 		call             func(c *Client) error
 	}{
-		{"an unknown settlement status", `{"status":1,"data":{"settlements":{"data":[{"id":"a","amount":5000,` +
-			`"status":"REVERSED"}],"current_page":1,"last_page":1}}}`, `"REVERSED"`,
-			func(c *Client) error { _, err := c.Settlements(context.Background(), 1, 10); return err }},
 		{"a page other than the one asked for", `{"status":1,"data":{"settlements":{"data":[],"current_page":1,` +
 			`"last_page":3}}}`, "asked for page 2, got page 1",
 			func(c *Client) error { _, err := c.Settlements(context.Background(), 2, 10); return err }},
 		{"a failure in the body of a 200", `{"status":0,"error":"خطا"}`, "body status",
 			func(c *Client) error { _, err := c.Settlements(context.Background(), 1, 10); return err }},
-		{"an unknown batch item status", `{"data":[{"id":"i","amount":"5000","status":"LOST"}],"meta":{` +
-			`"current_page":1,"last_page":1}}`, `"LOST"`,
-			func(c *Client) error { _, err := c.BatchItems(context.Background(), "b", 1, 10); return err }},
-		{"a batch list without paging", `{"data":[]}`, "field meta",
+		{"a batch list that is no list", `{"data":"none"}`, "field data",
 			func(c *Client) error { _, err := c.Batches(context.Background(), 1); return err }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -536,6 +533,51 @@ func TestPayoutFeedsRefuseWhatTheyCannotRead(t *testing.T) {
 			}
 			if n := b.vandar.requestCount(); n != 1 {
 				t.Errorf("%d requests: a well-formed body that says something wrong is not retried", n)
+			}
+		})
+	}
+	// What one item says wrong costs that item, not the page: it comes back quarantined, naming the
+	// endpoint, the item and the value, beside the items that could be read.
+	for _, tc := range []struct {
+		name, body, wantID, want string
+		call                     func(c *Client) ([]events.Quarantined, int, error)
+	}{
+		{"an unknown settlement status", `{"status":1,"data":{"settlements":{"data":[{"id":"a","amount":5000,` +
+			`"status":"REVERSED"},{"id":"b","amount":5000,"status":"DONE"}],"current_page":1,"last_page":1}}}`,
+			"a", `"REVERSED"`,
+			func(c *Client) ([]events.Quarantined, int, error) {
+				p, err := c.Settlements(context.Background(), 1, 10)
+				return p.Quarantined, len(p.Items), err
+			}},
+		{"an unknown batch item status", `{"data":[{"id":"i","amount":"5000","status":"LOST"},{"id":"j",` +
+			`"amount":"5000","status":"FAILED"}],"meta":{"current_page":1,"last_page":1}}`, "i", `"LOST"`,
+			func(c *Client) ([]events.Quarantined, int, error) {
+				p, err := c.BatchItems(context.Background(), "b", 1, 10)
+				return p.Quarantined, len(p.Items), err
+			}},
+		{"a batch whose totals disagree", `{"data":[{"batch_id":"x","status":{"total_count":1,"total_amount":1},` +
+			`"total_amount":2},{"batch_id":"y","status":{"total_count":0},"total_amount":0}]}`, "x",
+			"total_amount: 2, but status.total_amount is 1",
+			func(c *Client) ([]events.Quarantined, int, error) {
+				p, err := c.Batches(context.Background(), 1)
+				return p.Quarantined, len(p.Items), err
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, func(c *Config) { c.BatchURL = c.APIURL })
+			b.vandar.setIntercept(func(w http.ResponseWriter, r *http.Request, n int) bool {
+				writeJSON(w, 200, tc.body)
+				return true
+			})
+			qs, n, err := tc.call(b.client)
+			if err != nil || n != 1 || len(qs) != 1 {
+				t.Fatalf("%d items, %d quarantined, %v; want 1 and 1", n, len(qs), err)
+			}
+			q := qs[0]
+			if q.ItemID != tc.wantID || !strings.Contains(q.Reason, tc.want) || !strings.HasPrefix(q.Endpoint, "GET /") ||
+				q.Provider != events.ProviderVandar || q.Account != "acme" || !json.Valid(q.Raw) {
+				t.Errorf("quarantined %+v, want item %s and a reason naming %q", q, tc.wantID, tc.want)
 			}
 		})
 	}

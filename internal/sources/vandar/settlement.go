@@ -15,19 +15,22 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/sources/quarantine"
 )
 
 // Settlements are payouts from the wallet to an IBAN. Vandar reports them in two shapes, and the unit of a
 // bare `amount` depends on which (providers/facts.md 2.6, 2.7):
 //   - v2.1 (the list and show endpoints): `amount` is Toman (the documents: "مبلغ تسویه به تومان"),
 //     `settlement_done_time_prediction` is Gregorian "2020-01-01 01:01:01";
-//   - v3 (the store response, and the queue, which mizan's simulator gives the same shape): `amount` is Rial,
-//     ten times `amount_toman` in every example, beside `amount_toman` and `wage_toman`;
+//   - v3 (the store response, and the queue, whose payload no document shows): `amount` is ten times
+//     `amount_toman` in every example — rials — while the store's own parameter table says `amount` is
+//     tomans. So in v3 only `amount_toman` says what the settlement is worth; a bare `amount` without it is
+//     quarantined, never divided by ten on a guess (docs/providers.md, "Settlement amounts");
 //     `settlement_done_time_prediction` is Jalali "1400/08/08 16:00:00".
 //
-// Every date is Tehran wall-clock time. A fee is `wage_toman` (or, failing that, `wage`); none given is none
-// charged. A figure the two spellings give twice (amount and amount_toman, transaction_id and
-// gateway_transaction_id) must agree: a contradiction is an error, never a guess.
+// Every date is Tehran wall-clock time (ReadTime). A fee is `wage_toman` (or, failing that, `wage`); none
+// given is none charged. A figure the two spellings give twice (amount and amount_toman, transaction_id and
+// gateway_transaction_id) must agree: a contradiction quarantines the settlement, never a guess.
 
 // shape is which of Vandar's settlement payloads an item comes from.
 type shape int
@@ -40,6 +43,9 @@ const (
 // SettlementPage is one page of settlements.
 type SettlementPage struct {
 	Items []events.Settlement
+	// Quarantined are the page's settlements that could not be understood, in page order: published instead
+	// of them, so that the rest of the page flows (docs/providers.md).
+	Quarantined []events.Quarantined
 	// HasMore says another page follows: ask for the next page number.
 	HasMore bool
 	// Wallet is the wallet balance the list reports beside its settlements, in tomans; nil where the
@@ -92,7 +98,7 @@ func (c *Client) settlementPage(ctx context.Context, version, rest string, sh sh
 		return SettlementPage{}, err
 	}
 	observed := c.now().UTC()
-	return decodeSettlementPage(r.endpoint(), c.cfg.Business, body, page, sh, queued, observed, c.redact)
+	return decodeSettlementPage(r.endpoint(), c.cfg.Business, body, page, perPage, sh, queued, observed, c.redact)
 }
 
 func (c *Client) oneSettlement(ctx context.Context, version, rest, id string, sh shape, queued bool) (
@@ -133,11 +139,16 @@ func pageValues(page, perPage int) (url.Values, error) {
 	return v, nil
 }
 
-// decodeSettlementPage reads {"status":1,"data":{"wallet":…,"currency":"Toman","settlements":{"data":[…],
-// <Laravel's paging>}}}; the wallet figures are optional (the queue has none).
-func decodeSettlementPage(endpoint, business string, body []byte, page int, sh shape, queued bool,
+// decodeSettlementPage reads a settlement list. The documented shape is {"status":1,"data":{"wallet":…,
+// "currency":"Toman","settlements":{"data":[…],<Laravel's paging>}}}; the wallet figures are optional (the
+// queue has none). Also read, because a PHP application answers so where the documents are silent: data as
+// [] or {} (nothing queued), data as a plain list, data.settlements as a plain list, the paginator directly
+// in data, and a Laravel resource {"data":[…],"links":{…},"meta":{…}} at either level (docs/providers.md).
+// Settlements that cannot be understood are quarantined; so is every settlement of a list whose currency is
+// not tomans.
+func decodeSettlementPage(endpoint, business string, body []byte, page, perPage int, sh shape, queued bool,
 	observed time.Time, redact func(string) string) (SettlementPage, error) {
-	data, err := statusData(endpoint, body, redact)
+	top, err := statusBody(endpoint, body, redact)
 	if err != nil {
 		return SettlementPage{}, err
 	}
@@ -145,136 +156,225 @@ func decodeSettlementPage(endpoint, business string, body []byte, page int, sh s
 		return SettlementPage{}, fmt.Errorf("vandar %s: %w: %w", endpoint, ErrMalformedResponse, err)
 	}
 	var out SettlementPage
-	var currency jsonText
-	var wallet jsonNum
-	if err := member(data, "currency", &currency); err != nil {
-		return fail(err)
-	}
-	if currency.set && !strings.EqualFold(strings.TrimSpace(currency.text), "Toman") {
-		return fail(fmt.Errorf("field currency: %s, want Toman", quote(currency.text)))
-	}
-	if err := member(data, "wallet", &wallet); err != nil {
-		return fail(err)
-	}
-	if wallet.set {
-		w, err := wallet.tomans()
-		if err != nil {
-			return fail(fmt.Errorf("field wallet: %w", err))
+	var raws []json.RawMessage
+	pagers := []map[string]json.RawMessage{top} // where the paging may be, innermost last
+	data := bytes.TrimSpace(top["data"])
+	var wrongCurrency error
+	switch {
+	case len(data) == 0 || string(data) == "null" || phpEmpty(data) || data[0] == '[':
+		if raws, err = rawList(data); err != nil {
+			return fail(fmt.Errorf("field data: %w", err))
 		}
-		out.Wallet = &w
-	}
-	list, err := members(data["settlements"])
-	if err != nil {
-		return fail(fmt.Errorf("field settlements: %w", err))
-	}
-	if out.HasMore, err = pagingMore(list, list, page); err != nil {
-		return fail(fmt.Errorf("field settlements: %w", err))
-	}
-	raws, err := rawList(list["data"])
-	if err != nil {
-		return fail(fmt.Errorf("field settlements.data: %w", err))
-	}
-	out.Items = make([]events.Settlement, 0, len(raws))
-	for i, raw := range raws {
-		s, err := decodeSettlement(business, raw, sh, queued, observed)
+	case data[0] != '{':
+		return fail(errors.New("field data: neither an object nor a list"))
+	default:
+		if list, ok, err := indexedObject(data); err != nil || ok {
+			if err != nil {
+				return fail(fmt.Errorf("field data: %w", err))
+			}
+			raws = list
+			break
+		}
+		d, err := members(data)
 		if err != nil {
-			return SettlementPage{}, fmt.Errorf("vandar %s: settlement %d of %d: %w", endpoint, i+1, len(raws), err)
+			return fail(fmt.Errorf("field data: %w", err))
+		}
+		var currency jsonText
+		var wallet jsonNum
+		if err := member(d, "currency", &currency); err != nil {
+			return fail(err)
+		}
+		if currency.set && !isToman(currency.text) {
+			wrongCurrency = fmt.Errorf("the list's currency is %s, not tomans", quote(currency.text))
+		}
+		if err := member(d, "wallet", &wallet); err != nil {
+			return fail(err)
+		}
+		if wallet.set && wrongCurrency == nil {
+			w, err := wallet.tomans()
+			if err != nil {
+				return fail(fmt.Errorf("field wallet: %w", err))
+			}
+			out.Wallet = &w
+		}
+		list, inner := d["settlements"]
+		if !inner {
+			list, inner = d["data"], d["data"] != nil
+			if inner {
+				pagers = append(pagers, d)
+			}
+		}
+		if !inner {
+			break // the wallet alone: nothing listed
+		}
+		list = bytes.TrimSpace(list)
+		if len(list) > 0 && list[0] == '{' {
+			if items, ok, err := indexedObject(list); err == nil && ok {
+				raws = items
+				break
+			}
+			lm, err := members(list)
+			if err != nil {
+				return fail(fmt.Errorf("field settlements: %w", err))
+			}
+			pagers = append(pagers, lm)
+			list = lm["data"]
+		}
+		if raws, err = rawList(list); err != nil {
+			return fail(fmt.Errorf("field settlements.data: %w", err))
+		}
+	}
+	more, known, err := pagingOf(pagers, page)
+	if err != nil {
+		return fail(fmt.Errorf("field settlements: %w", err))
+	}
+	// Without any paging a full page may have a next one, a short page is the last.
+	out.HasMore = more || !known && perPage > 0 && len(raws) >= perPage
+	out.Items = make([]events.Settlement, 0, len(raws))
+	for _, raw := range raws {
+		s, err := decodeSettlement(business, raw, sh, queued, observed)
+		if err == nil && wrongCurrency != nil {
+			err = wrongCurrency
+		}
+		if err != nil {
+			out.Quarantined = append(out.Quarantined, quarantined(endpoint, business, events.FeedSettlements, raw,
+				observed, err, "id", "transaction_id", "gateway_transaction_id", "track_id"))
+			continue
 		}
 		out.Items = append(out.Items, s)
 	}
 	return out, nil
 }
 
-// decodeSettlementShow reads {"status":1,"data":{"settlement":{…}}}.
+// isToman says whether a currency field names the toman, however spelt.
+func isToman(s string) bool {
+	switch strings.ToLower(normalizePersian(s)) {
+	case "toman", "tomans", "تومان", "irt":
+		return true
+	}
+	return false
+}
+
+// decodeSettlementShow reads one settlement: {"status":1,"data":{"settlement":{…}}}, or the settlement as
+// data itself, or data.settlement as a list of one (the store response's shape). A settlement it cannot
+// understand is a *quarantine.Error carrying its quarantined fact.
 func decodeSettlementShow(endpoint, business string, body []byte, sh shape, queued bool, observed time.Time,
 	redact func(string) string) (events.Settlement, error) {
-	data, err := statusData(endpoint, body, redact)
+	top, err := statusBody(endpoint, body, redact)
 	if err != nil {
 		return events.Settlement{}, err
 	}
+	data, err := members(top["data"])
+	if err != nil {
+		return events.Settlement{}, malformed(endpoint, http.StatusOK, body, fmt.Errorf("data: %w", err), redact)
+	}
 	raw, ok := data["settlement"]
+	if !ok && data["id"] != nil {
+		raw, ok = top["data"], true
+	}
 	if !ok {
 		return events.Settlement{}, fmt.Errorf("vandar %s: %w: field settlement: missing", endpoint, ErrMalformedResponse)
 	}
+	if list, err := rawList(raw); err == nil && len(bytes.TrimSpace(raw)) > 0 && bytes.TrimSpace(raw)[0] == '[' {
+		if len(list) != 1 {
+			return events.Settlement{}, fmt.Errorf("vandar %s: %w: field settlement: a list of %d, want one",
+				endpoint, ErrMalformedResponse, len(list))
+		}
+		raw = list[0]
+	}
 	s, err := decodeSettlement(business, raw, sh, queued, observed)
 	if err != nil {
-		return events.Settlement{}, fmt.Errorf("vandar %s: %w", endpoint, err)
+		return events.Settlement{}, &quarantine.Error{Fact: quarantined(endpoint, business, events.FeedSettlements,
+			raw, observed, err, "id", "transaction_id", "gateway_transaction_id", "track_id")}
 	}
 	return s, nil
 }
 
-// statusData reads a {"status":1,"data":{…}} body and returns data's members.
-func statusData(endpoint string, body []byte, redact func(string) string) (map[string]json.RawMessage, error) {
-	var w struct {
-		Status jsonNum         `json:"status"`
-		Data   json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(body, &w); err != nil {
+// statusBody reads a body's members and its "status" wrapper: 1 is success, anything else a failure Vandar
+// reports in the body. A body without status is accepted when it has data (a Laravel resource answers so).
+func statusBody(endpoint string, body []byte, redact func(string) string) (map[string]json.RawMessage, error) {
+	top, err := members(body)
+	if err != nil {
 		return nil, malformed(endpoint, http.StatusOK, body, err, redact)
 	}
-	if err := checkStatus(endpoint, w.Status, body, redact); err != nil {
-		return nil, err
+	var status jsonNum
+	if err := member(top, "status", &status); err != nil {
+		return nil, malformed(endpoint, http.StatusOK, body, err, redact)
 	}
-	data, err := members(w.Data)
-	if err != nil {
-		return nil, malformed(endpoint, http.StatusOK, body, fmt.Errorf("data: %w", err), redact)
+	if _, hasData := top["data"]; status.set || !hasData {
+		if err := checkStatus(endpoint, status, body, redact); err != nil {
+			return nil, err
+		}
 	}
-	return data, nil
+	return top, nil
 }
 
-// rawList splits a JSON array into its elements; null or absence is an empty list.
-func rawList(raw json.RawMessage) ([]json.RawMessage, error) {
-	raw = bytes.TrimSpace(raw)
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
+// pagingOf looks for Laravel's paging in each of containers (innermost last; each may carry it directly or
+// in its meta and links) and says whether a page follows the one asked for. known is false when none of them
+// reports any paging.
+func pagingOf(containers []map[string]json.RawMessage, asked int) (more, known bool, err error) {
+	for i := len(containers) - 1; i >= 0; i-- {
+		c := containers[i]
+		meta, err := optionalMembers(c["meta"])
+		if err != nil {
+			return false, false, fmt.Errorf("field meta: %w", err)
+		}
+		links, err := optionalMembers(c["links"])
+		if err != nil {
+			links = map[string]json.RawMessage{} // Laravel's paginator has links as a list of page buttons
+		}
+		for k, v := range c {
+			if _, ok := meta[k]; !ok {
+				meta[k] = v
+			}
+			if _, ok := links[k]; !ok {
+				links[k] = v
+			}
+		}
+		if more, known, err = pagingMore(meta, links, asked); err != nil || known {
+			return more, known, err
+		}
 	}
-	if raw[0] != '[' {
-		return nil, errors.New("not a JSON array")
-	}
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, err
-	}
-	return list, nil
+	return false, false, nil
 }
 
 // pagingMore reads Laravel's paging — current_page and last_page (in meta), next (in links; next_page_url in
-// some Laravel versions) — and says whether a page follows. A page other than the one asked for is an error:
-// paging on from it would read pages twice or never end.
-func pagingMore(meta, links map[string]json.RawMessage, asked int) (bool, error) {
+// some Laravel versions) — and says whether a page follows. known is false when there is neither. A page
+// other than the one asked for is an error: paging on from it would read pages twice or never end.
+func pagingMore(meta, links map[string]json.RawMessage, asked int) (more, known bool, err error) {
 	var current, last jsonNum
 	if err := member(meta, "current_page", &current); err != nil {
-		return false, err
+		return false, false, err
 	}
 	if err := member(meta, "last_page", &last); err != nil {
-		return false, err
+		return false, false, err
 	}
 	if current.set {
 		c, err := current.int64()
 		if err != nil {
-			return false, fmt.Errorf("field current_page: %w", err)
+			return false, false, fmt.Errorf("field current_page: %w", err)
 		}
 		if c != int64(asked) {
-			return false, fmt.Errorf("asked for page %d, got page %d", asked, c)
+			return false, false, fmt.Errorf("asked for page %d, got page %d", asked, c)
 		}
 		if last.set {
 			l, err := last.int64()
 			if err != nil {
-				return false, fmt.Errorf("field last_page: %w", err)
+				return false, false, fmt.Errorf("field last_page: %w", err)
 			}
-			return c < l, nil
+			return c < l, true, nil
 		}
 	}
 	for _, name := range []string{"next", "next_page_url"} {
 		if _, ok := links[name]; ok {
 			var next jsonText
 			if err := member(links, name, &next); err != nil {
-				return false, err
+				return false, false, err
 			}
-			return next.set && strings.TrimSpace(next.text) != "", nil
+			return next.set && strings.TrimSpace(next.text) != "", true, nil
 		}
 	}
-	return false, errors.New("no paging: neither current_page and last_page nor next")
+	return false, false, nil
 }
 
 // settlementStatuses are the statuses Vandar documents for settlements (uppercase; facts.md 2.7), with
@@ -283,10 +383,14 @@ var settlementStatuses = []string{events.SettlementInit, events.SettlementPendin
 	events.SettlementDone, events.SettlementFailed, events.SettlementCanceled}
 
 // SettlementStatus normalizes a settlement or batch item status to one of the events.Settlement* constants.
-// Vandar writes them uppercase; other cases are accepted as the same word. Any other word is an error naming
-// it: a status mizan does not know may mean money it does not understand.
+// Vandar writes them uppercase; other cases are accepted as the same word, and so is the British spelling
+// CANCELLED. Any other word is an error naming it: a status mizan does not know may mean money it does not
+// understand.
 func SettlementStatus(s string) (string, error) {
 	u := strings.ToUpper(strings.TrimSpace(s))
+	if u == "CANCELLED" {
+		u = events.SettlementCanceled
+	}
 	for _, st := range settlementStatuses {
 		if u == st {
 			return st, nil
@@ -307,7 +411,8 @@ func decodeSettlement(business string, raw json.RawMessage, sh shape, queued boo
 	if err := member(m, "id", &id); err != nil {
 		return events.Settlement{}, fmt.Errorf("settlement: %w", err)
 	}
-	if strings.TrimSpace(id.text) == "" {
+	id.text = idText(id.text)
+	if id.text == "" {
 		return events.Settlement{}, errors.New("settlement: field id: missing")
 	}
 	s, err := normalizeSettlement(business, id.text, m, sh)
@@ -345,7 +450,7 @@ func normalizeSettlement(business, id string, m map[string]json.RawMessage, sh s
 		Account:      business,
 		SettlementID: id,
 		TrackID:      trackID.text,
-		IBAN:         strings.TrimSpace(iban.text),
+		IBAN:         idText(iban.text),
 		Currency:     events.CurrencyToman,
 	}
 	var err error
@@ -410,7 +515,7 @@ func normalizeSettlement(business, id string, m map[string]json.RawMessage, sh s
 	// (v3). The v2.1 list gives only the day, which is no instant: CreatedAt stays zero and Raw keeps the day.
 	switch {
 	case createdAt.set && strings.TrimSpace(createdAt.text) != "":
-		if s.CreatedAt, err = parseSettlementTime(createdAt.text); err != nil {
+		if s.CreatedAt, err = readWhen(createdAt.text); err != nil {
 			return s, fmt.Errorf("field created_at: %w", err)
 		}
 	case date.set && clock.set && date.text != "" && clock.text != "":
@@ -422,46 +527,52 @@ func normalizeSettlement(business, id string, m map[string]json.RawMessage, sh s
 	return s, nil
 }
 
-// settlementAmount is the settlement's amount in tomans: amount_toman where given; else `amount`, which is
-// tomans in v2.1 and rials in v3. Where both are given they must agree.
+// settlementAmount is the settlement's amount in tomans: amount_toman where given, which `amount` must then
+// agree with — the same tomans in v2.1; in v3, whose examples write rials there while its request table says
+// tomans, either the same tomans or ten times as many rials. Without amount_toman, `amount` is tomans in v2.1
+// (documented) and unknown in v3: refused, never divided by ten on a guess.
 func settlementAmount(amount, amountToman jsonNum, sh shape) (decimal.Decimal, error) {
-	var fromAmount decimal.Decimal
-	if amount.set {
-		a, err := amount.tomans() // whole units either way: rials have no fraction either
-		if err != nil {
-			return decimal.Decimal{}, fmt.Errorf("field amount: %w", err)
-		}
-		if sh == shapeV3 {
-			ten := decimal.NewFromInt(10)
-			if !a.Mod(ten).IsZero() {
-				return decimal.Decimal{}, fmt.Errorf("field amount: %s rials is not a whole number of tomans", amount.text)
-			}
-			a = a.Div(ten)
-		}
-		fromAmount = a
-	}
-	switch {
-	case amountToman.set:
+	if amountToman.set {
 		t, err := amountToman.tomans()
 		if err != nil {
 			return decimal.Decimal{}, fmt.Errorf("field amount_toman: %w", err)
 		}
-		if amount.set && !t.Equal(fromAmount) {
-			unit := "tomans"
-			if sh == shapeV3 {
-				unit = "rials"
-			}
-			return decimal.Decimal{}, fmt.Errorf("field amount_toman: %s, but amount is %s %s", amountToman.text,
-				amount.text, unit)
+		if !t.IsPositive() {
+			return decimal.Decimal{}, fmt.Errorf("field amount_toman: %s is not positive", amountToman.text)
 		}
-		fromAmount = t
-	case !amount.set:
+		if amount.set {
+			a, err := amount.tomans() // whole units either way: rials have no fraction either
+			if err != nil {
+				return decimal.Decimal{}, fmt.Errorf("field amount: %w", err)
+			}
+			switch {
+			case a.Equal(t):
+			case sh == shapeV3 && a.Equal(t.Mul(decimal.NewFromInt(10))):
+			case sh == shapeV3:
+				return decimal.Decimal{}, fmt.Errorf("field amount_toman: %s, but amount is %s: neither the same "+
+					"tomans nor ten times as many rials", amountToman.text, amount.text)
+			default:
+				return decimal.Decimal{}, fmt.Errorf("field amount_toman: %s, but amount is %s tomans",
+					amountToman.text, amount.text)
+			}
+		}
+		return t, nil
+	}
+	if !amount.set {
 		return decimal.Decimal{}, errors.New("field amount: missing (and no amount_toman)")
 	}
-	if !fromAmount.IsPositive() {
-		return decimal.Decimal{}, fmt.Errorf("field amount: %s is not positive", fromAmount)
+	if sh == shapeV3 {
+		return decimal.Decimal{}, fmt.Errorf("field amount: %s without amount_toman: this payload's examples "+
+			"write amount in rials, its documents say tomans; its unit is unknown", amount.text)
 	}
-	return fromAmount, nil
+	a, err := amount.tomans()
+	if err != nil {
+		return decimal.Decimal{}, fmt.Errorf("field amount: %w", err)
+	}
+	if !a.IsPositive() {
+		return decimal.Decimal{}, fmt.Errorf("field amount: %s is not positive", amount.text)
+	}
+	return a, nil
 }
 
 // predictionBlock reads the v3 store response's prediction {date: "1400/8/8", time: "16:00:00"}, where
@@ -499,67 +610,7 @@ func utcOrZero(t time.Time) time.Time {
 	return t.UTC()
 }
 
-// parseSettlementTime reads a settlement date and time in Tehran local time: Jalali "1400/08/08 16:00:00"
-// (v3) or Gregorian "2020-01-01 01:01:01" (v2.1), with the date's parts separated by '/' or '-'. The year
-// tells the calendars apart — a Jalali year is below 1600 and no settlement has a Gregorian year below 1900 —
-// so a Jalali date written with dashes, as Vandar writes its log dates, is read right too.
-func parseSettlementTime(s string) (time.Time, error) {
-	date, clock, ok := strings.Cut(strings.TrimSpace(s), " ")
-	clock = strings.TrimSpace(clock)
-	if !ok {
-		return time.Time{}, fmt.Errorf("parse Vandar settlement time %s: want \"YYYY/MM/DD HH:MM:SS\" or "+
-			"\"YYYY-MM-DD HH:MM:SS\"", quote(s))
-	}
-	sep := "/"
-	if strings.Contains(date, "-") {
-		sep = "-"
-	}
-	year, _, _ := strings.Cut(date, sep)
-	if n, err := strconv.Atoi(year); err != nil || n <= maxJalaliYear {
-		t, err := parseJalali(date, sep, clock)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("parse Vandar settlement time %s: %w", quote(s), err)
-		}
-		return t, nil
-	}
-	t, err := parseGregorian(date, sep, clock)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("parse Vandar settlement time %s: %w", quote(s), err)
-	}
-	return t, nil
-}
-
-// parseGregorian builds the instant from a Gregorian date (parts separated by sep) and a HH:MM:SS clock in
-// Tehran local time, every field range-checked (time.Date would roll 2021-02-30 into March).
-func parseGregorian(date, sep, clock string) (time.Time, error) {
-	dp := strings.Split(date, sep)
-	cp := strings.Split(clock, ":")
-	if len(dp) != 3 || len(cp) != 3 {
-		return time.Time{}, fmt.Errorf("want year%smonth%sday HH:MM:SS", sep, sep)
-	}
-	var v [6]int
-	for i, f := range []struct {
-		name     string
-		s        string
-		min, max int
-		lo, hi   int
-	}{
-		{"year", dp[0], 4, 4, 1900, 2999}, {"month", dp[1], 1, 2, 1, 12}, {"day", dp[2], 1, 2, 1, 31},
-		{"hour", cp[0], 1, 2, 0, 23}, {"minute", cp[1], 1, 2, 0, 59}, {"second", cp[2], 1, 2, 0, 59},
-	} {
-		n, err := field(f.name, f.s, f.min, f.max, f.lo, f.hi)
-		if err != nil {
-			return time.Time{}, err
-		}
-		v[i] = n
-	}
-	loc, err := tehranZone()
-	if err != nil {
-		return time.Time{}, err
-	}
-	t := time.Date(v[0], time.Month(v[1]), v[2], v[3], v[4], v[5], 0, loc)
-	if t.Day() != v[2] {
-		return time.Time{}, fmt.Errorf("date %s does not exist", quote(date))
-	}
-	return t, nil
-}
+// parseSettlementTime reads a settlement date and time (ReadTime): Jalali "1400/08/08 16:00:00" (v3),
+// Gregorian "2020-01-01 01:01:01" (v2.1), the year telling the calendars apart, or any other form ReadTime
+// knows.
+func parseSettlementTime(s string) (time.Time, error) { return ReadTime(s) }

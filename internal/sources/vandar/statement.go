@@ -2,6 +2,7 @@ package vandar
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,17 +46,34 @@ type StatementQuery struct {
 // StatementPage is one page of a statement.
 type StatementPage struct {
 	Items []events.StatementItem
+	// Quarantined are the page's items that could not be understood (docs/providers.md, "What is
+	// quarantined"), in page order: a caller publishes them instead of the items, so that the rest of the
+	// page flows and an alert names each one. Their ids, where readable, count for Next.
+	Quarantined []events.Quarantined
 	// HasMore is Vandar's has_more, as reported: ask again with StartAfter = Next. A page with HasMore but
 	// no items gives nothing to page on; callers stop there rather than ask for the same page again.
 	HasMore bool
-	// Next is the cursor for the following page: the last item's id, or the query's StartAfter when the page
-	// is empty (so that an empty poll keeps its place).
+	// HasMoreReported says whether the answer said has_more at all. Without it HasMore is false, which then
+	// means "unknown", not "the last page".
+	HasMoreReported bool
+	// Next is the cursor for the following page: the id of the page's last item, understood or quarantined,
+	// or the query's StartAfter when no item of the page has a readable id (so that an empty poll keeps its
+	// place).
 	Next string
+	// Endpoint names the request (method and path, never the query), for the errors a feed raises about
+	// the page's paging.
+	Endpoint string
+	// quarantinedAt is each Quarantined item's position among the answer's items (from 0), so that a feed
+	// meets understood and quarantined items in the order the answer held them (see entries).
+	quarantinedAt []int
 }
 
+// Len is how many items the answer held, quarantined ones included.
+func (p StatementPage) Len() int { return len(p.Items) + len(p.Quarantined) }
+
 // Statement fetches one page of the business's statement (GET /v3/business/:business/transaction) and
-// normalizes its items. An item that cannot be read fails the whole page, naming the item and the field:
-// skipping it would lose money silently.
+// normalizes its items. An item that cannot be understood is returned in Quarantined, naming the item and
+// the field; only an answer that is not a statement page at all is an error.
 func (c *Client) Statement(ctx context.Context, q StatementQuery) (StatementPage, error) {
 	query, err := q.values()
 	if err != nil {
@@ -67,14 +85,11 @@ func (c *Client) Statement(ctx context.Context, q StatementQuery) (StatementPage
 	if err != nil {
 		return StatementPage{}, err
 	}
-	page, err := decodePage(r.endpoint(), c.cfg.Business, body, c.redact)
+	page, err := decodePage(r.endpoint(), c.cfg.Business, body, c.now().UTC(), c.redact)
 	if err != nil {
 		return StatementPage{}, err
 	}
-	page.Next = q.StartAfter
-	if n := len(page.Items); n > 0 {
-		page.Next = page.Items[n-1].ItemID
-	}
+	page.Next = cmp.Or(page.Next, q.StartAfter)
 	return page, nil
 }
 
@@ -123,15 +138,17 @@ func (q StatementQuery) values() (url.Values, error) {
 }
 
 // wirePage is the statement response: {"status":1,"has_more":true,"data":[...]}. data is documented as one
-// object in Vandar's own example and as an array everywhere else; both are read.
+// object in Vandar's own example and as an array everywhere else; statementItems reads both and more.
 type wirePage struct {
 	Status  jsonNum         `json:"status"`
-	HasMore jsonBool        `json:"has_more"`
+	HasMore json.RawMessage `json:"has_more"`
 	Data    json.RawMessage `json:"data"`
 }
 
-// decodePage reads a statement page.
-func decodePage(endpoint, business string, body []byte, redact func(string) string) (StatementPage, error) {
+// decodePage reads a statement page. Items it cannot understand are quarantined (observed is their
+// ObservedAt); Next is set to the last readable item id, "" when there is none.
+func decodePage(endpoint, business string, body []byte, observed time.Time, redact func(string) string) (
+	StatementPage, error) {
 	var w wirePage
 	if err := json.Unmarshal(body, &w); err != nil {
 		return StatementPage{}, malformed(endpoint, http.StatusOK, body, err, redact)
@@ -139,29 +156,87 @@ func decodePage(endpoint, business string, body []byte, redact func(string) stri
 	if err := checkStatus(endpoint, w.Status, body, redact); err != nil {
 		return StatementPage{}, err
 	}
-	var raws []json.RawMessage
-	data := bytes.TrimSpace(w.Data)
-	switch {
-	case len(data) == 0 || string(data) == "null":
-	case data[0] == '[':
-		if err := json.Unmarshal(data, &raws); err != nil {
-			return StatementPage{}, malformed(endpoint, http.StatusOK, body, err, redact)
-		}
-	case data[0] == '{':
-		raws = []json.RawMessage{data}
-	default:
-		return StatementPage{}, malformed(endpoint, http.StatusOK, body,
-			errors.New("data is neither an item nor a list of items"), redact)
+	raws, more, err := statementItems(w.Data, w.HasMore, 0)
+	if err != nil {
+		return StatementPage{}, malformed(endpoint, http.StatusOK, body, err, redact)
 	}
-	page := StatementPage{HasMore: w.HasMore.val, Items: make([]events.StatementItem, 0, len(raws))}
+	page := StatementPage{Endpoint: endpoint}
+	if len(bytes.TrimSpace(more)) > 0 {
+		var hm jsonBool
+		if err := hm.UnmarshalJSON(more); err != nil {
+			return StatementPage{}, malformed(endpoint, http.StatusOK, body, fmt.Errorf("field has_more: %w", err), redact)
+		}
+		page.HasMore, page.HasMoreReported = hm.val, hm.set
+	}
+	page.Items = make([]events.StatementItem, 0, len(raws))
 	for i, raw := range raws {
 		item, err := decodeItem(business, raw)
 		if err != nil {
-			return StatementPage{}, fmt.Errorf("vandar %s: item %d of %d: %w", endpoint, i+1, len(raws), err)
+			// The reason names no position: the same item re-read on another page is the same fact.
+			q := quarantined(endpoint, business, events.FeedStatement, raw, observed, err, "id")
+			page.Quarantined = append(page.Quarantined, q)
+			page.quarantinedAt = append(page.quarantinedAt, i)
+			// Only an id Vandar could page on moves the cursor: start_after takes an item id.
+			if id, err := (jsonNum{text: q.ItemID, set: true}).id(); err == nil {
+				page.Next = id
+			}
+			continue
 		}
 		page.Items = append(page.Items, item)
+		page.Next = item.ItemID
 	}
 	return page, nil
+}
+
+// statementItems finds the items of a statement answer's data, and its has_more: a list of items (the
+// public fixtures), one item object (the document's example), nothing (null, [] or {}: an empty page), an
+// array PHP wrote as an object ({"0":…,"1":…}), or a Laravel resource {"data":[…],"meta":…} whose has_more,
+// if any, may sit beside its data.
+func statementItems(data, hasMore json.RawMessage, depth int) ([]json.RawMessage, json.RawMessage, error) {
+	data = bytes.TrimSpace(data)
+	switch {
+	case len(data) == 0 || string(data) == "null" || phpEmpty(data):
+		return nil, hasMore, nil
+	case data[0] == '[':
+		list, err := rawList(data)
+		return list, hasMore, err
+	case data[0] != '{':
+		return nil, nil, errors.New("data is neither an item nor a list of items")
+	}
+	if list, ok, err := indexedObject(data); err != nil || ok {
+		return list, hasMore, err
+	}
+	m, err := members(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	inner, resource := m["data"]
+	if _, item := m["id"]; resource && !item && depth == 0 {
+		if hm, ok := m["has_more"]; ok && len(bytes.TrimSpace(hasMore)) == 0 {
+			hasMore = hm
+		}
+		return statementItems(inner, hasMore, depth+1)
+	}
+	return []json.RawMessage{data}, hasMore, nil
+}
+
+// quarantined builds the fact of an item that could not be understood: its id where one of idFields reads
+// (see itemRef), the reason, and the item as received with any credential in it redacted.
+func quarantined(endpoint, account, feed string, raw json.RawMessage, observed time.Time, why error,
+	idFields ...string) events.Quarantined {
+	q := events.Quarantined{Provider: events.ProviderVandar, Account: account, Feed: feed, Endpoint: endpoint,
+		ItemID: itemRef(raw, idFields...), Reason: why.Error(), ObservedAt: observed,
+		Raw: append(json.RawMessage(nil), raw...)}
+	if m, err := members(raw); err == nil {
+		if clean, err := redactRaw(raw, m); err == nil {
+			q.Raw = clean
+		}
+	}
+	if !json.Valid(q.Raw) {
+		b, _ := json.Marshal(string(q.Raw)) // kept as text: an event must be JSON
+		q.Raw = b
+	}
+	return q
 }
 
 // checkStatus reads the body's "status" wrapper: 1 is success; anything else, on a 2xx, is a failure Vandar
@@ -232,12 +307,13 @@ func redactRaw(raw json.RawMessage, m map[string]json.RawMessage) (json.RawMessa
 }
 
 // normalizeItem turns an item's members into the normalized fact. See StatementItem for what each field
-// means; the decisions specific to Vandar are commented where they are made.
+// means; the decisions specific to Vandar are commented where they are made, and listed in docs/providers.md.
 func normalizeItem(business, id string, m map[string]json.RawMessage) (events.StatementItem, error) {
 	var (
 		status, amount, wage, wallet, effective, revised jsonNum
-		isDeposit                                        jsonBool
-		channel, createdAt, updatedAt, trackID, descr    jsonText
+		isDeposit, verified                              jsonBool
+		channel, createdAt, updatedAt                    jsonText
+		trackID, descr                                   looseText
 	)
 	for _, f := range []struct {
 		name string
@@ -245,8 +321,8 @@ func normalizeItem(business, id string, m map[string]json.RawMessage) (events.St
 	}{
 		{"status", &status}, {"amount", &amount}, {"wage", &wage}, {"wallet", &wallet},
 		{"effective_time_stamp", &effective}, {"revised_transaction_id", &revised}, {"is_deposit", &isDeposit},
-		{"channel", &channel}, {"created_at", &createdAt}, {"updated_at", &updatedAt}, {"track_id", &trackID},
-		{"description", &descr},
+		{"verified", &verified}, {"channel", &channel}, {"created_at", &createdAt}, {"updated_at", &updatedAt},
+		{"track_id", &trackID}, {"description", &descr},
 	} {
 		if err := member(m, f.name, f.v); err != nil {
 			return events.StatementItem{}, err
@@ -281,6 +357,15 @@ func normalizeItem(business, id string, m map[string]json.RawMessage) (events.St
 	item.Channel = NormalizeChannel(channel.text)
 	item.Kind = kindFor(info, item.Channel)
 
+	// A gateway payment is the business's only once the business has verified it (Vandar's two-step
+	// gateway: an unverified payment is given back to the payer). One reported successful but with verified
+	// explicitly 0 is not revenue yet: it is read as pending — not in the wallet, no running balance — and
+	// posts when Vandar reports it verified. Should Vandar's wallet have counted it all the same, the next
+	// item's running balance says so.
+	if info.Code == 1 && verified.set && !verified.val && (item.Channel == ChannelIPG || item.Channel == ChannelForm) {
+		item.State, item.MovedWallet = events.StatePending, false
+	}
+
 	// Direction is is_deposit's: Vandar's own statement of which way the money went. The table's direction
 	// is a cross-check, and a contradiction is an error rather than a guess either way — one of the two is
 	// wrong, and posting either could count money the wrong way.
@@ -308,8 +393,15 @@ func normalizeItem(business, id string, m map[string]json.RawMessage) (events.St
 	if item.Amount, err = amount.tomans(); err != nil {
 		return item, fmt.Errorf("field amount: %w", err)
 	}
-	if item.Amount.IsNegative() {
-		return item, fmt.Errorf("field amount: %s is negative (direction comes from is_deposit)", amount.text)
+	// Amounts are magnitudes; the direction says which way. Should Vandar sign an outgoing amount, the minus
+	// repeats what the direction says and is dropped — and the fee then carries the same sign convention. A
+	// minus on money coming in contradicts the direction: which of the two is wrong is not for mizan to guess.
+	signed := item.Amount.IsNegative()
+	if signed {
+		if item.Direction != events.DirectionOut {
+			return item, fmt.Errorf("field amount: %s is negative, but the money went %s", amount.text, item.Direction)
+		}
+		item.Amount = item.Amount.Neg()
 	}
 	// A missing or null wage is no fee: Vandar documents wage on every item, and a wrong zero shows up as a
 	// running-balance break.
@@ -318,13 +410,19 @@ func normalizeItem(business, id string, m map[string]json.RawMessage) (events.St
 		if item.Fee, err = wage.tomans(); err != nil {
 			return item, fmt.Errorf("field wage: %w", err)
 		}
-		if item.Fee.IsNegative() {
-			return item, fmt.Errorf("field wage: %s is negative", wage.text)
+		switch {
+		case item.Fee.IsNegative() && signed:
+			item.Fee = item.Fee.Neg()
+		case item.Fee.IsNegative():
+			// With an unsigned amount a negative fee is no sign convention: it could be a fee refunded or a
+			// fee charged, and the two move the wallet in opposite directions.
+			return item, fmt.Errorf("field wage: %s is negative beside an unsigned amount: a fee charged or "+
+				"refunded?", wage.text)
 		}
 	}
 	// wallet is a running balance only for items that moved it (it is 0 on failed and pending ones). It may
 	// legitimately be negative, so no sign check.
-	if info.MovedWallet && wallet.set {
+	if item.MovedWallet && wallet.set {
 		w, err := wallet.tomans()
 		if err != nil {
 			return item, fmt.Errorf("field wallet: %w", err)
@@ -332,31 +430,33 @@ func normalizeItem(business, id string, m map[string]json.RawMessage) (events.St
 		item.WalletAfter = &w
 	}
 
-	if !createdAt.set || createdAt.text == "" {
-		return item, errors.New("field created_at: missing")
+	if !createdAt.set || strings.TrimSpace(createdAt.text) == "" {
+		return item, errors.New("field created_at: missing: the item cannot be placed in time")
 	}
-	if item.CreatedAt, err = ParseTime(createdAt.text); err != nil {
+	if item.CreatedAt, err = ReadTime(createdAt.text); err != nil {
 		return item, fmt.Errorf("field created_at: %w", err)
 	}
 	var updated time.Time
-	if updatedAt.set && updatedAt.text != "" {
-		if updated, err = ParseTime(updatedAt.text); err != nil {
+	if updatedAt.set && strings.TrimSpace(updatedAt.text) != "" {
+		if updated, err = ReadTime(updatedAt.text); err != nil {
 			return item, fmt.Errorf("field updated_at: %w", err)
 		}
 	}
-	// When the item moved (or would move) the wallet: Vandar's effective_time_stamp when it gives one (unix
-	// seconds, free of the Tehran DST ambiguity); else, for an item that moved the wallet, when it last
-	// changed — a settlement requested yesterday and done today moved today; else when it was created.
-	var effectiveSecs int64
+	// When the item moved (or would move) the wallet: Vandar's effective_time_stamp when it gives one (Unix
+	// seconds — or milliseconds, told by magnitude — free of the Tehran DST ambiguity); else, for a
+	// settlement, when it was requested, because a settlement leaves the wallet then and the running balance
+	// follows request order, however much later it was done; else, for another item that moved the wallet,
+	// when it last changed (a payment pending for ten minutes moved the wallet when it succeeded); else when
+	// it was created.
 	if effective.set {
-		// 0 is how an unset timestamp comes out of some serializers; it is never a real 1970 item.
-		if effectiveSecs, err = effective.int64(); err != nil || effectiveSecs < 0 {
-			return item, fmt.Errorf("field effective_time_stamp: %s is not unix seconds", quote(effective.text))
+		if item.EffectiveAt, err = effective.epoch(); err != nil {
+			return item, fmt.Errorf("field effective_time_stamp: %w", err)
 		}
 	}
 	switch {
-	case effectiveSecs > 0:
-		item.EffectiveAt = time.Unix(effectiveSecs, 0).UTC()
+	case !item.EffectiveAt.IsZero():
+	case info.Kind == events.KindSettlement:
+		item.EffectiveAt = item.CreatedAt.UTC()
 	case info.MovedWallet && !updated.IsZero():
 		item.EffectiveAt = updated.UTC()
 	default:
@@ -364,8 +464,8 @@ func normalizeItem(business, id string, m map[string]json.RawMessage) (events.St
 	}
 	item.CreatedAt = item.CreatedAt.UTC()
 
-	// A return names the settlement whose money it brings back: revised_transaction_id, or the refund
-	// block's source_transaction.
+	// A return names the item whose money it brings back: revised_transaction_id, or the refund block's
+	// source_transaction.
 	if info.Code == -6 {
 		if revised.set {
 			if item.ReturnsItemID, err = revised.id(); err != nil {
@@ -382,11 +482,7 @@ func normalizeItem(business, id string, m map[string]json.RawMessage) (events.St
 
 // refundSource reads refund.source_transaction, if the item has a refund block.
 func refundSource(m map[string]json.RawMessage) (string, error) {
-	raw, ok := m["refund"]
-	if !ok || string(bytes.TrimSpace(raw)) == "null" {
-		return "", nil
-	}
-	rm, err := members(raw)
+	rm, err := optionalMembers(m["refund"])
 	if err != nil {
 		return "", fmt.Errorf("field refund: %w", err)
 	}

@@ -44,7 +44,7 @@ func rawItems(t testing.TB, page []byte) []json.RawMessage {
 func TestDecodePage(t *testing.T) {
 	t.Parallel()
 	body := readTestdata(t, "statement_page.json")
-	page, err := decodePage(testEndpoint, "acme", body, nil)
+	page, err := decodePage(testEndpoint, "acme", body, observedAt, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,9 @@ func TestDecodePage(t *testing.T) {
 			it.Direction, it.Channel, it.Amount, it.Fee = events.DirectionOut, ChannelSettlement, dec("100000"), dec("0")
 			it.MovedWallet, it.WalletAfter = true, decp("147500")
 			it.CreatedAt = time.Date(2023, 4, 14, 6, 18, 20, 0, time.UTC)
-			it.EffectiveAt = time.Date(2023, 4, 14, 12, 30, 0, 0, time.UTC) // no timestamp: updated_at, as it moved
+			// No timestamp: a settlement left the wallet when it was requested, not when it was last updated
+			// (its done time), so the running balance follows request order.
+			it.EffectiveAt = it.CreatedAt
 			it.TrackID = "c2a1f6a8-5d0e-4c55-9f0b-3f1f7e1b9a10"
 			it.Description = "تسویه حساب وندار"
 		}),
@@ -139,7 +141,7 @@ func TestDecodePage(t *testing.T) {
 // Vandar's document shows data as a single object rather than a list: read it as a one-item page.
 func TestDecodePageDataAsObject(t *testing.T) {
 	t.Parallel()
-	page, err := decodePage(testEndpoint, "acme", readTestdata(t, "statement_object.json"), nil)
+	page, err := decodePage(testEndpoint, "acme", readTestdata(t, "statement_object.json"), observedAt, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func TestDecodePageShapes(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			page, err := decodePage(testEndpoint, "acme", []byte(tc.body), nil)
+			page, err := decodePage(testEndpoint, "acme", []byte(tc.body), observedAt, nil)
 			if !errors.Is(err, tc.err) {
 				t.Fatalf("err = %v, want %v", err, tc.err)
 			}
@@ -180,7 +182,7 @@ func TestDecodePageShapes(t *testing.T) {
 		})
 	}
 	// status 0 in a 200 is Vandar's failure, with its message.
-	_, err := decodePage(testEndpoint, "acme", []byte(`{"status":0,"message":"کسب و کار یافت نشد"}`), nil)
+	_, err := decodePage(testEndpoint, "acme", []byte(`{"status":0,"message":"کسب و کار یافت نشد"}`), observedAt, nil)
 	var apiErr *APIError
 	if !errors.As(err, &apiErr) || !strings.Contains(apiErr.Message, "کسب و کار یافت نشد") {
 		t.Errorf("err = %v, want an APIError with Vandar's message", err)
@@ -244,8 +246,13 @@ func TestDecodeItemAccepts(t *testing.T) {
 		{"a return names its settlement through the refund block",
 			map[string]any{"status": -6, "refund": map[string]any{"source_transaction": 160000000007}},
 			func(it events.StatementItem) bool { return it.ReturnsItemID == "160000000007" }},
-		{"a pending settlement moved the wallet at updated_at",
-			map[string]any{"status": -2, "is_deposit": false, "updated_at": "11:00:00 - 1403/1/12"},
+		{"a settlement first seen done moved the wallet when it was requested, not at updated_at",
+			map[string]any{"status": 2, "is_deposit": false, "updated_at": "11:00:00 - 1403/1/14"},
+			func(it events.StatementItem) bool {
+				return it.MovedWallet && it.EffectiveAt.Equal(time.Date(2024, 3, 31, 6, 30, 0, 0, time.UTC))
+			}},
+		{"a payment that succeeded later moved the wallet at updated_at",
+			map[string]any{"updated_at": "11:00:00 - 1403/1/12"},
 			func(it events.StatementItem) bool {
 				return it.MovedWallet && it.EffectiveAt.Equal(time.Date(2024, 3, 31, 7, 30, 0, 0, time.UTC))
 			}},

@@ -1,7 +1,9 @@
 package vandar
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -213,4 +215,161 @@ func quote(s string) string {
 		return strconv.Quote(strings.ToValidUTF8(s[:max], "")) + "…"
 	}
 	return strconv.Quote(s)
+}
+
+// ReadTime reads a timestamp in any form Vandar writes or is expected to write (docs/providers.md, "Times"):
+//   - the statement's "17:46:57 - 1401/3/7": a clock, " - ", a Jalali date; the clock may lack its seconds
+//     ("17:46 - 1401/3/7") and the two may come the other way round;
+//   - a date and a clock separated by a space, Jalali or Gregorian, with '/' or '-' ("1400/08/08 16:00:00",
+//     "2020-01-01 01:01:01", the logs' "1401-03-07 18:20:48");
+//   - ISO 8601: "2024-03-31T10:00:00Z", "2024-03-31T13:30:00+03:30", Laravel's "2024-03-31T10:00:00.000000Z".
+//
+// The year tells the calendars apart: a Jalali year is at most 1600 and a Gregorian one at least 1900. Persian
+// and Arabic-Indic digits read as ASCII ones. A time without a zone is Tehran wall-clock time (see ParseTime
+// on the hours DST made ambiguous); one with a zone is that instant.
+func ReadTime(s string) (time.Time, error) {
+	t, err := readTime(strings.TrimSpace(asciiDigits(s)))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read Vandar time %s: %w", quote(s), err)
+	}
+	return t, nil
+}
+
+func readTime(s string) (time.Time, error) {
+	if a, b, ok := strings.Cut(s, " - "); ok {
+		a, b = strings.TrimSpace(a), strings.TrimSpace(b)
+		if strings.Contains(a, ":") {
+			return readDateClock(b, a)
+		}
+		return readDateClock(a, b)
+	}
+	if date, clock, ok := strings.Cut(s, "T"); ok && !strings.Contains(date, " ") {
+		return readDateClock(date, clock)
+	}
+	if date, clock, ok := strings.Cut(s, " "); ok {
+		return readDateClock(date, strings.TrimSpace(clock))
+	}
+	return time.Time{}, errors.New(`want a date and a clock, e.g. "17:46:57 - 1401/3/7", "2020-01-01 01:01:01" or ISO 8601`)
+}
+
+// readDateClock builds the instant from a date (Jalali or Gregorian by its year; parts separated by '/' or
+// '-') and a clock H:M or H:M:S with an optional fraction and an optional zone (Z, ±hh:mm, ±hhmm, ±hh). Every
+// field is range-checked: neither calendar library refuses an overflow, they roll it into the next month.
+func readDateClock(date, clock string) (time.Time, error) {
+	clock, loc, err := splitZone(clock)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if loc == nil {
+		if loc, err = tehranZone(); err != nil {
+			return time.Time{}, err
+		}
+	}
+	sep := "/"
+	if !strings.Contains(date, "/") {
+		sep = "-"
+	}
+	dp := strings.Split(date, sep)
+	if len(dp) != 3 {
+		return time.Time{}, fmt.Errorf("date %s: want year%smonth%sday", quote(date), sep, sep)
+	}
+	year, err := field("year", dp[0], 4, 4, minJalaliYear, 2999)
+	if err != nil {
+		return time.Time{}, err
+	}
+	month, err := field("month", dp[1], 1, 2, 1, 12)
+	if err != nil {
+		return time.Time{}, err
+	}
+	day, err := field("day", dp[2], 1, 2, 1, 31)
+	if err != nil {
+		return time.Time{}, err
+	}
+	h, mi, sec, ns, err := readClock(clock)
+	if err != nil {
+		return time.Time{}, err
+	}
+	switch {
+	case year <= maxJalaliYear:
+		if n := monthLength(year, month); day > n {
+			return time.Time{}, fmt.Errorf("day %d does not exist: month %d of %d has %d days", day, month, year, n)
+		}
+		return ptime.Date(year, ptime.Month(month), day, h, mi, sec, ns, loc).Time(), nil
+	case year < 1900:
+		return time.Time{}, fmt.Errorf("year %d is neither a Jalali year (to %d) nor a Gregorian one (from 1900)",
+			year, maxJalaliYear)
+	}
+	t := time.Date(year, time.Month(month), day, h, mi, sec, ns, loc)
+	if t.Day() != day {
+		return time.Time{}, fmt.Errorf("date %s does not exist", quote(date))
+	}
+	return t, nil
+}
+
+// splitZone takes a trailing zone off a clock: Z, or an offset ±hh:mm, ±hhmm or ±hh. loc is nil when there is
+// none.
+func splitZone(clock string) (rest string, loc *time.Location, err error) {
+	if c, ok := strings.CutSuffix(clock, "Z"); ok {
+		return c, time.UTC, nil
+	}
+	i := strings.LastIndexAny(clock, "+-")
+	if i < 0 {
+		return clock, nil, nil
+	}
+	off := strings.ReplaceAll(clock[i+1:], ":", "")
+	if len(off) == 2 {
+		off += "00"
+	}
+	if len(off) != 4 {
+		return "", nil, fmt.Errorf("zone %s: want Z or ±hh:mm", quote(clock[i:]))
+	}
+	hh, err := field("zone hours", off[:2], 2, 2, 0, 14)
+	if err != nil {
+		return "", nil, err
+	}
+	mm, err := field("zone minutes", off[2:], 2, 2, 0, 59)
+	if err != nil {
+		return "", nil, err
+	}
+	secs := hh*3600 + mm*60
+	if clock[i] == '-' {
+		secs = -secs
+	}
+	return clock[:i], time.FixedZone(clock[i:], secs), nil
+}
+
+// readClock reads H:M or H:M:S, the seconds with an optional fraction of up to nine digits.
+func readClock(clock string) (h, mi, sec, ns int, err error) {
+	cp := strings.Split(clock, ":")
+	if len(cp) != 2 && len(cp) != 3 {
+		return 0, 0, 0, 0, fmt.Errorf("clock %s: want HH:MM or HH:MM:SS", quote(clock))
+	}
+	if h, err = field("hour", cp[0], 1, 2, 0, 23); err != nil {
+		return 0, 0, 0, 0, err
+	}
+	if mi, err = field("minute", cp[1], 1, 2, 0, 59); err != nil {
+		return 0, 0, 0, 0, err
+	}
+	if len(cp) == 3 {
+		whole, frac, hasFrac := strings.Cut(cp[2], ".")
+		if sec, err = field("second", whole, 1, 2, 0, 59); err != nil {
+			return 0, 0, 0, 0, err
+		}
+		if hasFrac {
+			if ns, err = field("fraction of a second", frac, 1, 9, 0, 999999999); err != nil {
+				return 0, 0, 0, 0, err
+			}
+			ns *= int(math.Pow10(9 - len(frac)))
+		}
+	}
+	return h, mi, sec, ns, nil
+}
+
+// readWhen reads a time that may come as a Unix time (seconds or milliseconds, by magnitude: jsonNum.epoch)
+// or as text ReadTime knows. An unset time (0) is the zero time.
+func readWhen(s string) (time.Time, error) {
+	if n := strings.TrimSpace(asciiDigits(s)); n != "" && !strings.ContainsAny(n, ":/- T") {
+		return jsonNum{text: n, set: true}.epoch()
+	}
+	return ReadTime(s)
 }

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/sources/sourcetest"
 	"github.com/mizanhq/mizan/internal/sources/yabandpay"
 	"github.com/mizanhq/mizan/internal/sources/yabandpay/yabandpaytest"
 )
@@ -353,10 +354,10 @@ func TestMalformedAnswers(t *testing.T) {
 		{"exponent", figures(`"1e5"`, `"0"`, `"0"`, `"0"`), "field available"},
 		{"empty figure", figures(`"1"`, `""`, `"0"`, `"0"`), "field reserve"},
 		{"figure as an object", figures(`"1"`, `"0"`, `{}`, `"0"`), "field usable"},
-		{"null figure", figures(`"1"`, `"0"`, `"0"`, `null`), "field deposit: missing"},
+		{"null available", figures(`null`, `"0"`, `"0"`, `"0"`), "field available: missing"},
 		{"too many digits", figures(`"1234567890123456789012345678901"`, `"0"`, `"0"`, `"0"`), "field available"},
-		{"missing figure", `{"status":true,"code":"200","data":{"currency":"EUR","available":"1","reserve":"0",` +
-			`"usable":"1"}}`, "field deposit: missing"},
+		{"missing available", `{"status":true,"code":"200","data":{"currency":"EUR","reserve":"0",` +
+			`"usable":"1","deposit":"0"}}`, "field available: missing"},
 		{"another currency", `{"status":true,"code":"200","data":{"currency":"CHF","available":"1","reserve":"0",` +
 			`"usable":"1","deposit":"0"}}`, `answered for "CHF", asked for EUR`},
 		{"no currency", `{"status":true,"code":"200","data":{"available":"1","reserve":"0","usable":"1",` +
@@ -365,7 +366,8 @@ func TestMalformedAnswers(t *testing.T) {
 			`"reserve":"0","usable":"1","deposit":"0"}}`, `answered for "016683"`},
 		{"data is a list", `{"status":true,"code":"200","data":[],"message":""}`, "data is not an object"},
 		{"no status", `{"code":"200","data":{}}`, "no status field"},
-		{"status as a string", `{"status":"true","code":"200","data":{}}`, "is not true or false"},
+		{"status as a word", `{"status":"yes","code":"200","data":{}}`, "is not true or false"},
+		{"status as a number other than 0 or 1", `{"status":2,"code":"200","data":{}}`, "is not true or false"},
 		{"success with a failure code", `{"status":true,"code":"500","data":{}}`, `status true with code "500"`},
 		{"not an object", `["status",true]`, "malformed response"},
 	} {
@@ -535,7 +537,7 @@ func TestSecretNeverLeaks(t *testing.T) {
 		io.WriteString(w, a.body)
 	}))
 	t.Cleanup(hs.Close)
-	var logs syncBuffer
+	var logs sourcetest.LogBuffer
 	c := newClient(t, hs.URL, func(c *yabandpay.Config) {
 		c.MaxRetries = -1
 		c.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -566,7 +568,7 @@ func TestSecretNeverLeaks(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := yabandpay.Config{User: testUser, SecretKey: testSecret}
-	var logged syncBuffer
+	var logged sourcetest.LogBuffer
 	slog.New(slog.NewJSONHandler(&logged, nil)).Info("config", "cfg", cfg)
 	for what, s := range map[string]string{
 		"errors":              strings.Join(msgs, "\n"),

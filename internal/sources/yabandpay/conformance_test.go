@@ -59,7 +59,7 @@ func (balanceHarness) Start(t *testing.T, cfg sourcetest.Config) sourcetest.Sour
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
-	s := &balanceSource{t: t, sim: sim, currencies: currencies, rateLimited: cfg.RateLimit, logs: &syncBuffer{},
+	s := &balanceSource{t: t, sim: sim, currencies: currencies, rateLimited: cfg.RateLimit, logs: &sourcetest.LogBuffer{},
 		secrets: []string{testSecret}}
 	s.client = s.newClient(testSecret)
 	t.Cleanup(func() {
@@ -78,7 +78,7 @@ type balanceSource struct {
 	sim         *yabandpaytest.Server
 	currencies  []string
 	rateLimited bool
-	logs        *syncBuffer
+	logs        *sourcetest.LogBuffer
 
 	mu      sync.Mutex
 	client  *yabandpay.Client

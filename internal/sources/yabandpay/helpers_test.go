@@ -15,6 +15,7 @@ import (
 
 	"github.com/shopspring/decimal"
 
+	"github.com/mizanhq/mizan/internal/sources/sourcetest"
 	"github.com/mizanhq/mizan/internal/sources/yabandpay"
 	"github.com/mizanhq/mizan/internal/sources/yabandpay/yabandpaytest"
 )
@@ -31,30 +32,12 @@ var testNow = time.Date(2024, 2, 20, 9, 43, 28, 0, time.UTC)
 
 func dec(s string) decimal.Decimal { return decimal.RequireFromString(s) }
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // bundle is what setup gives a test.
 type bundle struct {
 	sim    *yabandpaytest.Server
 	client *yabandpay.Client
 	cfg    yabandpay.Config // as given to New, for tests that build a second client
-	logs   *syncBuffer
+	logs   *sourcetest.LogBuffer
 	url    string // where the client sends: the simulator, behind the hook
 
 	mu     sync.Mutex
@@ -79,7 +62,7 @@ func (b *bundle) sent() [][]byte {
 // waits instead of sleeping. opts and change may adjust the simulator and the client.
 func setup(t *testing.T, opts yabandpaytest.Options, change func(*yabandpay.Config)) *bundle {
 	t.Helper()
-	b := &bundle{logs: &syncBuffer{}}
+	b := &bundle{logs: &sourcetest.LogBuffer{}}
 	if len(opts.Merchants) == 0 {
 		example := yabandpaytest.Figures{Available: dec("9999788.98"), Reserve: dec("200.00"), Deposit: dec("20.00")}
 		opts.Merchants = []yabandpaytest.MerchantOptions{{User: testUser, SecretKey: testSecret, Quiet: true,

@@ -142,7 +142,7 @@ func (b *business) item(r *record, now time.Time) Item {
 		FinalStatus: r.final, ResolvedAt: r.resolved, TrackID: r.trackID, IBAN: r.iban,
 		RevisedTransactionID: r.revised, RefundOf: r.refundOf,
 		Hidden: r.hidden, Duplicated: r.duplicated, FeeMisSigned: r.misSignedFee,
-		Stuck: r.stuck, ReturnWithheld: r.withheld,
+		Stuck: r.stuck, ReturnWithheld: r.withheld, FactorNumber: r.det.factorNumber,
 	}
 	if r.batch != nil {
 		it.BatchID = r.batch.id

@@ -118,6 +118,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, slug
 	switch ep {
 	case EndpointRefreshToken:
 		rep = s.refresh(r)
+		if raw, ok := rep.body.(rawAnswer); ok {
+			if raw == nil {
+				panic(http.ErrAbortHandler) // the server drops the connection without answering
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(rep.status)
+			_, _ = w.Write(raw)
+			return
+		}
 	case EndpointTransactions:
 		begin := time.Now() // the real clock, whatever Options.Now and Wall say: this times the simulator
 		defer func() {
@@ -134,6 +143,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, ep Endpoint, slug
 		rep = reply{http.StatusNotFound, errorBody{Error: "Not Found"}}
 	default:
 		rep = s.servePayouts(r, ep, slug, id)
+	}
+	if sh := s.currentShapes(); sh != 0 && rep.status >= 200 && rep.status < 300 {
+		if body, err := reshape(rep.body, ep, sh, s.loc); err == nil {
+			rep.body = body
+		}
 	}
 	writeJSON(w, rep.status, rep.body)
 }
@@ -199,9 +213,17 @@ func (s *Server) refresh(r *http.Request) reply {
 	if g == nil {
 		return reply{http.StatusUnauthorized, errorBody{Error: unauthenticated}}
 	}
-	return reply{http.StatusOK, tokenBody{TokenType: "Bearer", ExpiresIn: int(s.accessTTL / time.Second),
-		AccessToken: g.access, RefreshToken: g.refresh}}
+	answer := tokenBody{TokenType: "Bearer", ExpiresIn: int(s.accessTTL / time.Second), AccessToken: g.access,
+		RefreshToken: g.refresh}
+	if s.refreshAnswer != nil {
+		b, _ := json.Marshal(answer)
+		return reply{http.StatusOK, rawAnswer(s.refreshAnswer(b))}
+	}
+	return reply{http.StatusOK, answer}
 }
+
+// rawAnswer is a body written as it is, JSON or not; nil drops the connection unanswered.
+type rawAnswer []byte
 
 // authorize checks, in Laravel's order, the token (401), the business (404) and the token's right to it
 // (403). It must be called with s.mu held.

@@ -74,15 +74,31 @@ func TestAccessTokenExpiresAndRefreshRotates(t *testing.T) {
 	if r := balance(pair.AccessToken); r.status != http.StatusOK {
 		t.Errorf("new access token: %d", r.status)
 	}
+	if n := b.srv.RefreshReuses(); n != 0 {
+		t.Errorf("%d refresh-token reuses counted after one refresh", n)
+	}
 	wantUnauthenticated(t, refreshJSON(t, b, b.refresh), "used refresh token")
 
+	// A used refresh token presented again is taken for a stolen one: the pair issued from it is revoked too.
+	if n := b.srv.RefreshReuses(); n != 1 {
+		t.Errorf("%d refresh-token reuses counted, want 1", n)
+	}
+	wantUnauthenticated(t, balance(pair.AccessToken), "access token of a pair revoked by reuse")
+	wantUnauthenticated(t, refreshJSON(t, b, pair.RefreshToken), "refresh token of a pair revoked by reuse")
+	_, fresh, _ := b.srv.IssueTokens("acme")
+
 	// Rotation also retires the old access token, even before it expires.
-	r = refreshForm(t, b, pair.RefreshToken)
+	r = refreshForm(t, b, fresh)
+	if r.status != http.StatusOK {
+		t.Fatalf("form-encoded refresh: %d %s", r.status, r.body)
+	}
+	second := decode[tokenPair](t, r.body)
+	r = refreshForm(t, b, second.RefreshToken)
 	if r.status != http.StatusOK {
 		t.Fatalf("form-encoded refresh: %d %s", r.status, r.body)
 	}
 	third := decode[tokenPair](t, r.body)
-	wantUnauthenticated(t, balance(pair.AccessToken), "access token of a rotated pair")
+	wantUnauthenticated(t, balance(second.AccessToken), "access token of a rotated pair")
 	if r := balance(third.AccessToken); r.status != http.StatusOK {
 		t.Errorf("third access token: %d", r.status)
 	}

@@ -30,6 +30,8 @@ type Item struct {
 	RefundOf             int64 // refunds: the id of the payment refunded (0 if unknown)
 	// BatchID names the batch settlement a settlement belongs to ("" for a single settlement).
 	BatchID string
+	// FactorNumber is a gateway payment's order number (factorNumber): what the shop's expectations name.
+	FactorNumber string
 	// Planted discrepancies (see Server.HideItem and its siblings).
 	Hidden       bool // the statement leaves the item out; the wallet still reflects it
 	Duplicated   bool // the statement lists the item twice
@@ -59,8 +61,11 @@ type NewItem struct {
 	TrackID string
 	IBAN    string
 	// RefundOf is, for a refund, the id of the payment refunded (optional).
-	RefundOf    int64
-	Description string // generated when empty
+	RefundOf int64
+	// FactorNumber is, for a gateway payment, the shop's order number; the next one when empty. The same
+	// number twice is an order paid twice.
+	FactorNumber string
+	Description  string // generated when empty
 }
 
 // record is the simulator's own state for one item: its whole life, not its state at one moment.

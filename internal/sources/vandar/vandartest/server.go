@@ -33,6 +33,9 @@ type Options struct {
 	RateLimit bool
 	// Seed drives the rate-armed faults (InjectRate). The histories have their own seeds.
 	Seed int64
+	// Shapes writes the answers in other shapes than the documented ones (see Shape; SetShapes changes them
+	// later). Default 0: the documented shapes, byte for byte.
+	Shapes Shape
 }
 
 // BusinessOptions describe one simulated business and the history it is generated with.
@@ -100,6 +103,9 @@ type Server struct {
 	throttled  int
 	pages      int           // statement requests answered past faults and the rate limit
 	pageTime   time.Duration // the time they took, rendering and writing included
+	shapes     Shape
+	// refreshAnswer, if set, rewrites each successful refresh answer (see SetRefreshAnswer).
+	refreshAnswer func(answer []byte) []byte
 }
 
 // New builds a Server and generates its businesses' histories; it does not listen. Serve it with any
@@ -116,6 +122,7 @@ func New(opts Options) (*Server, error) {
 		tokens:     newTokens(),
 		faults:     simfault.NewSet[Fault](rand.New(rand.NewPCG(uint64(opts.Seed), 0x6661756c7473))),
 		requests:   map[Endpoint]int{},
+		shapes:     opts.Shapes,
 	}
 	bs := opts.Businesses
 	if len(bs) == 0 {
@@ -248,6 +255,23 @@ func (s *Server) IssueTokens(business string) (access, refresh string, expiresIn
 	return g.access, g.refresh, int(s.accessTTL / time.Second)
 }
 
+// RefreshReuses is how many times a refresh token was presented again after it had been exchanged — each of
+// which revoked every pair issued from it since.
+func (s *Server) RefreshReuses() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tokens.reuses
+}
+
+// SetRefreshAnswer makes every successful refresh answer pass through f after the pair has rotated: f may wrap
+// it ({"status":1,"data":…}), garble it, or return nil to drop the connection without an answer — a timeout
+// after Vandar rotated the pair, as the client sees it. nil restores the documented answer.
+func (s *Server) SetRefreshAnswer(f func(answer []byte) []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.refreshAnswer = f
+}
+
 // ExpireAccessTokenNow ends the life of every access token issued so far; their refresh tokens keep working.
 func (s *Server) ExpireAccessTokenNow() {
 	s.mu.Lock()
@@ -373,6 +397,9 @@ func (b *business) newRecords(n NewItem) ([]*record, error) {
 	b.describe(r)
 	if n.Description != "" {
 		r.det.description = n.Description
+	}
+	if n.FactorNumber != "" && r.kind == KindIPG {
+		r.det.factorNumber = n.FactorNumber
 	}
 	return []*record{r}, nil
 }

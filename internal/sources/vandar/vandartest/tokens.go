@@ -18,12 +18,14 @@ type grant struct {
 	accessExpires  time.Time
 	refreshExpires time.Time
 	revoked        bool
+	next           *grant // the pair this one's refresh token was exchanged for
 }
 
 // tokens holds every grant by both of its tokens.
 type tokens struct {
 	byAccess  map[string]*grant
 	byRefresh map[string]*grant
+	reuses    int // refresh tokens presented again after they were exchanged
 }
 
 func newTokens() tokens {
@@ -46,13 +48,28 @@ func (ts *tokens) issue(business string, now time.Time, accessTTL, refreshTTL ti
 }
 
 // rotate exchanges a refresh token for a new pair, or returns nil if it is unknown, used or expired.
+//
+// A refresh token presented again after it was exchanged is taken for a stolen one, as OAuth servers that
+// rotate refresh tokens do (RFC 6819 5.2.2.3, OAuth 2.0 Security BCP 4.14.2): every pair issued from it since
+// is revoked too, and the business is locked out until someone issues a new pair. A client that retries a
+// refresh whose answer it lost, or two clients refreshing one pair at once, lose the pair this way.
 func (ts *tokens) rotate(refresh string, now time.Time, accessTTL, refreshTTL time.Duration) *grant {
 	g := ts.byRefresh[refresh]
-	if g == nil || g.revoked || !now.Before(g.refreshExpires) {
+	if g == nil || !now.Before(g.refreshExpires) {
+		return nil
+	}
+	if g.revoked {
+		if g.next != nil {
+			ts.reuses++
+			for d := g.next; d != nil; d = d.next {
+				d.revoked = true
+			}
+		}
 		return nil
 	}
 	g.revoked = true
-	return ts.issue(g.business, now, accessTTL, refreshTTL)
+	g.next = ts.issue(g.business, now, accessTTL, refreshTTL)
+	return g.next
 }
 
 // check returns the grant of a live access token, or nil.

@@ -105,7 +105,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusRequestEntityTooLarge, failure("413", "Request Entity Too Large"))
 		return
 	}
-	writeJSON(w, http.StatusOK, s.payments(raw))
+	answer := s.payments(raw)
+	s.mu.Lock()
+	sh := s.shapes
+	s.mu.Unlock()
+	writeJSON(w, http.StatusOK, shaped(answer, sh))
 }
 
 // request is a /Payments request as read, before it is believed.

@@ -52,6 +52,9 @@ type Options struct {
 	// NumericCode answers `code` as the number 200 (as the documents' Reports example does) instead of the
 	// string "200" (as every other example does).
 	NumericCode bool
+	// Shapes writes the answers in other shapes than the documented ones (see Shape; SetShapes changes them
+	// later). Default 0: the documented shapes, byte for byte.
+	Shapes Shape
 	// Seed drives the rate-armed faults (InjectRate). The merchants' activity has its own seeds.
 	Seed int64
 }
@@ -147,6 +150,7 @@ type Server struct {
 	rateLimit   int
 	rateWindow  time.Duration
 	numericCode bool
+	shapes      Shape
 	faults      *simfault.Set[Fault] // guarded by its own lock
 
 	mu        sync.Mutex
@@ -177,6 +181,7 @@ func New(opts Options) (*Server, error) {
 		rateLimit:   opts.RateLimit,
 		rateWindow:  cmp.Or(opts.RateWindow, DefaultRateWindow),
 		numericCode: opts.NumericCode,
+		shapes:      opts.Shapes,
 		merchants:   map[string]*merchant{},
 		operators:   map[string]*merchant{},
 		nonces:      map[string]time.Time{},

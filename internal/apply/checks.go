@@ -1,0 +1,320 @@
+package apply
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/shopspring/decimal"
+
+	"github.com/mizanhq/mizan/internal/alerts"
+	"github.com/mizanhq/mizan/internal/checks"
+	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/ledger"
+	"github.com/mizanhq/mizan/internal/posting"
+)
+
+// checkItems runs the statement checks on a batch's new items: the running balance on items the ledger posted
+// now, the changed-item check on items it had posted before — in an earlier batch, or from an earlier report
+// in this one (posted maps each key posted now to the item that posted it).
+func (a *Applier) checkItems(ctx context.Context, tx pgx.Tx, items []itemEvent, posted map[string]int) ([]checks.Result, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	var subjects, keys []string
+	for _, ie := range items {
+		if !ie.item.MovedWallet {
+			continue
+		}
+		subjects = append(subjects, checks.WalletSubject(ie.item.Provider, ie.item.Account, ie.item.Currency))
+		if k := posting.StatementKey(ie.item); !postedNow(posted, k) {
+			keys = append(keys, k)
+		}
+	}
+	state := map[string]*checks.LastReported{}
+	rows, err := tx.Query(ctx, `SELECT subject, last_item_id, last_wallet FROM recon.running_balances
+		WHERE subject = ANY($1) FOR UPDATE`, subjects)
+	if err != nil {
+		return nil, fmt.Errorf("load running balances: %w", err)
+	}
+	for rows.Next() {
+		var subject string
+		var lr checks.LastReported
+		if err := rows.Scan(&subject, &lr.ItemID, &lr.Wallet); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		state[subject] = &lr
+	}
+	rows.Close()
+	earlier := map[string]checks.Posted{}
+	rows, err = tx.Query(ctx, `SELECT idempotency_key, metadata->>'amount', metadata->>'fee', metadata->>'direction'
+		FROM ledger.entries WHERE idempotency_key = ANY($1) AND metadata ? 'amount'`, keys)
+	if err != nil {
+		return nil, fmt.Errorf("load posted items: %w", err)
+	}
+	for rows.Next() {
+		var key string
+		var p checks.Posted
+		if err := rows.Scan(&key, &p.Amount, &p.Fee, &p.Direction); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		earlier[key] = p
+	}
+	rows.Close()
+
+	var results []checks.Result
+	changed := map[string]bool{}
+	okChains := map[string]*checks.Result{}
+	var chainOrder []string
+	for i, ie := range items {
+		it := ie.item
+		if !it.MovedWallet {
+			continue
+		}
+		subject := checks.WalletSubject(it.Provider, it.Account, it.Currency)
+		net := posting.NetEffect(it)
+		key := posting.StatementKey(it)
+		if by, ok := posted[key]; ok && by != i {
+			// Restated within the batch: what the batch posted is what a later batch would find in the ledger.
+			f := items[by].item
+			earlier[key] = checks.Posted{Amount: f.Amount, Fee: f.Fee, Direction: f.Direction}
+		}
+		if by, ok := posted[key]; ok && by == i {
+			res := checks.RunningBalance(state[subject], it, net)
+			res.EventID = ie.eventID
+			if res.Outcome == checks.OK {
+				// Items that continue the chain are recorded as one evaluation per wallet and batch (its window
+				// runs from the first to the last item); a break is a row of its own.
+				agg := okChains[subject]
+				if agg == nil {
+					agg = &checks.Result{Check: res.Check, Subject: subject, Outcome: checks.OK, WindowStart: it.EffectiveAt,
+						EventID: ie.eventID, Details: map[string]any{"first_item_id": it.ItemID}}
+					okChains[subject] = agg
+					chainOrder = append(chainOrder, subject)
+				}
+				agg.WindowEnd = it.EffectiveAt
+				agg.Details["last_item_id"] = it.ItemID
+				agg.Details["items"] = toInt(agg.Details["items"]) + 1
+				if it.WalletAfter != nil {
+					w := *it.WalletAfter
+					agg.Actual, agg.Expected = &w, &w
+				}
+			} else {
+				results = append(results, res)
+			}
+			if it.WalletAfter != nil {
+				state[subject] = &checks.LastReported{ItemID: it.ItemID, Wallet: *it.WalletAfter}
+				changed[subject] = true
+			}
+			continue
+		}
+		if p, ok := earlier[key]; ok {
+			old := posting.NetEffect(events.StatementItem{MovedWallet: true, Direction: p.Direction, Amount: p.Amount, Fee: p.Fee})
+			res := checks.ChangedItem(p, it, old, net)
+			res.EventID = ie.eventID
+			results = append(results, res)
+		}
+		// The provider restating the running balance of the last item checked (after changing an earlier item)
+		// moves the comparison point, so the next new item is compared with what the provider says now.
+		if lr := state[subject]; lr != nil && lr.ItemID == it.ItemID && it.WalletAfter != nil && !lr.Wallet.Equal(*it.WalletAfter) {
+			lr.Wallet = *it.WalletAfter
+			changed[subject] = true
+		}
+	}
+	for _, subject := range chainOrder {
+		results = append(results, *okChains[subject])
+	}
+	// One statement for every wallet the batch moved, not a round trip each.
+	var movedSubjects, itemIDs []string
+	var wallets []decimal.Decimal
+	for subject := range changed {
+		movedSubjects = append(movedSubjects, subject)
+		itemIDs = append(itemIDs, state[subject].ItemID)
+		wallets = append(wallets, state[subject].Wallet)
+	}
+	if len(movedSubjects) > 0 {
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO recon.running_balances (subject, last_item_id, last_wallet, updated_at)
+			SELECT s, i, w, now() FROM unnest($1::text[], $2::text[], $3::numeric[]) AS t(s, i, w)
+			ON CONFLICT (subject) DO UPDATE SET last_item_id = EXCLUDED.last_item_id, last_wallet = EXCLUDED.last_wallet,
+				updated_at = now()`, movedSubjects, itemIDs, wallets); err != nil {
+			return nil, fmt.Errorf("store %d running balances: %w", len(movedSubjects), err)
+		}
+	}
+	return results, nil
+}
+
+// checkDueBalances runs the balance check on every reported balance of the batch's accounts (providers[i],
+// accounts[i]) whose statement has caught up with it: the statement watermark has passed the observation
+// time, and the event the watermark vouches for has been applied (so everything before it on its partition
+// has too). Others wait for a later batch. Only the batch's accounts: what makes a balance due (its
+// watermark, the event it vouches for) is always a fact of the same account, and a scan of every account
+// would make concurrent workers wait for and deadlock with each other on the observations they lock.
+func (a *Applier) checkDueBalances(ctx context.Context, tx pgx.Tx, providers, accounts []string) ([]checks.Result, error) {
+	if len(providers) == 0 {
+		return nil, nil
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT o.event_id, o.provider, o.account, o.currency, o.amount, o.observed_at, w.through, w.polled_at
+		FROM unnest($1::text[], $2::text[]) AS k(provider, account)
+		JOIN recon.balance_observations o ON o.provider = k.provider AND o.account = k.account
+		JOIN recon.watermarks w ON w.provider = o.provider AND w.account = o.account AND w.feed = 'statement'
+		WHERE o.checked_at IS NULL AND o.provider = 'vandar' AND w.through >= o.observed_at
+		  AND (w.last_event IS NULL OR w.last_event = ''
+		       OR EXISTS (SELECT 1 FROM recon.processed_events p WHERE p.event_id = w.last_event))
+		ORDER BY o.observed_at, o.event_id
+		FOR UPDATE OF o`, providers, accounts)
+	if err != nil {
+		return nil, fmt.Errorf("find balances due for checking: %w", err)
+	}
+	type due struct {
+		eventID           string
+		bal               events.Balance
+		through, polledAt time.Time
+	}
+	var todo []due
+	for rows.Next() {
+		var d due
+		if err := rows.Scan(&d.eventID, &d.bal.Provider, &d.bal.Account, &d.bal.Currency, &d.bal.Amount,
+			&d.bal.ObservedAt, &d.through, &d.polledAt); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		todo = append(todo, d)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	var results []checks.Result
+	for _, d := range todo {
+		b := d.bal
+		wallet := posting.Wallet(b.Provider, b.Account, b.Currency)
+		ledgerBal, err := ledger.BalanceAt(ctx, tx, wallet.Code, b.ObservedAt)
+		if errors.Is(err, ledger.ErrUnknownAccount) {
+			ledgerBal, err = decimal.Zero, nil // a wallet the ledger has never posted to holds nothing in it
+		}
+		if err != nil {
+			return nil, err
+		}
+		subject := checks.WalletSubject(b.Provider, b.Account, b.Currency)
+		explained, err := alerts.Explained(ctx, tx, subject, b.Provider+"/"+b.Account+"/item/")
+		if err != nil {
+			return nil, err
+		}
+		// The statement poll that covered this observation must itself be recent, or the comparison is with
+		// data nobody vouches for.
+		stale := b.ObservedAt.Sub(d.polledAt) > a.cfg.StaleAfter
+		res := checks.Balance(b, ledgerBal, d.through, explained, a.cfg.BalanceTolerance, stale)
+		res.EventID = d.eventID
+		results = append(results, res)
+		if _, err := tx.Exec(ctx, `UPDATE recon.balance_observations SET checked_at = now() WHERE event_id = $1`, d.eventID); err != nil {
+			return nil, err
+		}
+	}
+	return results, nil
+}
+
+// Periodic runs, inside tx, the checks that time alone can fail: feeds gone stale, settlements stuck past
+// their prediction, failed settlements whose money has not come back, bank statements that stopped coming —
+// and, again, the bank's checks, which judge by the statements, not the clock (a payout missing its credit, a
+// credit no payout explains).
+func (a *Applier) Periodic(ctx context.Context, tx pgx.Tx) (Result, error) {
+	now := a.now()
+	var results []checks.Result
+	// One staleness verdict per source: a source that stops polling is one alert, whatever its feeds.
+	rows, err := tx.Query(ctx, `SELECT provider, account, min(polled_at) FROM recon.watermarks
+		GROUP BY provider, account ORDER BY 1, 2`)
+	if err != nil {
+		return Result{}, fmt.Errorf("read watermarks: %w", err)
+	}
+	for rows.Next() {
+		var provider, account string
+		var polled time.Time
+		if err := rows.Scan(&provider, &account, &polled); err != nil {
+			rows.Close()
+			return Result{}, err
+		}
+		results = append(results, checks.Staleness(provider, account, polled, now, a.cfg.StaleAfter))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return Result{}, err
+	}
+	settlements, err := openSettlements(ctx, tx)
+	if err != nil {
+		return Result{}, err
+	}
+	for _, s := range settlements {
+		asOf, err := a.settlementAsOf(ctx, tx, s.Provider, s.Account, s.Status, s.lastSeen)
+		if err != nil {
+			return Result{}, err
+		}
+		results = append(results, checks.Settlement(s.Settlement, asOf, a.cfg.SettlementGrace, s.returned))
+	}
+	matched, err := a.periodicMatching(ctx, tx)
+	if err != nil {
+		return Result{}, err
+	}
+	results = append(results, matched...)
+	judged, err := a.judgeBank(ctx, tx, nil)
+	if err != nil {
+		return Result{}, err
+	}
+	results = append(results, judged...)
+	stale, err := a.bankStaleness(ctx, tx, now)
+	if err != nil {
+		return Result{}, err
+	}
+	results = append(results, stale...)
+	opened, err := alerts.Record(ctx, tx, results)
+	return Result{Opened: opened, Outcomes: results}, err
+}
+
+type knownSettlement struct {
+	events.Settlement
+	returned bool
+	lastSeen time.Time
+}
+
+// openSettlements are the settlements not yet done and not yet returned.
+func openSettlements(ctx context.Context, tx pgx.Tx) ([]knownSettlement, error) {
+	rows, err := tx.Query(ctx, `
+		SELECT provider, account, settlement_id, coalesce(transaction_id, ''), coalesce(track_id, ''), status, amount,
+			fee, currency, coalesce(iban, ''), coalesce(created_at, status_since), predicted_at, status_since,
+			returned_at IS NOT NULL, last_seen_at
+		FROM recon.settlements WHERE status <> 'DONE' AND returned_at IS NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("read open settlements: %w", err)
+	}
+	defer rows.Close()
+	var out []knownSettlement
+	for rows.Next() {
+		var s knownSettlement
+		var predicted *time.Time
+		if err := rows.Scan(&s.Provider, &s.Account, &s.SettlementID, &s.TransactionID, &s.TrackID, &s.Status,
+			&s.Amount, &s.Fee, &s.Currency, &s.IBAN, &s.CreatedAt, &predicted, &s.ObservedAt, &s.returned, &s.lastSeen); err != nil {
+			return nil, err
+		}
+		if predicted != nil {
+			s.PredictedAt = *predicted
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// postedNow reports whether key was posted by this batch.
+func postedNow(posted map[string]int, key string) bool {
+	_, ok := posted[key]
+	return ok
+}
+
+func toInt(v any) int {
+	n, _ := v.(int)
+	return n
+}

@@ -1,0 +1,150 @@
+package dbroles_test
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/shopspring/decimal"
+
+	"github.com/mizanhq/mizan/internal/dbroles"
+	"github.com/mizanhq/mizan/internal/devstack"
+	"github.com/mizanhq/mizan/internal/ledger"
+	"github.com/mizanhq/mizan/internal/pgtest"
+	"github.com/mizanhq/mizan/migrations"
+)
+
+// The recipe docs/security.md gives production, on an empty database: the owner — no superuser, no
+// CREATEROLE — runs every migration, and the runtime role then posts to the ledger through the triggers
+// the owner's functions run.
+func TestTheOwnerMigratesAndTheRuntimeRolePosts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	empty := pgtest.NewEmptyDB(t)
+	cfg, err := pgx.ParseConfig(empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownerURL, appURL, err := dbroles.Ensure(ctx, pgtest.AdminURL(), cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Again: nothing to do, nothing fails.
+	if _, _, err := dbroles.Ensure(ctx, pgtest.AdminURL(), cfg.Database); err != nil {
+		t.Fatalf("a second Ensure: %v", err)
+	}
+
+	ocfg, err := pgx.ParseConfig(ownerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*ocfg)
+	defer db.Close()
+	if err := migrations.Up(ctx, db); err != nil {
+		t.Fatalf("migrating as %s: %v", dbroles.Owner, err)
+	}
+
+	owner, err := pgxpool.New(ctx, ownerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	for _, role := range []string{dbroles.Owner, dbroles.Runtime} {
+		var super, createRole, createDB bool
+		if err := owner.QueryRow(ctx, `SELECT rolsuper, rolcreaterole, rolcreatedb FROM pg_roles WHERE rolname = $1`, role).
+			Scan(&super, &createRole, &createDB); err != nil {
+			t.Fatal(err)
+		}
+		if super || createRole || createDB {
+			t.Errorf("%s: superuser %v, createrole %v, createdb %v", role, super, createRole, createDB)
+		}
+	}
+	var tables, definers int
+	if err := owner.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM pg_tables WHERE schemaname IN ('ledger', 'recon', 'poller') AND tableowner <> $1),
+		       (SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+		        WHERE n.nspname = 'ledger' AND p.prosecdef AND pg_get_userbyid(p.proowner) = $1)`, dbroles.Owner).
+		Scan(&tables, &definers); err != nil {
+		t.Fatal(err)
+	}
+	if tables != 0 || definers < 4 {
+		t.Errorf("%d of mizan's tables not owned by %s; %d SECURITY DEFINER functions of its", tables, dbroles.Owner, definers)
+	}
+
+	app, err := pgxpool.New(ctx, appURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer app.Close()
+	wallet := ledger.Account{Code: "assets:vandar:acme:wallet", Type: ledger.AccountAsset, Currency: "IRT"}
+	sales := ledger.Account{Code: "income:vandar:acme:sales:ipg", Type: ledger.AccountIncome, Currency: "IRT"}
+	for i, amount := range []int64{1000, 250} {
+		err := pgx.BeginFunc(ctx, app, func(tx pgx.Tx) error {
+			_, err := ledger.Apply(ctx, tx, []ledger.Entry{{IdempotencyKey: fmt.Sprint("k", i),
+				EffectiveAt: time.Now().Add(-time.Hour), Postings: []ledger.Posting{
+					{Account: wallet, Amount: decimal.NewFromInt(amount)}, {Account: sales, Amount: decimal.NewFromInt(-amount)}}}})
+			return err
+		})
+		if err != nil {
+			t.Fatalf("posting %d as %s: %v", i, dbroles.Runtime, err)
+		}
+	}
+	bal, err := ledger.Balance(ctx, app, wallet.Code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bal.Equal(decimal.NewFromInt(1250)) {
+		t.Fatalf("wallet %s, want 1250", bal)
+	}
+	if _, err := app.Exec(ctx, `UPDATE ledger.account_balances SET balance = 0`); err == nil {
+		t.Fatal("the runtime role updated a balance")
+	}
+}
+
+// On a cluster nobody has set up before — a fresh machine's `make run` (MIZAN_PG=initdb or embedded) — the
+// owner, without CREATEROLE, cannot make mizan_accountant a member of mizan_analyst, which migration 00093
+// needs; on the machine's shared server an earlier superuser migration had always done it, which hid that.
+// Ensure grants it, so every migration runs.
+func TestTheOwnerMigratesOnAFreshCluster(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a PostgreSQL cluster of its own")
+	}
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	getenv := func(k string) string { return map[string]string{devstack.SwitchVar: string(devstack.KindInitdb)}[k] }
+	pg, err := devstack.Find(ctx, devstack.Options{URLVar: "UNSET_URL_VAR", Dir: dir, Getenv: getenv})
+	if err != nil {
+		if _, lookErr := exec.LookPath("initdb"); lookErr != nil {
+			t.Skipf("no initdb on this machine: %v", err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = devstack.StopServers(context.Background(), devstack.Options{Dir: dir, Getenv: getenv}) })
+	admin, err := pgx.Connect(ctx, pg.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close(ctx)
+	if _, err := admin.Exec(ctx, "CREATE DATABASE fresh"); err != nil {
+		t.Fatal(err)
+	}
+	ownerURL, _, err := dbroles.Ensure(ctx, pg.AdminURL, "fresh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ocfg, err := pgx.ParseConfig(ownerURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*ocfg)
+	defer db.Close()
+	if err := migrations.Up(ctx, db); err != nil {
+		t.Fatalf("migrating as %s on a fresh cluster: %v", dbroles.Owner, err)
+	}
+}

@@ -1,0 +1,502 @@
+// Package demo runs mizan's whole pipeline on a newcomer's machine with embedded defaults: an in-process
+// Kafka-protocol broker, the provider simulators with a realistic month, a Slack sink and a PostgreSQL
+// (internal/devstack). It runs the real poller and reconciler binaries against them, as production would,
+// and prints what happened. `make run` runs it once; `make up` (--keep-running) leaves the pipeline running.
+package demo
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/mizanhq/mizan/internal/alerts/slacktest"
+	"github.com/mizanhq/mizan/internal/cli"
+	"github.com/mizanhq/mizan/internal/devstack"
+	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
+	"github.com/mizanhq/mizan/internal/sources/yabandpay/yabandpaytest"
+)
+
+// demoSecretKey encrypts the simulator's tokens in the demo database. It protects nothing real.
+const demoSecretKey = "mizan-demo-secret-key-not-for-production"
+
+// demoSigningKeys signs the demo's events (MIZAN_SIGNING_KEYS). It protects nothing real either.
+const demoSigningKeys = "demo:mizan-demo-signing-key-not-for-production"
+
+// usage is the demo's help.
+const usage = `usage:
+  demo [flags]                 run the whole pipeline once on a simulated month and print what happened (make run)
+  demo --keep-running [flags]  the same, then keep it running until Ctrl-C (make up)
+      --keep-running           keep the pipeline running (poller on its schedule, reconciler consuming)
+      --dir DIR                where the broker's data, the sources file and a PostgreSQL it starts live (.run)
+      --database NAME          the demo's database (mizan_demo), dropped and recreated at every start; only a
+                               database the demo created and marked is ever dropped
+      --days N                 days of simulated history (30)
+      --per-day N              about how many statement items a day (40)
+      --kafka-port P           the broker's port (0: any free port; --keep-running: 19092)
+      --http-port P            --keep-running: the poller's /metrics port, the reconciler's is P+1 (9101; 0: none)
+      --bin DIR                where the poller and reconciler binaries are (beside this one)
+  demo postgres start          start (or find) the PostgreSQL the tests use and print where it is (make test)
+  demo postgres stop           stop the PostgreSQL the tests use, if mizan started it
+  demo version                 print the version, commit and Go version
+  demo help                    print this help
+Every start is clean: the simulated providers live only as long as the demo, so the database and the broker's
+data of an earlier run are dropped, never resumed.`
+
+// Run runs the demo with the command line args (without the program name).
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if words, ok := cli.HelpWanted(args); ok {
+		cli.PrintHelp(stdout, "demo", usage, words)
+		return nil
+	}
+	if len(args) > 0 {
+		switch args[0] {
+		case devstack.ChildCommand:
+			return devstack.RunChild(args[1:])
+		case "version":
+			fmt.Fprintln(stdout, cli.Version("demo"))
+			return nil
+		case "postgres":
+			return testPostgres(ctx, args[1:], getenv, stdout, stderr)
+		}
+	}
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	keep := fs.Bool("keep-running", false, "")
+	dir := fs.String("dir", ".run", "")
+	database := fs.String("database", "mizan_demo", "")
+	days := fs.Int("days", 30, "")
+	perDay := fs.Int("per-day", 40, "")
+	kafkaPort := fs.Int("kafka-port", 0, "")
+	httpPort := fs.Int("http-port", 9101, "")
+	binFlag := fs.String("bin", "", "")
+	if err := fs.Parse(args); err != nil {
+		return cli.Usagef(usage, "%v", err)
+	}
+	if fs.NArg() > 0 {
+		return cli.Usagef(usage, "unknown command %q", fs.Arg(0))
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	bin, err := binDir(*binFlag)
+	if err != nil {
+		return err
+	}
+	if *keep && *kafkaPort == 0 {
+		*kafkaPort = 19092
+	}
+	// Every start is clean (see usage): the broker's data of an earlier run goes, as the database does below.
+	if err := os.RemoveAll(filepath.Join(*dir, "kafka")); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return err
+	}
+
+	step(stdout, "PostgreSQL")
+	self, _ := os.Executable() // as root, the embedded PostgreSQL is started through this binary
+	pg, err := devstack.Find(ctx, devstack.Options{URLVar: "DATABASE_URL", Dir: *dir, Getenv: getenv, Exe: self, Log: log})
+	if err != nil {
+		return err
+	}
+	defer pg.Stop(context.WithoutCancel(ctx))
+	db, err := pg.FreshDemoDatabase(ctx, *database)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  %s, database %s (created afresh)\n", pg.Where, redactURL(db.AppURL))
+
+	step(stdout, "Kafka-protocol broker (in-process kfake)")
+	broker, err := kafka.StartEmbedded(kafka.EmbeddedOptions{DataDir: filepath.Join(*dir, "kafka"), Port: *kafkaPort,
+		Partitions: 3, Topics: events.AllTopics})
+	if err != nil {
+		return err
+	}
+	defer broker.Close()
+	fmt.Fprintf(stdout, "  listening on %s, data in %s\n", strings.Join(broker.Addrs(), ","), filepath.Join(*dir, "kafka"))
+
+	step(stdout, "Vandar simulator")
+	// acme is a clean business; globex has discrepancies planted, for the checks to catch.
+	sim, err := vandartest.New(vandartest.Options{Businesses: []vandartest.BusinessOptions{
+		{Slug: "acme", Seed: 1, Days: *days, PerDay: *perDay, OpeningWallet: 12_500_000},
+		{Slug: "globex", Seed: 2, Days: *days, PerDay: *perDay / 2, OpeningWallet: 4_000_000},
+	}})
+	if err != nil {
+		return err
+	}
+	planted, err := plant(sim, "globex")
+	if err != nil {
+		return err
+	}
+	simURL, stopSim, err := serve(sim)
+	if err != nil {
+		return err
+	}
+	defer stopSim()
+	tokens := map[string][2]string{}
+	for _, b := range sim.Businesses() {
+		access, refresh, _ := sim.IssueTokens(b)
+		tokens[b] = [2]string{access, refresh}
+		fmt.Fprintf(stdout, "  %s: business %s, %d items over %d days\n", simURL, b, len(sim.Items(b)), *days)
+	}
+	for _, p := range planted {
+		fmt.Fprintf(stdout, "  planted in globex: %s\n", p)
+	}
+
+	step(stdout, "Bank statements (one camt.053, one CSV)")
+	banks, err := dropStatements(sim, filepath.Join(*dir, "statements"), *days)
+	if err != nil {
+		return err
+	}
+	for _, bk := range banks {
+		fmt.Fprintf(stdout, "  %s: %s's account %s, %s\n", bk.file, bk.business, bk.iban, bk.note)
+	}
+
+	step(stdout, "YabandPay simulator")
+	ysim, err := yabandpaytest.New(yabandpaytest.Options{Merchants: []yabandpaytest.MerchantOptions{
+		{User: "036870", Seed: 3, Start: time.Now().AddDate(0, 0, -*days)},
+	}})
+	if err != nil {
+		return err
+	}
+	yURL, stopY, err := serve(ysim)
+	if err != nil {
+		return err
+	}
+	defer stopY()
+	ykey, err := ysim.SecretKey("036870")
+	if err != nil {
+		return err
+	}
+	ycurs, _ := ysim.Currencies("036870")
+	fmt.Fprintf(stdout, "  %s: merchant 036870 in %s\n", yURL, strings.Join(ycurs, ", "))
+
+	step(stdout, "Slack (a local sink that prints what it receives)")
+	sink := slacktest.New(indent(stdout))
+	defer sink.Close()
+	fmt.Fprintf(stdout, "  %s\n", sink.URL)
+
+	sources := filepath.Join(*dir, "sources.yaml")
+	var yaml strings.Builder
+	yaml.WriteString("# Written by the demo: the simulator stands in for api.vandar.io.\nsources:\n")
+	for _, b := range sim.Businesses() {
+		up := strings.ToUpper(b)
+		fmt.Fprintf(&yaml, `  - name: vandar-%s
+    provider: vandar
+    business: %s
+    api_url: %s
+    batch_url: %s
+    access_token_env: VANDAR_%s_ACCESS_TOKEN
+    refresh_token_env: VANDAR_%s_REFRESH_TOKEN
+    feeds: { statement: "@every 1m", balance: "*/5 * * * *", settlements: "*/5 * * * *", batches: "*/10 * * * *" }
+`, b, b, simURL, simURL, up, up)
+	}
+	fmt.Fprintf(&yaml, `  - name: yabandpay-036870
+    provider: yabandpay
+    user: "036870"
+    api_url: %s
+    secret_key_env: YABANDPAY_SECRET_KEY
+    currencies: [%s]
+    feeds: { balance: "*/5 * * * *" }
+`, yURL, strings.Join(ycurs, ", "))
+	for _, bk := range banks {
+		yaml.WriteString(bk.source)
+	}
+	if err := os.WriteFile(sources, []byte(yaml.String()), 0o600); err != nil {
+		return err
+	}
+	env := append(os.Environ(),
+		"DATABASE_URL="+db.AppURL,
+		"KAFKA_BROKERS="+strings.Join(broker.Addrs(), ","),
+		"MIZAN_SOURCES="+sources,
+		"MIZAN_SECRET_KEY="+demoSecretKey,
+		"MIZAN_SIGNING_KEYS="+demoSigningKeys,
+		"SLACK_WEBHOOK_URL="+sink.URL,
+		"MIZAN_SETTLE_DELAY=0s", // the simulator writes items whole: nothing to wait for
+		"MIZAN_LOG_LEVEL=warn",
+		"YABANDPAY_SECRET_KEY="+ykey,
+		// Payouts that fail are expected back within a day in the simulated Paya cycles.
+		"MIZAN_SETTLEMENT_GRACE=24h",
+	)
+	for b, pair := range tokens {
+		up := strings.ToUpper(b)
+		env = append(env, "VANDAR_"+up+"_ACCESS_TOKEN="+pair[0], "VANDAR_"+up+"_REFRESH_TOKEN="+pair[1])
+	}
+	command := func(env []string, name string, args ...string) error {
+		fmt.Fprintf(stdout, "  $ %s %s\n", name, strings.Join(args, " "))
+		cmd := exec.CommandContext(ctx, filepath.Join(bin, name), args...)
+		cmd.Env, cmd.Stdout, cmd.Stderr = env, indent(stdout), stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+		}
+		return nil
+	}
+
+	step(stdout, "Pipeline")
+	// The schema's owner migrates; the commands run as db.AppURL's role.
+	if err := command(append(env, "DATABASE_URL="+db.MigrateURL), "reconciler", "migrate"); err != nil {
+		return err
+	}
+	if err := command(env, "reconciler", "topics", "--partitions", "3", "--replication", "1"); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := command(env, "poller", "once"); err != nil {
+		return err
+	}
+	if err := command(env, "reconciler", "run", "--until-idle"); err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+
+	step(stdout, "Result")
+	if err := summary(ctx, stdout, db.AppURL, sim, banks, elapsed); err != nil {
+		return err
+	}
+	if !*keep {
+		return nil
+	}
+
+	step(stdout, "Running (Ctrl-C stops)")
+	psql, err := psqlCommand(*dir, pg, db)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "  %s -c 'select * from ledger.balances'\n", psql)
+	fmt.Fprintf(stdout, "  kcat -b %s -t %s -C -e | head\n", broker.Addrs()[0], events.TopicStatement)
+	procs := []*exec.Cmd{}
+	if *httpPort != 0 {
+		fmt.Fprintf(stdout, "  curl -s 127.0.0.1:%d/metrics | grep ^mizan_   # the poller's metrics; the reconciler's on :%d\n",
+			*httpPort, *httpPort+1)
+	}
+	for i, args := range [][]string{{"poller", "run"}, {"reconciler", "run"}} {
+		cmd := exec.CommandContext(ctx, filepath.Join(bin, args[0]), args[1:]...)
+		addr := "off"
+		if *httpPort != 0 {
+			addr = fmt.Sprintf("127.0.0.1:%d", *httpPort+i)
+		}
+		cmd.Env = append(env, "MIZAN_HTTP_ADDR="+addr)
+		cmd.Stdout, cmd.Stderr = indent(stdout), stderr
+		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		procs = append(procs, cmd)
+	}
+	<-ctx.Done()
+	for _, p := range procs {
+		_ = p.Wait()
+	}
+	return nil
+}
+
+// summary prints what the run did, each wallet in the ledger beside the provider's, and the alerts. It fails
+// when the clean business disagrees with its provider or the planted discrepancies went unnoticed.
+func summary(ctx context.Context, w io.Writer, dbURL string, sim *vandartest.Server, banks []bankDrop, elapsed time.Duration) error {
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	var statementEvents, entries, postings int
+	err = conn.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM recon.processed_events WHERE topic LIKE '%statement%'),
+		       (SELECT count(*) FROM ledger.entries),
+		       (SELECT count(*) FROM ledger.postings)`).Scan(&statementEvents, &entries, &postings)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "  statement items fetched and applied\t%d\n", statementEvents)
+	fmt.Fprintf(tw, "  ledger entries posted\t%d (%d postings)\n", entries, postings)
+	fmt.Fprintf(tw, "  poll + reconcile took\t%s\n", elapsed.Round(time.Millisecond))
+	tw.Flush()
+
+	fmt.Fprintln(w, "\n  wallet                        ledger (IRT)   provider reports   verdict")
+	agree := map[string]bool{}
+	for _, b := range sim.Businesses() {
+		var ledgerWallet, reported string
+		err := conn.QueryRow(ctx, `
+			SELECT coalesce((SELECT balance::text FROM ledger.balances WHERE account = $1), '0'),
+			       coalesce((SELECT amount::text FROM recon.balance_observations WHERE provider = 'vandar' AND account = $2
+			                 ORDER BY observed_at DESC LIMIT 1), '-')`,
+			"assets:vandar:"+b+":wallet", b).Scan(&ledgerWallet, &reported)
+		if err != nil {
+			return err
+		}
+		agree[b] = ledgerWallet == reported
+		verdict := "AGREE"
+		if !agree[b] {
+			verdict = "DISAGREE"
+		}
+		fmt.Fprintf(w, "  %-28s %14s %18s   %s\n", "assets:vandar:"+b+":wallet", ledgerWallet, reported, verdict)
+	}
+
+	var settlements, paid, batches, snapshots int
+	err = conn.QueryRow(ctx, `
+		SELECT (SELECT count(*) FROM recon.settlements),
+		       (SELECT count(*) FROM ledger.entries WHERE metadata->>'kind' = 'payout_done'),
+		       (SELECT count(DISTINCT subject) FROM recon.check_results WHERE check_name = 'batch'),
+		       (SELECT count(*) FROM recon.balance_observations WHERE provider = 'yabandpay')`).
+		Scan(&settlements, &paid, &batches, &snapshots)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n  settlements followed %d (payouts posted to the bank accounts: %d), batches checked %d,"+
+		" YabandPay balance snapshots %d\n", settlements, paid, batches, snapshots)
+
+	rows, err := conn.Query(ctx, `SELECT kind, severity, summary, open_sent_at IS NOT NULL FROM recon.alerts
+		WHERE resolved_at IS NULL ORDER BY id`)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\n  open alerts (recon.alerts)")
+	alertsSeen := 0
+	for rows.Next() {
+		var kind, severity, text string
+		var sent bool
+		if err := rows.Scan(&kind, &severity, &text, &sent); err != nil {
+			return err
+		}
+		alertsSeen++
+		delivered := "sent to Slack"
+		if !sent {
+			delivered = "NOT sent"
+		}
+		fmt.Fprintf(w, "  - [%s] %s (%s): %s\n", severity, kind, delivered, text)
+	}
+	rows.Close()
+	if alertsSeen == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+
+	rows, err = conn.Query(ctx, `SELECT account, type, currency, balance::text FROM ledger.balances ORDER BY account`)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\n  ledger.balances")
+	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
+	for rows.Next() {
+		var acc, typ, cur, bal string
+		if err := rows.Scan(&acc, &typ, &cur, &bal); err != nil {
+			return err
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", acc, typ, cur, bal)
+	}
+	tw.Flush()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if !agree["acme"] {
+		return errors.New("the clean business's ledger does not agree with its provider")
+	}
+	if alertsSeen == 0 {
+		return errors.New("the discrepancies planted in globex raised no alert")
+	}
+	return checkBankAlerts(ctx, conn, banks)
+}
+
+// plant puts a few discrepancies into a business for the checks to catch: a statement item missing, a fee
+// applied with the wrong sign, and a balance that drifts.
+func plant(sim *vandartest.Server, business string) ([]string, error) {
+	var out []string
+	var hidden, missigned bool
+	items := sim.Items(business)
+	for _, it := range items[len(items)/3:] {
+		if it.EffectiveAt.IsZero() || it.Wage == 0 || (it.Kind != vandartest.KindIPG && it.Kind != vandartest.KindForm) {
+			continue
+		}
+		switch {
+		case !hidden:
+			if err := sim.HideItem(business, it.ID); err != nil {
+				return nil, err
+			}
+			hidden = true
+			out = append(out, fmt.Sprintf("item %d (%d IRT in, fee %d) left out of the statement", it.ID, it.Amount, it.Wage))
+		case !missigned:
+			if err := sim.MisSignFee(business, it.ID); err != nil {
+				continue
+			}
+			missigned = true
+			out = append(out, fmt.Sprintf("item %d's fee of %d applied to the wallet with the wrong sign", it.ID, it.Wage))
+		}
+	}
+	if err := sim.DriftBalance(business, 25_000); err != nil {
+		return nil, err
+	}
+	return append(out, "the balance endpoint reports 25000 IRT more than the wallet holds"), nil
+}
+
+// serve serves the simulator on a loopback port.
+func serve(h http.Handler) (string, func(), error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", nil, err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+}
+
+// binDir is where the poller and reconciler binaries are: dir, or beside this one.
+func binDir(dir string) (string, error) {
+	if dir == "" {
+		exe, err := os.Executable()
+		if err != nil {
+			return "", err
+		}
+		dir = filepath.Dir(exe)
+	}
+	for _, name := range []string{"poller", "reconciler"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			return "", fmt.Errorf("%s is not beside the demo binary in %s: run `make run`, which builds them", name, dir)
+		}
+	}
+	return dir, nil
+}
+
+func step(w io.Writer, title string) { fmt.Fprintf(w, "\n== %s\n", title) }
+
+func redactURL(u string) string {
+	if cfg, err := pgx.ParseConfig(u); err == nil {
+		return fmt.Sprintf("%s on %s:%d", cfg.Database, cfg.Host, cfg.Port)
+	}
+	return "(from DATABASE_URL)"
+}
+
+// indent prefixes a child's output so it reads as part of its step.
+func indent(w io.Writer) io.Writer { return &prefixWriter{w: w, prefix: "    "} }
+
+type prefixWriter struct {
+	w      io.Writer
+	prefix string
+	mid    bool
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	for _, line := range strings.SplitAfter(string(b), "\n") {
+		if line == "" {
+			continue
+		}
+		if !p.mid {
+			io.WriteString(p.w, p.prefix)
+		}
+		io.WriteString(p.w, line)
+		p.mid = !strings.HasSuffix(line, "\n")
+	}
+	return len(b), nil
+}

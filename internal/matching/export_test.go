@@ -1,0 +1,4 @@
+package matching
+
+// SQLFiles lets the tests EXPLAIN the statements.
+var SQLFiles = sqlFiles
