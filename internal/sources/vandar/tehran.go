@@ -125,23 +125,11 @@ func JalaliDate(t time.Time) string {
 // field is range-checked before the calendar sees it, because ptime normalizes overflow (month 13 becomes
 // next year's Farvardin) instead of refusing it.
 func parseJalali(date, sep, clock string) (time.Time, error) {
-	dp := strings.Split(date, sep)
-	if len(dp) != 3 {
-		return time.Time{}, fmt.Errorf("date %s: want year%smonth%sday", quote(date), sep, sep)
-	}
 	cp := strings.Split(clock, ":")
 	if len(cp) != 3 {
 		return time.Time{}, fmt.Errorf("clock %s: want HH:MM:SS", quote(clock))
 	}
-	year, err := field("year", dp[0], 4, 4, minJalaliYear, maxJalaliYear)
-	if err != nil {
-		return time.Time{}, err
-	}
-	month, err := field("month", dp[1], 1, 2, 1, 12)
-	if err != nil {
-		return time.Time{}, err
-	}
-	day, err := field("day", dp[2], 1, 2, 1, 31)
+	year, month, day, err := readYMD(date, sep, maxJalaliYear)
 	if err != nil {
 		return time.Time{}, err
 	}
@@ -170,6 +158,25 @@ func parseJalali(date, sep, clock string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("date %d/%d/%d does not exist in the Jalali calendar", year, month, day)
 	}
 	return p.Time(), nil
+}
+
+// readYMD splits a year-month-day date on sep and range-checks each part (the day only against 31: the
+// month's real length depends on the calendar, which the caller knows).
+func readYMD(date, sep string, maxYear int) (year, month, day int, err error) {
+	dp := strings.Split(date, sep)
+	if len(dp) != 3 {
+		return 0, 0, 0, fmt.Errorf("date %s: want year%smonth%sday", quote(date), sep, sep)
+	}
+	if year, err = field("year", dp[0], 4, 4, minJalaliYear, maxYear); err != nil {
+		return 0, 0, 0, err
+	}
+	if month, err = field("month", dp[1], 1, 2, 1, 12); err != nil {
+		return 0, 0, 0, err
+	}
+	if day, err = field("day", dp[2], 1, 2, 1, 31); err != nil {
+		return 0, 0, 0, err
+	}
+	return year, month, day, nil
 }
 
 // monthLength is the Jalali rule: six months of 31 days, five of 30, and Esfand with 29, or 30 in a leap year.
@@ -269,19 +276,8 @@ func readDateClock(date, clock string) (time.Time, error) {
 	if !strings.Contains(date, "/") {
 		sep = "-"
 	}
-	dp := strings.Split(date, sep)
-	if len(dp) != 3 {
-		return time.Time{}, fmt.Errorf("date %s: want year%smonth%sday", quote(date), sep, sep)
-	}
-	year, err := field("year", dp[0], 4, 4, minJalaliYear, 2999)
-	if err != nil {
-		return time.Time{}, err
-	}
-	month, err := field("month", dp[1], 1, 2, 1, 12)
-	if err != nil {
-		return time.Time{}, err
-	}
-	day, err := field("day", dp[2], 1, 2, 1, 31)
+	// Years past the Jalali range are Gregorian: the switch below tells them apart.
+	year, month, day, err := readYMD(date, sep, 2999)
 	if err != nil {
 		return time.Time{}, err
 	}
