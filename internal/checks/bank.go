@@ -10,6 +10,8 @@ import (
 	"unicode"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/mizanhq/mizan/internal/numerals"
 )
 
 // The bank's checks: did the money a provider says it paid out reach the business's bank account, is every
@@ -175,7 +177,7 @@ const minReferenceLen = 4
 func payoutReferences(p BankPayout) []string {
 	var refs []string
 	for _, r := range []string{p.TrackID, p.PaymentNumber} {
-		if r = asciiDigits(strings.TrimSpace(r)); len(r) >= minReferenceLen {
+		if r = numerals.ASCII(strings.TrimSpace(r)); len(r) >= minReferenceLen {
 			refs = append(refs, r)
 		}
 	}
@@ -185,10 +187,10 @@ func payoutReferences(p BankPayout) []string {
 // carries says whether a credit names one of refs: as one of its references, or as a word of its description
 // (not inside a longer word or number).
 func carries(c BankCredit, refs []string) bool {
-	desc := asciiDigits(c.Description)
+	desc := numerals.ASCII(c.Description)
 	for _, r := range refs {
 		for _, v := range []string{c.EndToEndID, c.BankReference, c.EntryReference} {
-			if strings.EqualFold(asciiDigits(strings.TrimSpace(v)), r) {
+			if strings.EqualFold(numerals.ASCII(strings.TrimSpace(v)), r) {
 				return true
 			}
 		}
@@ -214,19 +216,6 @@ func wordByte(s string, i int) bool {
 	}
 	b := s[i]
 	return b < 0x80 && (unicode.IsLetter(rune(b)) || unicode.IsDigit(rune(b)))
-}
-
-// asciiDigits writes Persian and Arabic-Indic digits as ASCII ones.
-func asciiDigits(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= '۰' && r <= '۹':
-			return '0' + (r - '۰')
-		case r >= '٠' && r <= '٩':
-			return '0' + (r - '٠')
-		}
-		return r
-	}, s)
 }
 
 // BankSubject names a bank account; BankLineSubject a line of its statements.

@@ -9,6 +9,8 @@ import (
 
 	"github.com/shopspring/decimal"
 	ptime "github.com/yaa110/go-persian-calendar"
+
+	"github.com/mizanhq/mizan/internal/numerals"
 )
 
 // Iranian banks export spreadsheets in Persian: Persian or Arabic-Indic digits, the Arabic thousands separator
@@ -21,10 +23,6 @@ import (
 func asciiDigits(s string) string {
 	return strings.Map(func(r rune) rune {
 		switch {
-		case r >= '۰' && r <= '۹':
-			return '0' + (r - '۰')
-		case r >= '٠' && r <= '٩':
-			return '0' + (r - '٠')
 		case r == '\u200e' || r == '\u200f' || r == '\u200c' || r == '\u200d' || r == '\u202a' || r == '\u202b' ||
 			r == '\u202c' || r == '\ufeff':
 			return -1
@@ -32,7 +30,7 @@ func asciiDigits(s string) string {
 			return '-'
 		}
 		return r
-	}, s)
+	}, numerals.ASCII(s))
 }
 
 // plainDecimal is a decimal as a statement may write it once its separators are normalized: digits, at most

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/mizanhq/mizan/internal/numerals"
 )
 
 // Vandar's JSON is loose about types: the same field is an integer in one payload and a string in another
@@ -60,23 +62,10 @@ func phpEmpty(raw []byte) bool {
 	return s == "[]" || s == "{}"
 }
 
-// asciiDigits replaces Persian (U+06F0–U+06F9) and Arabic-Indic (U+0660–U+0669) digits by ASCII ones, and the
-// Arabic decimal separator (U+066B) by a dot. Iranian systems write either; the value is the same.
+// asciiDigits replaces Persian and Arabic-Indic digits by ASCII ones, and the Arabic decimal separator (U+066B)
+// by a dot: in a Vandar field it can only be a decimal point. Iranian systems write either; the value is the same.
 func asciiDigits(s string) string {
-	if !strings.ContainsFunc(s, func(r rune) bool { return r >= 0x0660 && r <= 0x06F9 }) {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= '\u06F0' && r <= '\u06F9':
-			return '0' + (r - '\u06F0')
-		case r >= '\u0660' && r <= '\u0669':
-			return '0' + (r - '\u0660')
-		case r == '\u066B':
-			return '.'
-		}
-		return r
-	}, s)
+	return strings.ReplaceAll(numerals.ASCII(s), "\u066B", ".")
 }
 
 // maxDigits bounds every number read, well above any id or amount Vandar can send, so that a hostile

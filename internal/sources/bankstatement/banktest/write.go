@@ -11,6 +11,8 @@ import (
 	"time"
 
 	ptime "github.com/yaa110/go-persian-calendar"
+
+	"github.com/mizanhq/mizan/internal/numerals"
 )
 
 // CAMT053 writes statements as one ISO 20022 camt.053.001.02 document (BkToCstmrStmt, a Stmt each): balances
@@ -196,7 +198,7 @@ func CSV(st Statement, o CSVOptions) []byte {
 			s = thousands(s, o.PersianDigits)
 		}
 		if o.PersianDigits {
-			s = persian(s)
+			s = numerals.Persian(s)
 		}
 		return s
 	}
@@ -207,7 +209,7 @@ func CSV(st Statement, o CSVOptions) []byte {
 			s = fmt.Sprintf("%04d/%02d/%02d", p.Year(), int(p.Month()), p.Day())
 		}
 		if o.PersianDigits {
-			s = persian(s)
+			s = numerals.Persian(s)
 		}
 		return s
 	}
@@ -242,15 +244,6 @@ func CSV(st Statement, o CSVOptions) []byte {
 	}
 	cw.Flush()
 	return b.Bytes()
-}
-
-func persian(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return '۰' + (r - '0')
-		}
-		return r
-	}, s)
 }
 
 func thousands(s string, arabic bool) string {

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	ptime "github.com/yaa110/go-persian-calendar"
+
+	"github.com/mizanhq/mizan/internal/numerals"
 )
 
 // Shape is a set of ways to write the same answers differently: how a PHP/Laravel application like Vandar's
@@ -268,7 +270,7 @@ func reshapeValue(v any, key string, sh Shape, loc *time.Location) any {
 		}
 		switch {
 		case sh&ShapePersianDigits != 0:
-			return persianDigits(n)
+			return numerals.Persian(n)
 		case sh&ShapeNumbersAsStrings != 0:
 			return n
 		}
@@ -294,7 +296,7 @@ func reshapeValue(v any, key string, sh Shape, loc *time.Location) any {
 				}
 			}
 			if sh&ShapePersianDigits != 0 {
-				x = persianDigits(x)
+				x = numerals.Persian(x)
 			}
 		}
 		return x
@@ -318,16 +320,6 @@ func isSettlementStatus(s string) bool {
 		return true
 	}
 	return false
-}
-
-// persianDigits writes s's ASCII digits as Persian ones.
-func persianDigits(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r >= '0' && r <= '9' {
-			return '۰' + (r - '0')
-		}
-		return r
-	}, s)
 }
 
 // simTime reads back a timestamp the simulator wrote: the statement's "10:00:00 - 1403/1/12", the v3
