@@ -277,8 +277,8 @@ type Reconciler struct {
 	// Labels: kind, severity. mizan_alerts_open.
 	AlertsOpen *prometheus.GaugeVec
 
-	// AlertsUndelivered is how many alert state changes (an opening or a resolution) Slack has not accepted
-	// yet. Set it with SetAlerts. mizan_alerts_undelivered.
+	// AlertsUndelivered is how many alerts have a state change (their opening or their resolution) Slack has
+	// not accepted yet: the dispatcher's outbox. Set it with SetAlerts. mizan_alerts_undelivered.
 	AlertsUndelivered prometheus.Gauge
 
 	// SlackDeliveries counts attempts to deliver an alert message to Slack, by outcome (SlackSent,
@@ -349,7 +349,7 @@ func NewReconciler(b Build, k Known) *Reconciler {
 	}, []string{"kind", "severity"})
 	r.AlertsUndelivered = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Subsystem: "alerts", Name: "undelivered",
-		Help: "Alert openings and resolutions Slack has not accepted yet (all of them while SLACK_WEBHOOK_URL is unset).",
+		Help: "Alerts whose opening or resolution Slack has not accepted yet (all of them while SLACK_WEBHOOK_URL is unset).",
 	})
 	r.SlackDeliveries = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Subsystem: "slack", Name: "deliveries_total",
