@@ -17,7 +17,9 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/mizanhq/mizan/internal/kafka"
 	"github.com/mizanhq/mizan/internal/metrics"
+	"github.com/mizanhq/mizan/internal/reconciler"
 )
 
 // exposed is every series the poller and the reconciler can expose — read from their registries, not from a
@@ -33,10 +35,9 @@ func exposedSeries(t *testing.T) exposed {
 	p := metrics.NewPoller(metrics.Build{Version: "v", Commit: "c", GoVersion: "go"})
 	p.Feed("vandar-acme", "statement")
 	p.Topic("mizan.statement.v1")
-	r := metrics.NewReconciler(metrics.Build{Version: "v", Commit: "c", GoVersion: "go"}, metrics.Known{
-		Topics: []string{"mizan.statement.v1"}, Checks: []string{"staleness", "bank_statement_stale"},
-		CheckOutcomes: []string{"OK", "MISMATCH", "UNKNOWN"},
-		AlertKinds:    []string{"staleness", "bank_statement_stale"}, Severities: []string{"warning", "critical"}})
+	// The reconciler's label values as cmd/reconciler gives them.
+	r := metrics.NewReconciler(metrics.Build{Version: "v", Commit: "c", GoVersion: "go"},
+		reconciler.KnownSeries(kafka.Config{}.Topic))
 	e := exposed{names: map[string]bool{}, labels: map[string]map[string]map[string]bool{}}
 	for _, reg := range []*metrics.Registry{p.Registry, r.Registry} {
 		names, err := reg.Names()

@@ -103,6 +103,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if gateway, err = cli.Pushgateway(getenv); err != nil {
 			return err
 		}
+	} else if getenv("MIZAN_PUSHGATEWAY_URL") != "" {
+		log.Warn("MIZAN_PUSHGATEWAY_URL is set, but only poller once pushes: poller run is scraped on MIZAN_HTTP_ADDR")
 	}
 	if source != "" {
 		if _, ok := srcs.Find(source); !ok {

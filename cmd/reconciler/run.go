@@ -216,7 +216,7 @@ func consume(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	reg := newMetrics(kcfg)
+	reg := metrics.NewReconciler(cli.BuildInfo(), reconciler.KnownSeries(kcfg.Topic))
 	rcfg.Group, rcfg.Metrics, rcfg.Checks, rcfg.Trust, rcfg.Matching = group, reg, chk, gate, match
 	r := reconciler.New(rcfg, pool, consumer, dlq, log)
 	defaultAddr := ":8080"

@@ -2,6 +2,7 @@ package poller_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -190,4 +191,26 @@ func TestALongPollReportsItsProgress(t *testing.T) {
 	if _, ok := complete["duration"]; ok {
 		t.Errorf("poll complete still logs a duration in nanoseconds: %v", complete)
 	}
+}
+
+// Run makes the series of every feed it schedules exist before the first tick polls anything.
+func TestRunDeclaresEveryFeedBeforeItsFirstPoll(t *testing.T) {
+	t.Parallel()
+	m := metrics.NewPoller(metrics.Build{})
+	b := setupWith(t, poller.Config{SettleDelay: -1, Metrics: m, TopicPrefix: "p."}, (&sourcetest.LogBuffer{}).Logger(),
+		func(sources.PollRequest) []step {
+			t.Error("polled: the test's schedule never comes due")
+			return nil
+		}, nil, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // Run schedules, then returns at once: the feed's schedule (every minute) never comes due
+	if err := b.p.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	hasAll(t, scrape(t, m),
+		`mizan_poller_last_success_timestamp_seconds{feed="lines",source="scripted-acme"} 0`,
+		`mizan_poller_poll_duration_seconds_count{feed="lines",outcome="error",source="scripted-acme"} 0`,
+		`mizan_poller_events_published_total{topic="p.test.lines.v1"} 0`,
+		`mizan_poller_events_published_total{topic="p.mizan.watermark.v1"} 0`,
+	)
 }

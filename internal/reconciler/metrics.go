@@ -1,19 +1,20 @@
-package main
+package reconciler
 
 import (
+	"slices"
+
 	"github.com/mizanhq/mizan/internal/alerts"
 	"github.com/mizanhq/mizan/internal/apply"
 	"github.com/mizanhq/mizan/internal/checks"
-	"github.com/mizanhq/mizan/internal/cli"
 	"github.com/mizanhq/mizan/internal/events"
-	"github.com/mizanhq/mizan/internal/kafka"
 	"github.com/mizanhq/mizan/internal/matching"
 	"github.com/mizanhq/mizan/internal/metrics"
 )
 
-// checkNames are the names every check result can carry — the checks', the quarantine's and the matcher's —
-// which are also the alert kinds they open. A test holds the list to the constants of those packages.
-var checkNames = []string{
+// CheckNames are the names every check result the reconciler stores can carry — the checks', the
+// quarantine's and the matcher's — which are also the kinds of the alerts they open. A test holds the list to
+// the constants of those packages.
+var CheckNames = []string{
 	checks.CheckRunningBalance, checks.CheckBalance, checks.CheckSettlement, checks.CheckSettlementReturn,
 	checks.CheckBatch, checks.CheckChangedItem, checks.CheckYabandPayMovement, checks.CheckStaleness,
 	checks.CheckConsistency, checks.CheckPayoutFailed,
@@ -24,18 +25,19 @@ var checkNames = []string{
 	matching.AlertUnexpected,
 }
 
-// newMetrics is the reconciler's registry, with every series whose labels are known — the topics it
-// consumes, each check and outcome, each alert kind and severity — at zero from the start.
-func newMetrics(kcfg kafka.Config) *metrics.Reconciler {
+// KnownSeries is what the reconciler's metrics can be labelled with before anything happens — the topics it
+// consumes (full names: topic maps a base name to one), each check and outcome, each alert kind and
+// severity — for metrics.NewReconciler to start every such series at zero.
+func KnownSeries(topic func(base string) string) metrics.Known {
 	topics := make([]string, len(events.DataTopics))
 	for i, t := range events.DataTopics {
-		topics[i] = kcfg.Topic(t)
+		topics[i] = topic(t)
 	}
-	return metrics.NewReconciler(cli.BuildInfo(), metrics.Known{
+	return metrics.Known{
 		Topics:        topics,
-		Checks:        checkNames,
+		Checks:        slices.Clone(CheckNames),
 		CheckOutcomes: []string{string(checks.OK), string(checks.Mismatch), string(checks.Unknown)},
-		AlertKinds:    append(append([]string(nil), checkNames...), alerts.KindDeadLetter, alerts.KindStalled),
+		AlertKinds:    append(slices.Clone(CheckNames), alerts.KindDeadLetter, alerts.KindStalled),
 		Severities:    []string{checks.SeverityWarning, checks.SeverityCritical},
-	})
+	}
 }

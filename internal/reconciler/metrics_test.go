@@ -1,4 +1,4 @@
-package main
+package reconciler_test
 
 import (
 	"go/ast"
@@ -14,15 +14,17 @@ import (
 	"testing"
 
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/metrics"
+	"github.com/mizanhq/mizan/internal/reconciler"
 )
 
 // Every check name the code can produce — an exported string constant named Check… in internal/checks and
-// internal/apply, or Alert… in internal/matching — is in checkNames, so its series start at zero.
+// internal/apply, or Alert… in internal/matching — is in CheckNames, so its series start at zero.
 func TestCheckNamesListsEveryCheck(t *testing.T) {
 	t.Parallel()
 	found := 0
 	for dir, prefix := range map[string]string{"checks": "Check", "apply": "Check", "matching": "Alert"} {
-		files, _ := filepath.Glob(filepath.Join("..", "..", "internal", dir, "*.go"))
+		files, _ := filepath.Glob(filepath.Join("..", dir, "*.go"))
 		for _, f := range files {
 			if strings.HasSuffix(f, "_test.go") {
 				continue
@@ -48,8 +50,8 @@ func TestCheckNamesListsEveryCheck(t *testing.T) {
 						}
 						v, _ := strconv.Unquote(lit.Value)
 						found++
-						if !slices.Contains(checkNames, v) {
-							t.Errorf("%s.%s = %q is not in checkNames (cmd/reconciler/metrics.go)", dir, name.Name, v)
+						if !slices.Contains(reconciler.CheckNames, v) {
+							t.Errorf("%s.%s = %q is not in CheckNames (internal/reconciler/metrics.go)", dir, name.Name, v)
 						}
 					}
 				}
@@ -62,9 +64,9 @@ func TestCheckNamesListsEveryCheck(t *testing.T) {
 }
 
 // The reconciler's /metrics names its topics in full and starts dead letters, check outcomes and alerts at zero.
-func TestTheReconcilersSeriesStartAtZero(t *testing.T) {
+func TestKnownSeriesStartAtZero(t *testing.T) {
 	t.Parallel()
-	reg := newMetrics(kafka.Config{TopicPrefix: "prod."})
+	reg := metrics.NewReconciler(metrics.Build{}, reconciler.KnownSeries(kafka.Config{TopicPrefix: "prod."}.Topic))
 	rec := httptest.NewRecorder()
 	reg.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	b, _ := io.ReadAll(rec.Body)
