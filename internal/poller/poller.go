@@ -329,9 +329,13 @@ func (g *progress) step(step sources.Step) {
 	g.pages++
 	g.m.ItemsFetched.WithLabelValues(g.source, g.feed).Add(float64(len(step.Events)))
 	g.m.PagesFetched.WithLabelValues(g.source, g.feed).Inc()
-	if n := len(step.Events); n > 0 && !step.Events[n-1].Time.IsZero() {
-		g.reached = step.Events[n-1].Time
-		g.m.Reached.WithLabelValues(g.source, g.feed).Set(float64(g.reached.UnixMilli()) / 1000)
+	// The last fact's own time; a quarantined item's is when it was seen, which says nothing of the position.
+	for i := len(step.Events) - 1; i >= 0; i-- {
+		if ev := step.Events[i]; ev.Type != events.TypeQuarantined && !ev.Time.IsZero() {
+			g.reached = ev.Time
+			g.m.Reached.WithLabelValues(g.source, g.feed).Set(float64(g.reached.UnixMilli()) / 1000)
+			break
+		}
 	}
 }
 
