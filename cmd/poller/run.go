@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -97,6 +98,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	gateway := ""
+	if args[0] == "once" {
+		if gateway, err = cli.Pushgateway(getenv); err != nil {
+			return err
+		}
+	} else if getenv("MIZAN_PUSHGATEWAY_URL") != "" {
+		log.Warn("MIZAN_PUSHGATEWAY_URL is set, but only poller once pushes: poller run is scraped on MIZAN_HTTP_ADDR")
+	}
 	if source != "" {
 		if _, ok := srcs.Find(source); !ok {
 			return fmt.Errorf("no source named %q in %s", source, env.SourcesPath)
@@ -122,18 +131,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := trust.Register(ctx, pool, srcs, "poller"); err != nil {
 		return err
 	}
-	reg := metrics.New()
+	reg := metrics.NewPoller(cli.BuildInfo())
 	defaultAddr := ""
 	if args[0] == "run" {
 		defaultAddr = ":8080"
 	}
-	stopHTTP, err := cli.Serve(ctx, getenv, defaultAddr, reg,
+	stopHTTP, err := cli.Serve(ctx, getenv, defaultAddr, reg.Registry,
 		metrics.Ready(metrics.PostgresCheck(pool), metrics.KafkaCheck(kcfg)), log)
 	if err != nil {
 		return err
 	}
 	defer stopHTTP()
-	pcfg := poller.Config{Metrics: reg}
+	pcfg := poller.Config{Metrics: reg, TopicPrefix: kcfg.TopicPrefix}
 	if v := getenv("MIZAN_SETTLE_DELAY"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil {
@@ -151,12 +160,29 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if args[0] == "run" {
 		return p.Run(ctx)
 	}
-	if err := p.OnceFeed(ctx, source, feed); err != nil {
+	err = p.OnceFeed(ctx, source, feed)
+	if gateway != "" {
+		// A failed run is pushed too: its mizan_poller_last_poll_failed is what the alerting rules look at.
+		instance := cmp.Or(source, "all") + "/" + cmp.Or(feed, "all")
+		if perr := metrics.Push(context.WithoutCancel(ctx), gateway, pushJob, instance, reg.Registry); perr != nil {
+			// The polls' work is done and their cursors saved: a metrics push that fails does not make the run
+			// fail (a retried Job would poll again for nothing). The feed's staleness alert is the backstop.
+			log.Error("could not push the run's metrics to the Pushgateway", "err", perr)
+		} else {
+			log.Info("metrics pushed to the Pushgateway", "job", pushJob, "instance", instance)
+		}
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "poller: every poll complete")
 	return nil
 }
+
+// pushJob is the Pushgateway job `poller once` pushes its metrics as (MIZAN_PUSHGATEWAY_URL); each run's
+// group is job and instance "SOURCE/FEED" ("all" for either when not limited), and replaces that group's
+// previous run.
+const pushJob = "mizan-poller"
 
 // probe runs `poller probe`: it needs the database (the source's credentials) but not Kafka, nor the signing
 // keys: it publishes nothing.

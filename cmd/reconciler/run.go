@@ -216,14 +216,14 @@ func consume(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	reg := metrics.New()
+	reg := metrics.NewReconciler(cli.BuildInfo(), reconciler.KnownSeries(kcfg.Topic))
 	rcfg.Group, rcfg.Metrics, rcfg.Checks, rcfg.Trust, rcfg.Matching = group, reg, chk, gate, match
 	r := reconciler.New(rcfg, pool, consumer, dlq, log)
 	defaultAddr := ":8080"
 	if *untilIdle {
 		defaultAddr = "" // a batch job: nothing scrapes it
 	}
-	stopHTTP, err := cli.Serve(ctx, getenv, defaultAddr, reg,
+	stopHTTP, err := cli.Serve(ctx, getenv, defaultAddr, reg.Registry,
 		metrics.Ready(metrics.PostgresCheck(pool), metrics.KafkaCheck(kcfg, events.DataTopics...), r.Ready), log)
 	if err != nil {
 		return err
@@ -274,7 +274,7 @@ func applyPool(ctx context.Context, url string, workers int, log *slog.Logger) (
 	return pool, workers, nil
 }
 
-func dispatcher(env config.Env, pool *pgxpool.Pool, reg *metrics.Registry, log *slog.Logger) *alerts.Dispatcher {
+func dispatcher(env config.Env, pool *pgxpool.Pool, reg *metrics.Reconciler, log *slog.Logger) *alerts.Dispatcher {
 	d := alerts.NewDispatcher(alerts.DispatcherConfig{WebhookURL: env.SlackWebhook.Reveal()}, pool, log)
 	d.OnDelivery = func(outcome string) {
 		label := map[string]string{"sent": metrics.SlackSent, "failed": metrics.SlackRetried, "rejected": metrics.SlackFailed}[outcome]

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -20,12 +21,25 @@ import (
 
 // Logger returns the JSON logger both commands write to stderr. MIZAN_LOG_LEVEL picks the level
 // (debug, info, warn, error; default info).
+//
+// A duration is logged as seconds, a number under its key with "_seconds" added ("duration_seconds":17.174),
+// like the metrics' durations — not as slog's default of integer nanoseconds ("duration":17174000000) that
+// nobody reads right.
 func Logger(w io.Writer, getenv func(string) string) *slog.Logger {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(strings.TrimSpace(getenv("MIZAN_LOG_LEVEL")))); err != nil {
 		level = slog.LevelInfo
 	}
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level, ReplaceAttr: Seconds}))
+}
+
+// Seconds is a slog ReplaceAttr that writes a time.Duration as seconds under the key with "_seconds" added:
+// "wait": 1.5s becomes "wait_seconds": 1.5.
+func Seconds(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.Float64(a.Key+"_seconds", a.Value.Duration().Seconds())
+	}
+	return a
 }
 
 // Pool connects to DATABASE_URL and checks the connection, so that a wrong URL fails at start-up.
@@ -96,4 +110,19 @@ func Serve(ctx context.Context, getenv func(string) string, defaultAddr string, 
 	go func() { errc <- metrics.ServeListener(ctx, ln, reg, ready, log) }()
 	log.Info("serving /metrics, /healthz and /readyz", "addr", addr)
 	return func() { cancel(); <-errc }, nil
+}
+
+// Pushgateway reads MIZAN_PUSHGATEWAY_URL: where a one-shot poller pushes its metrics when it ends, or "" when
+// unset. A value that is not an http(s) URL with a host is an error, which never repeats the value: it may
+// hold a password.
+func Pushgateway(getenv func(string) string) (string, error) {
+	v := strings.TrimSpace(getenv("MIZAN_PUSHGATEWAY_URL"))
+	if v == "" {
+		return "", nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("environment: MIZAN_PUSHGATEWAY_URL is not an http(s)://host:port URL")
+	}
+	return v, nil
 }

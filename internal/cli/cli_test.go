@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mizanhq/mizan/internal/config"
 	"github.com/mizanhq/mizan/internal/metrics"
@@ -24,7 +26,7 @@ func TestServeAnswersAsSoonAsItReturns(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	stop, err := Serve(t.Context(), env(map[string]string{"MIZAN_HTTP_ADDR": addr}), "", metrics.New(), nil, log)
+	stop, err := Serve(t.Context(), env(map[string]string{"MIZAN_HTTP_ADDR": addr}), "", metrics.NewPoller(metrics.Build{}).Registry, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +49,7 @@ func TestServeRefusesATakenAddress(t *testing.T) {
 	}
 	defer ln.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	_, err = Serve(t.Context(), env(map[string]string{"MIZAN_HTTP_ADDR": ln.Addr().String()}), "", metrics.New(), nil, log)
+	_, err = Serve(t.Context(), env(map[string]string{"MIZAN_HTTP_ADDR": ln.Addr().String()}), "", metrics.NewPoller(metrics.Build{}).Registry, nil, log)
 	if err == nil || !strings.Contains(err.Error(), "MIZAN_HTTP_ADDR "+ln.Addr().String()) {
 		t.Fatalf("err = %v, want a refusal naming MIZAN_HTTP_ADDR and the address", err)
 	}
@@ -62,7 +64,7 @@ func TestServeOff(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	stop, err := Serve(t.Context(), env(map[string]string{"MIZAN_HTTP_ADDR": "off"}), addr, metrics.New(), nil, log)
+	stop, err := Serve(t.Context(), env(map[string]string{"MIZAN_HTTP_ADDR": "off"}), addr, metrics.NewPoller(metrics.Build{}).Registry, nil, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,5 +110,25 @@ func TestPoolRefusesABadURLWithoutQuotingIt(t *testing.T) {
 	_, err := Pool(t.Context(), config.Env{DatabaseURL: "postgres://u:s3cret@[::1"})
 	if err == nil || !strings.Contains(err.Error(), "DATABASE_URL") || strings.Contains(err.Error(), "s3cret") {
 		t.Fatalf("err = %v, want a refusal naming DATABASE_URL without the password", err)
+	}
+}
+
+// The commands' logs give durations in seconds under a key saying so, never slog's integer nanoseconds.
+func TestLoggerWritesDurationsInSeconds(t *testing.T) {
+	var out strings.Builder
+	log := Logger(&out, env(nil)).With("wait", 1500*time.Millisecond)
+	log.Info("poll complete", "duration", 17174*time.Millisecond, slog.Group("retry", slog.Duration("after", 250*time.Millisecond)))
+	var line map[string]any
+	if err := json.Unmarshal([]byte(out.String()), &line); err != nil {
+		t.Fatalf("%v: %s", err, out.String())
+	}
+	if line["duration_seconds"] != 17.174 || line["wait_seconds"] != 1.5 {
+		t.Errorf("durations not in seconds: %s", out.String())
+	}
+	if g, _ := line["retry"].(map[string]any); g["after_seconds"] != 0.25 {
+		t.Errorf("a grouped duration is not in seconds: %s", out.String())
+	}
+	if _, ok := line["duration"]; ok {
+		t.Errorf("the nanoseconds are still there: %s", out.String())
 	}
 }

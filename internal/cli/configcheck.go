@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -41,6 +42,9 @@ func CheckConfig(w io.Writer, program string, getenv func(string) string, provid
 			if _, err := time.ParseDuration(v); err != nil {
 				errs = append(errs, fmt.Errorf("environment: MIZAN_SETTLE_DELAY=%q is not a duration such as 10s", v))
 			}
+		}
+		if _, err := Pushgateway(getenv); err != nil {
+			errs = append(errs, err)
 		}
 		if env.SourcesPath != "" {
 			sources, err := config.LoadSources(env.SourcesPath, getenv, providers)
@@ -92,6 +96,12 @@ func shown(v Var, value string) string {
 			s += " password=(set, masked)"
 		}
 		return s
+	case v.Name == "MIZAN_PUSHGATEWAY_URL":
+		u, err := url.Parse(value)
+		if err != nil {
+			return "(set, but not a URL)"
+		}
+		return u.Redacted()
 	}
 	return value
 }

@@ -73,6 +73,9 @@ var vars = []Var{
 		Meaning: "a failure (or lag with nothing applied) this long fails /readyz and raises a stalled alert"},
 	{Name: "MIZAN_HTTP_ADDR", Scope: running, Default: ":8080 for poller run and reconciler run, none for one-shot runs",
 		Meaning: "where /metrics, /healthz and /readyz are served; off: nowhere"},
+	{Name: "MIZAN_PUSHGATEWAY_URL", Scope: []string{"poller once", "poller config"}, Default: "no push",
+		Meaning: "Prometheus Pushgateway (http[s]://[user:password@]host:port) that poller once pushes its metrics to " +
+			"when it ends, as job mizan-poller (docs/operations.md#observability)"},
 	{Name: "MIZAN_SETTLE_DELAY", Scope: []string{"poller"}, Default: "10s", Meaning: "items newer than this are left for the next poll"},
 	{Name: "MIZAN_BALANCE_TOLERANCE", Scope: replay, Default: "0", Meaning: "balance difference the balance check accepts"},
 	{Name: "MIZAN_SETTLEMENT_GRACE", Scope: replay, Default: "2h", Meaning: "how long past its prediction a settlement may take"},

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+
+	"github.com/mizanhq/mizan/internal/metrics"
 )
 
 // UsageError is a command line a program does not understand: an unknown subcommand or flag, a missing or
@@ -118,36 +120,58 @@ var version, commit string
 // Version describes this build in one line: program, version, VCS commit and time (and whether the tree
 // had changes), Go version and platform — from -ldflags and runtime/debug.ReadBuildInfo.
 func Version(program string) string {
-	v, rev, when, dirty := version, commit, "", false
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		if v == "" {
-			v = bi.Main.Version
+	b := build()
+	out := program + " " + b.version
+	if b.commit != "" {
+		out += " commit " + b.commit
+		if b.when != "" {
+			out += " (" + b.when + ")"
 		}
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				rev = s.Value
-			case "vcs.time":
-				when = s.Value
-			case "vcs.modified":
-				dirty = s.Value == "true"
-			}
-		}
-	}
-	if v == "" || v == "(devel)" {
-		v = "devel"
-	}
-	out := program + " " + v
-	if rev != "" {
-		out += " commit " + rev
-		if when != "" {
-			out += " (" + when + ")"
-		}
-		if dirty {
+		if b.dirty {
 			out += " with uncommitted changes"
 		}
 	}
 	return out + " " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH
+}
+
+// BuildInfo is what Version says, for the metric mizan_build_info{version,commit,goversion}; an unstamped
+// build's commit is "" and its version "devel".
+func BuildInfo() metrics.Build {
+	b := build()
+	commit := b.commit
+	if commit != "" && b.dirty {
+		commit += "-dirty"
+	}
+	return metrics.Build{Version: b.version, Commit: commit, GoVersion: runtime.Version()}
+}
+
+type stamp struct {
+	version, commit, when string
+	dirty                 bool
+}
+
+// build reads the stamp of this build from -ldflags and runtime/debug.ReadBuildInfo.
+func build() stamp {
+	s := stamp{version: version, commit: commit}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if s.version == "" {
+			s.version = bi.Main.Version
+		}
+		for _, kv := range bi.Settings {
+			switch kv.Key {
+			case "vcs.revision":
+				s.commit = kv.Value
+			case "vcs.time":
+				s.when = kv.Value
+			case "vcs.modified":
+				s.dirty = kv.Value == "true"
+			}
+		}
+	}
+	if s.version == "" || s.version == "(devel)" {
+		s.version = "devel"
+	}
+	return s
 }
 
 // PrintFlagsHelp is PrintHelp for a program of one command whose flags say it all: synopsis (its first

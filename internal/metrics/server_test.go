@@ -42,7 +42,7 @@ func get(t *testing.T, h http.Handler, path string) (int, string) {
 
 func TestHealthzIsOKWhateverReadinessSays(t *testing.T) {
 	t.Parallel()
-	h := Handler(New(), func(context.Context) error { return errors.New("database down") }, nil)
+	h := Handler(NewPoller(Build{}).Registry, func(context.Context) error { return errors.New("database down") }, nil)
 	if code, body := get(t, h, "/healthz"); code != http.StatusOK || body != "ok\n" {
 		t.Fatalf("/healthz: %d %q", code, body)
 	}
@@ -53,7 +53,7 @@ func TestReadyzAnswersOKOrTheReason(t *testing.T) {
 	var logs bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	var failing error
-	h := Handler(New(), func(context.Context) error { return failing }, log)
+	h := Handler(NewPoller(Build{}).Registry, func(context.Context) error { return failing }, log)
 
 	if code, body := get(t, h, "/readyz"); code != http.StatusOK || body != "ok\n" {
 		t.Fatalf("ready: %d %q", code, body)
@@ -80,7 +80,7 @@ func TestReadyzAnswersOKOrTheReason(t *testing.T) {
 
 func TestReadyzWithoutACheckIsReady(t *testing.T) {
 	t.Parallel()
-	if code, _ := get(t, Handler(New(), nil, nil), "/readyz"); code != http.StatusOK {
+	if code, _ := get(t, Handler(NewPoller(Build{}).Registry, nil, nil), "/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz with no check: %d", code)
 	}
 }
@@ -147,10 +147,10 @@ func TestServeStopsGracefully(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := New()
+	reg := NewReconciler(Build{}, Known{})
 	reg.EntriesPosted.Inc()
 	served := make(chan error, 1)
-	go func() { served <- ServeListener(ctx, ln, reg, nil, nil) }()
+	go func() { served <- ServeListener(ctx, ln, reg.Registry, nil, nil) }()
 
 	base := "http://" + ln.Addr().String()
 	for path, want := range map[string]string{"/healthz": "ok\n", "/readyz": "ok\n", "/metrics": "mizan_ledger_entries_posted_total 1"} {
@@ -184,7 +184,7 @@ func TestServeReportsAnAddressItCannotUse(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	err = Serve(testCtx(t), ln.Addr().String(), New(), nil, nil)
+	err = Serve(testCtx(t), ln.Addr().String(), NewPoller(Build{}).Registry, nil, nil)
 	if err == nil || !strings.Contains(err.Error(), ln.Addr().String()) {
 		t.Fatalf("got %v, want an error naming the address in use", err)
 	}
@@ -209,7 +209,7 @@ func TestPostgresCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(dead.Close)
-	code, body := get(t, Handler(New(), Ready(PostgresCheck(pool), PostgresCheck(dead)), nil), "/readyz")
+	code, body := get(t, Handler(NewPoller(Build{}).Registry, Ready(PostgresCheck(pool), PostgresCheck(dead)), nil), "/readyz")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "postgres: ") {
 		t.Fatalf("unreachable database: %d %q", code, body)
 	}
@@ -239,7 +239,7 @@ func TestKafkaCheck(t *testing.T) {
 	const password = "kafka-pw-never-shown-42"
 	bad := cfg
 	bad.Security = kafka.Security{SASL: kafka.SASL{Mechanism: kafka.SASLScramSHA256, Username: "mizan", Password: password}}
-	code, body := get(t, Handler(New(), Ready(KafkaCheck(bad)), nil), "/readyz")
+	code, body := get(t, Handler(NewPoller(Build{}).Registry, Ready(KafkaCheck(bad)), nil), "/readyz")
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "not ready: kafka") {
 		t.Fatalf("refused credentials: %d %q", code, body)
 	}

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -51,7 +52,16 @@ type Config struct {
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Metrics receives the poller's metrics. Default: a registry nobody scrapes.
-	Metrics *metrics.Registry
+	Metrics *metrics.Poller
+	// TopicPrefix is the deployment's topic prefix (MIZAN_TOPIC_PREFIX), so that the metrics name each topic
+	// as the brokers know it.
+	TopicPrefix string
+	// ProgressEvery is how often a poll still running (a backfill walking many pages) logs its progress.
+	// Default 10s.
+	ProgressEvery time.Duration
+	// NewTicker makes the ticker that paces the progress reports: it returns the ticks and a function that
+	// stops them. Default: a time.Ticker. Tests pass ticks they send themselves.
+	NewTicker func(d time.Duration) (ticks <-chan time.Time, stop func())
 }
 
 // Poller polls the configured sources.
@@ -99,9 +109,16 @@ func New(cfg Config, providers sources.Registry, srcs config.Sources, pool *pgxp
 		cfg.Now = time.Now
 	}
 	if cfg.Metrics == nil {
-		cfg.Metrics = metrics.New()
+		cfg.Metrics = metrics.NewPoller(metrics.Build{})
 	}
-	pub = countingPublisher{pub, cfg.Metrics}
+	cfg.ProgressEvery = cmp.Or(cfg.ProgressEvery, 10*time.Second)
+	if cfg.NewTicker == nil {
+		cfg.NewTicker = func(d time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTicker(d)
+			return t.C, t.Stop
+		}
+	}
+	pub = countingPublisher{pub, cfg.Metrics, cfg.TopicPrefix}
 	return &Poller{cfg: cfg, providers: providers, sources: srcs, pool: pool, pub: pub, sealer: sealer,
 		slots:   make(chan struct{}, max(1, int(pool.Config().MaxConns)/2)),
 		cursors: pollstate.NewCursors(pool), log: log, opened: map[string]sources.Source{}}, nil
@@ -123,23 +140,36 @@ func (p *Poller) OnceFeed(ctx context.Context, name, feed string) error {
 		}
 		srcs = []config.Source{src}
 	}
-	var errs []error
-	polled := false
+	type job struct {
+		src  config.Source
+		feed string
+	}
+	var jobs []job
 	for _, src := range srcs {
 		for _, f := range p.feedOrder(src) {
-			if feed != "" && f.Name != feed {
-				continue
-			}
-			polled = true
-			if err := p.PollFeed(ctx, src, f.Name); err != nil {
-				errs = append(errs, err)
+			if feed == "" || f.Name == feed {
+				jobs = append(jobs, job{src, f.Name})
+				p.declare(src, f)
 			}
 		}
 	}
-	if !polled {
+	if len(jobs) == 0 {
 		return fmt.Errorf("no source has a feed %q", feed)
 	}
+	var errs []error
+	for _, j := range jobs {
+		if err := p.PollFeed(ctx, j.src, j.feed); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// declare makes the metrics of a feed this process polls exist from the start, at zero.
+func (p *Poller) declare(src config.Source, f sources.Feed) {
+	p.cfg.Metrics.Feed(src.Name, f.Name)
+	p.cfg.Metrics.Topic(p.cfg.TopicPrefix + f.Topic)
+	p.cfg.Metrics.Topic(p.cfg.TopicPrefix + events.TopicWatermark)
 }
 
 // feedOrder is the source's configured feeds in its provider's order.
@@ -160,6 +190,7 @@ func (p *Poller) Run(ctx context.Context) error {
 	c := cron.New(cron.WithParser(cronParser{}), cron.WithChain(cron.SkipIfStillRunning(cronLogger{p.log})))
 	for _, src := range p.sources.Sources {
 		for _, feed := range p.feedOrder(src) {
+			p.declare(src, feed)
 			if _, err := c.AddFunc(src.Feeds[feed.Name], func() {
 				if err := p.PollFeed(ctx, src, feed.Name); err != nil && ctx.Err() == nil {
 					p.log.Error("poll failed", "source", src.Name, "feed", feed.Name, "err", err)
@@ -196,20 +227,23 @@ func (p *Poller) PollFeed(ctx context.Context, src config.Source, feed string) e
 		return err
 	}
 	defer release()
+	m := p.cfg.Metrics
+	m.InProgress.WithLabelValues(src.Name, feed).Set(1)
+	defer m.InProgress.WithLabelValues(src.Name, feed).Set(0)
 	start := p.cfg.Now()
-	n, err := p.pollFeed(ctx, src, feed, start)
-	outcome := metrics.PollOK
-	if err != nil {
-		outcome = metrics.PollError
-	}
-	p.cfg.Metrics.PollDuration.WithLabelValues(src.Name, feed, outcome).Observe(time.Since(began).Seconds())
-	p.cfg.Metrics.ItemsFetched.WithLabelValues(src.Name, feed).Add(float64(n))
+	prog, err := p.pollFeed(ctx, src, feed, start)
+	took := time.Since(began)
 	log := p.log.With("source", src.Name, "provider", src.Provider, "account", src.Account(), "feed", feed,
-		"items", n, "duration", time.Since(start).Round(time.Millisecond))
+		"items", prog.items, "pages", prog.pages, "duration", took.Round(time.Millisecond))
 	if err != nil {
+		m.PollDuration.WithLabelValues(src.Name, feed, metrics.PollError).Observe(took.Seconds())
+		m.LastPollFailed.WithLabelValues(src.Name, feed).Set(1)
 		log.Error("poll failed", "err", err)
 		return fmt.Errorf("source %s feed %s: %w", src.Name, feed, err)
 	}
+	m.PollDuration.WithLabelValues(src.Name, feed, metrics.PollOK).Observe(took.Seconds())
+	m.LastPollFailed.WithLabelValues(src.Name, feed).Set(0)
+	m.LastSuccess.WithLabelValues(src.Name, feed).Set(float64(p.cfg.Now().UnixMilli()) / 1000)
 	log.Info("poll complete")
 	return nil
 }
@@ -235,37 +269,96 @@ func (p *Poller) source(src config.Source) (sources.Source, error) {
 }
 
 // pollFeed runs the source's poll of feed: for each step, publish its events on the feed's topic, then save
-// its cursor, and only then take the next step; on the last, publish the watermark. It returns how many
-// events it published.
-func (p *Poller) pollFeed(ctx context.Context, src config.Source, feed string, start time.Time) (int, error) {
+// its cursor, and only then take the next step; on the last, publish the watermark. It returns how far it
+// got: the events published, the steps taken.
+func (p *Poller) pollFeed(ctx context.Context, src config.Source, feed string, start time.Time) (*progress, error) {
+	prog := &progress{source: src.Name, feed: feed, start: start, m: p.cfg.Metrics}
 	prov, _ := p.providers.Lookup(src.Provider)
 	f, ok := sources.FindFeed(prov, feed)
 	if !ok {
-		return 0, fmt.Errorf("%s has no feed %q", src.Provider, feed)
+		return prog, fmt.Errorf("%s has no feed %q", src.Provider, feed)
 	}
 	s, err := p.source(src)
 	if err != nil {
-		return 0, err
+		return prog, err
 	}
 	cursor, err := p.cursors.Load(ctx, src.Name, feed)
 	if err != nil {
-		return 0, err
+		return prog, err
 	}
 	req := sources.PollRequest{Feed: feed, Cursor: cursor, Start: start, Cutoff: start.Add(-p.cfg.SettleDelay),
 		RereadWindow: p.cfg.RereadWindow, PageSize: p.cfg.PageSize}
-	n := 0
+	prog.cutoff = req.Cutoff
+	ticks, stop := p.cfg.NewTicker(p.cfg.ProgressEvery)
+	defer stop()
 	for step, stepErr := range s.Poll(ctx, req) {
 		// A step read before shutdown was asked for is finished — published and its cursor saved — so that
 		// the work already fetched is not thrown away; the source stops fetching at once.
 		if err := p.finish(ctx, src, f, step); err != nil {
-			return n, err
+			return prog, err
 		}
-		n += len(step.Events)
+		prog.step(step)
+		select {
+		case now := <-ticks:
+			prog.report(p.log, src, now)
+		default:
+		}
 		if stepErr != nil {
-			return n, stepErr
+			return prog, stepErr
 		}
 	}
-	return n, nil
+	return prog, nil
+}
+
+// progress is how far one poll has come, counted as it goes: a backfill of many pages reports it every
+// ProgressEvery (report) and in the metrics, rather than only in one line at its end.
+type progress struct {
+	source, feed  string
+	start, cutoff time.Time
+	m             *metrics.Poller
+
+	items, pages int
+	reached      time.Time // the provider's time of the last item published
+	// last is the previous report's tick and reached, from which the next estimates the time remaining.
+	lastAt, lastReached time.Time
+}
+
+// step counts a published step.
+func (g *progress) step(step sources.Step) {
+	g.items += len(step.Events)
+	g.pages++
+	g.m.ItemsFetched.WithLabelValues(g.source, g.feed).Add(float64(len(step.Events)))
+	g.m.PagesFetched.WithLabelValues(g.source, g.feed).Inc()
+	// The last fact's own time; a quarantined item's is when it was seen, which says nothing of the position.
+	for i := len(step.Events) - 1; i >= 0; i-- {
+		if ev := step.Events[i]; ev.Type != events.TypeQuarantined && !ev.Time.IsZero() {
+			g.reached = ev.Time
+			g.m.Reached.WithLabelValues(g.source, g.feed).Set(float64(g.reached.UnixMilli()) / 1000)
+			break
+		}
+	}
+}
+
+// report logs how far the poll has come at now: items, pages, rate, the provider time reached and, when the
+// poll moved forward through the provider's time since the previous report, an estimate of the time left to
+// reach the poll's cutoff at that pace. A poll that re-reads or jumps back in time gets no estimate.
+func (g *progress) report(log *slog.Logger, src config.Source, now time.Time) {
+	elapsed := now.Sub(g.start)
+	attrs := []any{"source", g.source, "provider", src.Provider, "account", src.Account(), "feed", g.feed,
+		"items", g.items, "pages", g.pages, "elapsed", elapsed.Round(time.Millisecond)}
+	if elapsed > 0 {
+		attrs = append(attrs, "items_per_second", math.Round(float64(g.items)/elapsed.Seconds()*10)/10)
+	}
+	if !g.reached.IsZero() {
+		attrs = append(attrs, "reached", g.reached.UTC().Format(time.RFC3339))
+		if !g.lastReached.IsZero() && g.reached.After(g.lastReached) && now.After(g.lastAt) && g.cutoff.After(g.reached) {
+			pace := g.reached.Sub(g.lastReached).Seconds() / now.Sub(g.lastAt).Seconds() // provider seconds per second
+			left := time.Duration(g.cutoff.Sub(g.reached).Seconds() / pace * float64(time.Second))
+			attrs = append(attrs, "estimated_remaining", left.Round(time.Second))
+		}
+	}
+	g.lastAt, g.lastReached = now, g.reached
+	log.Info("poll in progress", attrs...)
 }
 
 // finish publishes a step's events, saves its cursor, then publishes its watermark.
@@ -301,17 +394,18 @@ func (p *Poller) finish(ctx context.Context, src config.Source, f sources.Feed, 
 	return nil
 }
 
-// countingPublisher counts what Kafka acknowledged.
+// countingPublisher counts what Kafka acknowledged, by the topic's full name.
 type countingPublisher struct {
 	Publisher
-	m *metrics.Registry
+	m      *metrics.Poller
+	prefix string
 }
 
 func (c countingPublisher) Publish(ctx context.Context, topic string, evs []events.Event) error {
 	if err := c.Publisher.Publish(ctx, topic, evs); err != nil {
 		return err
 	}
-	c.m.EventsPublished.WithLabelValues(topic).Add(float64(len(evs)))
+	c.m.EventsPublished.WithLabelValues(c.prefix + topic).Add(float64(len(evs)))
 	return nil
 }
 

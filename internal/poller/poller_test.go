@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"go/build"
 	"iter"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
@@ -66,7 +67,8 @@ func (scripted) Configure(sources.Block) (sources.Settings, error) {
 
 type step struct {
 	sources.Step
-	err error
+	err    error
+	before func() // runs just before the step is yielded, while the poll is under way
 }
 
 // script says what a poll yields, given its request.
@@ -91,6 +93,9 @@ type scriptSource struct{ script script }
 func (s scriptSource) Poll(_ context.Context, req sources.PollRequest) iter.Seq2[sources.Step, error] {
 	return func(yield func(sources.Step, error) bool) {
 		for _, st := range s.script(req) {
+			if st.before != nil {
+				st.before()
+			}
 			if !yield(st.Step, st.err) {
 				return
 			}
@@ -145,14 +150,20 @@ type bundle struct {
 
 func setup(t *testing.T, s script, fail func(string, []events.Event) error, opened chan sources.Env) *bundle {
 	t.Helper()
+	return setupWith(t, poller.Config{SettleDelay: -1}, (&sourcetest.LogBuffer{}).Logger(), s, fail, opened)
+}
+
+// setupWith is setup with the poller's configuration and logger.
+func setupWith(t *testing.T, cfg poller.Config, log *slog.Logger, s script, fail func(string, []events.Event) error,
+	opened chan sources.Env) *bundle {
+	t.Helper()
 	pool, _ := pgtest.NewDB(t)
 	pub := &recorder{cursors: pollstate.NewCursors(pool), fail: fail}
 	providers := sources.Registry{"scripted": scripted{feeds: []sources.Feed{{Name: lines, Topic: "test.lines.v1"}}}}
 	src := config.Source{Name: "scripted-acme", Provider: "scripted", Feeds: map[string]string{lines: "@every 1m"},
 		Settings: scriptSettings{account: "acme", script: s, opened: opened}}
-	logs := &sourcetest.LogBuffer{}
-	p, err := poller.New(poller.Config{SettleDelay: -1}, providers, config.Sources{Sources: []config.Source{src}}, pool,
-		pub, "poller-test-key-0123456789", logs.Logger())
+	p, err := poller.New(cfg, providers, config.Sources{Sources: []config.Source{src}}, pool,
+		pub, "poller-test-key-0123456789", log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,7 @@ func TestAGateThatCannotJudgeRetriesTheBatchAndNeverDeadLetters(t *testing.T) {
 		return nil
 	})
 	b.publish(event(t, item("1", 1_000, 0, 1_000)), event(t, item("2", 500, 0, 1_500)), event(t, item("3", 100, 0, 1_600)))
-	reg := metrics.New()
+	reg := metrics.NewReconciler(metrics.Build{}, metrics.Known{})
 	r, c := b.reconciler(reconciler.Config{Trust: gate, Metrics: reg, Workers: 1, RetryMax: 20 * time.Millisecond}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -21,7 +21,7 @@ import (
 type health struct {
 	clock      func() time.Time
 	stallAfter time.Duration
-	metrics    *metrics.Registry
+	metrics    *metrics.Reconciler
 
 	mu           sync.Mutex
 	lastProgress time.Time
@@ -42,7 +42,7 @@ type failure struct {
 	err   error
 }
 
-func newHealth(clock func() time.Time, stallAfter time.Duration, m *metrics.Registry) *health {
+func newHealth(clock func() time.Time, stallAfter time.Duration, m *metrics.Reconciler) *health {
 	// A stalled alert a previous process raised is resolved by this one's first success.
 	return &health{clock: clock, stallAfter: stallAfter, metrics: m, lastProgress: clock(), failing: map[string]failure{},
 		maybeOpen: true}

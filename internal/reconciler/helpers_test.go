@@ -83,7 +83,7 @@ func (b *bundle) reconciler(cfg reconciler.Config, pool *pgxpool.Pool) (*reconci
 		cfg.IdleAfter = 300 * time.Millisecond
 	}
 	if cfg.Metrics == nil {
-		cfg.Metrics = metrics.New()
+		cfg.Metrics = metrics.NewReconciler(metrics.Build{}, metrics.Known{})
 	}
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return t0.Add(time.Hour) }

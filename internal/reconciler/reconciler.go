@@ -87,7 +87,7 @@ type Config struct {
 	// DeliverEvery is how often the Slack dispatcher looks for undelivered alerts while running. Default 2s.
 	DeliverEvery time.Duration
 	// Metrics receives the reconciler's metrics. Default: a registry nobody scrapes.
-	Metrics *metrics.Registry
+	Metrics *metrics.Reconciler
 	// Trust admits each event before it is applied (internal/trust: signature, known source, amounts and
 	// times within bounds); what it refuses is dead-lettered (reason code untrusted), and an event it could
 	// not judge (the database did not answer) fails its batch, which is retried. cmd/reconciler always sets
@@ -126,7 +126,7 @@ func (c Config) withDefaults() Config {
 		c.Clock = time.Now
 	}
 	if c.Metrics == nil {
-		c.Metrics = metrics.New()
+		c.Metrics = metrics.NewReconciler(metrics.Build{}, metrics.Known{})
 	}
 	return c
 }
@@ -346,23 +346,36 @@ func (r *Reconciler) periodic(ctx context.Context) error {
 	return nil
 }
 
-// gauges refreshes the metrics that are states, not counts: consumer lag and open alerts.
+// gauges refreshes the metrics that are states, not counts: consumer lag, open alerts, and the alert state
+// changes Slack has not accepted yet (the dispatcher's outbox, alerts.Dispatcher.Deliver).
 func (r *Reconciler) gauges(ctx context.Context) {
 	r.refreshLag(ctx)
-	rows, err := r.pool.Query(ctx, `SELECT kind, severity, count(*) FROM recon.alerts WHERE resolved_at IS NULL GROUP BY 1, 2`)
+	rows, err := r.pool.Query(ctx, `
+		SELECT kind, severity, count(*) FILTER (WHERE resolved_at IS NULL),
+			count(*) FILTER (WHERE open_sent_at IS NULL OR (resolved_at IS NOT NULL AND resolved_sent_at IS NULL))
+		FROM recon.alerts
+		WHERE resolved_at IS NULL OR resolved_sent_at IS NULL
+		GROUP BY 1, 2`)
 	if err != nil {
 		return
 	}
 	defer rows.Close()
 	var counts []metrics.AlertCount
+	undelivered := 0
 	for rows.Next() {
 		var c metrics.AlertCount
-		var n int64
-		if err := rows.Scan(&c.Kind, &c.Severity, &n); err != nil {
+		var open, unsent int64
+		if err := rows.Scan(&c.Kind, &c.Severity, &open, &unsent); err != nil {
 			return
 		}
-		c.Open = int(n)
-		counts = append(counts, c)
+		undelivered += int(unsent)
+		if open > 0 {
+			c.Open = int(open)
+			counts = append(counts, c)
+		}
 	}
-	r.cfg.Metrics.SetAlertsOpen(counts)
+	if rows.Err() != nil {
+		return
+	}
+	r.cfg.Metrics.SetAlerts(counts, undelivered)
 }

@@ -100,7 +100,7 @@ func TestAnItemIDOver1KBAndANULByteAreDeadLetteredAndTheRestApplies(t *testing.T
 	nul.Channel = "ipg\x00"
 	b.publish(event(t, item("1", 1_000, 0, 1_000)), event(t, long), event(t, item("2", 100, 0, 1_100)), event(t, nul),
 		event(t, item("3", 200, 0, 1_300)))
-	reg := metrics.New()
+	reg := metrics.NewReconciler(metrics.Build{}, metrics.Known{})
 	r, c := b.reconciler(reconciler.Config{Metrics: reg}, nil)
 	if err := untilIdle(t, r); err != nil {
 		t.Fatal(err)

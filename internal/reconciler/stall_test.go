@@ -44,7 +44,7 @@ func TestAnInfrastructureFailureIsRetriedAndItsStallReachesSlack(t *testing.T) {
 	b := setup(t)
 	off := b.injectFault("40001")
 	b.publish(event(t, item("1", 1_000, 0, 1_000)), event(t, item("2", 500, 0, 1_500)))
-	reg := metrics.New()
+	reg := metrics.NewReconciler(metrics.Build{}, metrics.Known{})
 	// StallAfter of a nanosecond: the first failure is a stall, so nothing here waits on the wall clock.
 	r, _ := b.reconciler(reconciler.Config{Metrics: reg, StallAfter: time.Nanosecond, RetryMax: 50 * time.Millisecond,
 		LagEvery: 20 * time.Millisecond, DeliverEvery: 20 * time.Millisecond}, nil)
@@ -141,7 +141,7 @@ func TestADeadLetterTopicThatRefusesNeverHoldsUpConsumption(t *testing.T) {
 	b := setup(t)
 	b.publishRaw("vandar/acme", []byte(`not json`))
 	b.publish(event(t, item("1", 1_000, 0, 1_000)))
-	reg := metrics.New()
+	reg := metrics.NewReconciler(metrics.Build{}, metrics.Known{})
 	failing := &flakyPublisher{Publisher: b.pub}
 	failing.fail.Store(true)
 	r, c := b.reconcilerWith(reconciler.Config{Metrics: reg}, failing)
@@ -154,6 +154,14 @@ func TestADeadLetterTopicThatRefusesNeverHoldsUpConsumption(t *testing.T) {
 	d := b.deadLetters()
 	if len(d) != 1 || d[0].Published || value(t, reg.DeadLetterPublishFailures) < 1 {
 		t.Fatalf("dead letters %+v, publish failures %v", d, value(t, reg.DeadLetterPublishFailures))
+	}
+	// The gauges were last refreshed by the run's final checks, before its alerts went to Slack: the dead
+	// letter's alert open, and not delivered yet.
+	out := scrape(t, reg)
+	for _, want := range []string{`mizan_alerts_open{kind="dead_letter",severity="critical"} 1`, "mizan_alerts_undelivered 1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the scrape lacks %s", want)
+		}
 	}
 	// The next run copies what the last could not.
 	failing.fail.Store(false)
@@ -191,7 +199,7 @@ func (b *bundle) reconcilerWith(cfg reconciler.Config, pub reconciler.Publisher)
 	return reconciler.New(cfg, b.pool, c, pub, b.log), c
 }
 
-func scrape(t *testing.T, reg *metrics.Registry) string {
+func scrape(t *testing.T, reg *metrics.Reconciler) string {
 	t.Helper()
 	rec := httptest.NewRecorder()
 	reg.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
@@ -200,7 +208,7 @@ func scrape(t *testing.T, reg *metrics.Registry) string {
 }
 
 // lagGauge sums the consumer lag gauge over partitions.
-func lagGauge(t *testing.T, reg *metrics.Registry) float64 {
+func lagGauge(t *testing.T, reg *metrics.Reconciler) float64 {
 	t.Helper()
 	var sum float64
 	for _, line := range bytes.Split([]byte(scrape(t, reg)), []byte("\n")) {
@@ -225,7 +233,7 @@ func TestRetriesOutliveSoftStopWhichOnlyBoundsShutdown(t *testing.T) {
 	b := setup(t)
 	off := b.injectFault("57P01") // admin shutdown: a failover
 	b.publish(event(t, item("1", 1_000, 0, 1_000)), event(t, item("2", 500, 0, 1_500)))
-	reg := metrics.New()
+	reg := metrics.NewReconciler(metrics.Build{}, metrics.Known{})
 	// A SoftStop of a nanosecond: had it bounded the retries, every attempt after the first would fail on a
 	// context deadline, whatever the test waits for.
 	r, c := b.reconciler(reconciler.Config{Metrics: reg, SoftStop: time.Nanosecond, RetryMax: 20 * time.Millisecond}, nil)

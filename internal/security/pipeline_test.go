@@ -175,8 +175,8 @@ func runPipeline(t *testing.T) *pipeline {
 		t.Fatal(err)
 	}
 	newPoller := func(key string) *poller.Poller {
-		reg := metrics.New()
-		p.regs = append(p.regs, reg)
+		reg := metrics.NewPoller(metrics.Build{})
+		p.regs = append(p.regs, reg.Registry)
 		if err := trust.Register(ctx, app, sources, "poller"); err != nil {
 			t.Fatal(err)
 		}
@@ -194,8 +194,8 @@ func runPipeline(t *testing.T) *pipeline {
 		}
 	}
 	reconcile := func(webhook string) {
-		reg := metrics.New()
-		p.regs = append(p.regs, reg)
+		reg := metrics.NewReconciler(metrics.Build{}, metrics.Known{})
+		p.regs = append(p.regs, reg.Registry)
 		consumer := kafka.NewConsumer(p.kcfg, "security", events.DataTopics, kafka.ConsumerOptions{
 			MaxWait: 50 * time.Millisecond, SessionTimeout: 6 * time.Second})
 		defer consumer.Close()
