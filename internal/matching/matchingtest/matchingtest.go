@@ -15,6 +15,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/matching"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 )
 
@@ -75,6 +76,24 @@ func Plant(sim *vandartest.Server, slug string) (Planted, error) {
 }
 
 func orderID(factor string) string { return "order-" + factor }
+
+// Alerts lists the matching alerts the planted faults raise in business slug's Vandar account, each as
+// "<kind> <subject>" (recon.alerts.kind and .subject), sorted: exactly these, and no other matching alert,
+// once the unexpected grace has passed. The zero Planted raises none.
+func (p Planted) Alerts(slug string) []string {
+	if p == (Planted{}) {
+		return nil
+	}
+	order := func(id string) string { return events.ProviderVandar + "/" + slug + "/expectation/" + id }
+	out := []string{
+		matching.AlertAmountMismatch + " " + order(p.Mismatch),
+		matching.AlertPaidTwice + " " + order(p.PaidTwice),
+		matching.AlertUnexpected + " " + events.ProviderVandar + "/" + slug + "/item/" + p.Unexpected,
+		matching.AlertUnpaid + " " + order(p.Unpaid),
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Deadlines the business gives itself: an order is paid within a day, a payout or refund leaves within an
 // hour of its request (the statement shows a settlement as soon as it is requested).
