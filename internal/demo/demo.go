@@ -26,6 +26,7 @@ import (
 	"github.com/mizanhq/mizan/internal/devstack"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/matching"
 	"github.com/mizanhq/mizan/internal/matching/matchingtest"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 	"github.com/mizanhq/mizan/internal/sources/yabandpay/yabandpaytest"
@@ -237,7 +238,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		"YABANDPAY_SECRET_KEY="+ykey,
 		// Payouts that fail are expected back within a day in the simulated Paya cycles.
 		"MIZAN_SETTLEMENT_GRACE=24h",
-		"MIZAN_MATCHING_FILE="+matchingOnce,
+		matching.FileEnv+"="+matchingOnce,
 	)
 	for b, pair := range tokens {
 		up := strings.ToUpper(b)
@@ -299,8 +300,12 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	procs := []*exec.Cmd{}
 	// From now on a new order is published within seconds of the simulator's clock reaching it, while the
 	// poller reads the statement every minute: a line may now arrive before its record (matchingFileLive).
-	go shop.keepPublishing(ctx, func(err error) { log.Warn("publish the businesses' records", "err", err) })
-	env = append(env, "MIZAN_MATCHING_FILE="+matchingLive)
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		shop.keepPublishing(ctx, func(err error) { log.Warn("publish the businesses' records", "err", err) })
+	}()
+	env = append(env, matching.FileEnv+"="+matchingLive)
 	if *httpPort != 0 {
 		fmt.Fprintf(stdout, "  curl -s 127.0.0.1:%d/metrics | grep ^mizan_   # the poller's metrics; the reconciler's on :%d\n",
 			*httpPort, *httpPort+1)
@@ -320,6 +325,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		procs = append(procs, cmd)
 	}
 	<-ctx.Done()
+	<-published // before the deferred shop.Close
 	for _, p := range procs {
 		_ = p.Wait()
 	}
