@@ -153,8 +153,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		tokens[b] = [2]string{access, refresh}
 		fmt.Fprintf(stdout, "  %s: business %s, %d items over %d days\n", simURL, b, len(sim.Items(b)), *days)
 	}
-	for _, p := range planted.describe() {
-		fmt.Fprintf(stdout, "  planted in globex: %s\n", p)
+	for _, f := range planted.faults(nil) {
+		fmt.Fprintf(stdout, "  planted in %s\n", f.what)
 	}
 
 	step(stdout, "Bank statements (one camt.053, one CSV)")

@@ -8,8 +8,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shopspring/decimal"
+
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/matching"
 	"github.com/mizanhq/mizan/internal/matching/matchingtest"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 )
@@ -164,19 +167,59 @@ func plant(sim *vandartest.Server, business string) (plantings, error) {
 	return p, sim.DriftBalance(business, p.drift)
 }
 
-// describe says what was planted, one line each.
-func (p plantings) describe() []string {
+// fault is one planted discrepancy: what it is, and how to know the alert it must raise.
+type fault struct {
+	what   string
+	raised func(alert) bool
+}
+
+// faults lists what was planted in the business, each with the alert it must raise, and the payout left out
+// of each bank statement.
+func (p plantings) faults(banks []bankDrop) []fault {
 	r := p.records
-	return []string{
-		fmt.Sprintf("item %d (%s IRT in by a payment form, fee %s) left out of the statement",
-			p.hidden.ID, group(p.hidden.Amount), group(p.hidden.Wage)),
-		fmt.Sprintf("item %d's fee of %s IRT applied to the wallet with the wrong sign", p.misSigned.ID, group(p.misSigned.Wage)),
-		fmt.Sprintf("the balance endpoint reports %s IRT more than the wallet holds", group(p.drift)),
-		fmt.Sprintf("the shop's order %s was never paid", r.Unpaid),
-		fmt.Sprintf("the shop's order %s says 10,000 IRT more than its customer paid", r.Mismatch),
-		fmt.Sprintf("the shop's order %s was paid twice (the second payment is item %s)", r.PaidTwice, r.Duplicate),
-		fmt.Sprintf("gateway payment item %s has no order in the shop's records", r.Unexpected),
+	wallet := "vandar/" + p.business + "/wallet/IRT"
+	order := func(id string) string { return "vandar/" + p.business + "/expectation/" + id }
+	raises := func(kind, subject string) func(alert) bool {
+		return func(a alert) bool { return a.kind == kind && a.subject == subject }
 	}
+	// The gap a hidden item leaves in the running balance is what it moved the wallet by; a mis-signed fee
+	// breaks it at the item itself; the balance alert names the part of its difference no other alert explains.
+	gap, misSigned, drift := decimal.NewFromInt(p.hidden.Amount-p.hidden.Wage), fmt.Sprint(p.misSigned.ID), decimal.NewFromInt(p.drift)
+	out := []fault{
+		{fmt.Sprintf("item %d (%s IRT in by a payment form, fee %s) left out of the statement",
+			p.hidden.ID, group(p.hidden.Amount), group(p.hidden.Wage)),
+			func(a alert) bool {
+				return a.kind == "running_balance" && a.subject == wallet && detail(a, "difference").Equal(gap)
+			}},
+		{fmt.Sprintf("item %d's fee of %s IRT applied to the wallet with the wrong sign", p.misSigned.ID, group(p.misSigned.Wage)),
+			func(a alert) bool {
+				return a.kind == "running_balance" && a.subject == wallet && a.details["item_id"] == misSigned
+			}},
+		{fmt.Sprintf("the balance endpoint reports %s IRT more than the wallet holds", group(p.drift)),
+			func(a alert) bool {
+				return a.kind == "balance" && a.subject == wallet &&
+					detail(a, "difference").Sub(detail(a, "explained_by_open_alerts")).Equal(drift)
+			}},
+		{fmt.Sprintf("the shop's order %s was never paid", r.Unpaid), raises(matching.AlertUnpaid, order(r.Unpaid))},
+		{fmt.Sprintf("the shop's order %s says 10,000 IRT more than its customer paid", r.Mismatch),
+			raises(matching.AlertAmountMismatch, order(r.Mismatch))},
+		{fmt.Sprintf("the shop's order %s was paid twice (the second payment is item %s)", r.PaidTwice, r.Duplicate),
+			raises(matching.AlertPaidTwice, order(r.PaidTwice))},
+		{fmt.Sprintf("gateway payment item %s has no order in the shop's records", r.Unexpected),
+			raises(matching.AlertUnexpected, "vandar/"+p.business+"/item/"+r.Unexpected)},
+	}
+	for i := range out {
+		out[i].what = p.business + ": " + out[i].what
+	}
+	for _, bk := range banks {
+		if bk.missing == "" {
+			continue
+		}
+		track := bk.missing
+		out = append(out, fault{fmt.Sprintf("%s: a payout (track %s) Vandar paid never credited on the bank statement", bk.business, track),
+			func(a alert) bool { return a.kind == "bank_credit_missing" && strings.Contains(a.text, track) }})
+	}
+	return out
 }
 
 // recordsOf lists the businesses in order, each with what publish counted.

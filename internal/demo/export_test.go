@@ -8,5 +8,3 @@ const (
 	LegendDifference = legendDifference
 	LegendSigns      = legendSigns
 )
-
-var Money = money

@@ -247,7 +247,7 @@ func records(ctx context.Context, w io.Writer, conn *pgx.Conn, sim *vandartest.S
 		fmt.Fprintf(w, "  %s: %s records (%s orders, %s payout requests, %s refunds)\n", b, group(total), group(orders),
 			group(payoutReqs), group(refunds))
 		fmt.Fprintf(w, "    %s matched by a statement line, %s cancelled (the payment or payout failed), %s not due yet,"+
-			" %s wrong;\n    %s carrying a reference no record explains\n",
+			" %s wrong;\n    %s with a reference that no record explains\n",
 			group(matched), group(cancelled), group(notDue), group(wrong), plural(unexplained, "statement line", "statement lines"))
 	}
 	return nil
@@ -269,62 +269,14 @@ func readAlerts(ctx context.Context, conn *pgx.Conn) ([]alert, error) {
 // none and the ids of the alerts it paired.
 func plantedAlerts(w io.Writer, p plantings, banks []bankDrop, alerts []alert) ([]string, map[int64]bool) {
 	section(w, headingPlanted)
-	r := p.records
-	wallet := "vandar/" + p.business + "/wallet/IRT"
-	order := func(id string) string { return "vandar/" + p.business + "/expectation/" + id }
-	type plant struct {
-		what  string
-		match func(alert) bool
-	}
-	plants := []plant{}
-	for i, what := range p.describe() {
-		var f func(alert) bool
-		switch i {
-		case 0: // the gap the hidden item leaves in the running balance: what it moved the wallet by
-			gap := decimal.NewFromInt(p.hidden.Amount - p.hidden.Wage)
-			f = func(a alert) bool {
-				return a.kind == "running_balance" && a.subject == wallet && detail(a, "difference").Equal(gap)
-			}
-		case 1:
-			id := fmt.Sprint(p.misSigned.ID)
-			f = func(a alert) bool {
-				return a.kind == "running_balance" && a.subject == wallet && a.details["item_id"] == id
-			}
-		case 2: // the balance alert's part no other open alert explains
-			drift := decimal.NewFromInt(p.drift)
-			f = func(a alert) bool {
-				return a.kind == "balance" && a.subject == wallet &&
-					detail(a, "difference").Sub(detail(a, "explained_by_open_alerts")).Equal(drift)
-			}
-		case 3:
-			f = func(a alert) bool { return a.kind == matching.AlertUnpaid && a.subject == order(r.Unpaid) }
-		case 4:
-			f = func(a alert) bool { return a.kind == matching.AlertAmountMismatch && a.subject == order(r.Mismatch) }
-		case 5:
-			f = func(a alert) bool { return a.kind == matching.AlertPaidTwice && a.subject == order(r.PaidTwice) }
-		case 6:
-			f = func(a alert) bool {
-				return a.kind == matching.AlertUnexpected && a.subject == "vandar/"+p.business+"/item/"+r.Unexpected
-			}
-		}
-		plants = append(plants, plant{p.business + ": " + what, f})
-	}
-	for _, bk := range banks {
-		if bk.missing == "" {
-			continue
-		}
-		track := bk.missing
-		plants = append(plants, plant{fmt.Sprintf("%s: a payout (track %s) paid by Vandar never credited on the bank statement", bk.business, track),
-			func(a alert) bool { return a.kind == "bank_credit_missing" && strings.Contains(a.text, track) }})
-	}
 	var missing []string
 	paired := map[int64]bool{}
-	for _, pl := range plants {
-		fmt.Fprintf(w, "  - %s\n", pl.what)
-		i := slices.IndexFunc(alerts, func(a alert) bool { return a.open && !paired[a.id] && pl.match(a) })
+	for _, f := range p.faults(banks) {
+		fmt.Fprintf(w, "  - %s\n", f.what)
+		i := slices.IndexFunc(alerts, func(a alert) bool { return a.open && !paired[a.id] && f.raised(a) })
 		if i < 0 {
 			fmt.Fprintln(w, "      NO ALERT")
-			missing = append(missing, pl.what)
+			missing = append(missing, f.what)
 			continue
 		}
 		fmt.Fprintf(w, "      → %s\n", describeAlert(alerts[i]))
