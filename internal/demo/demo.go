@@ -46,7 +46,8 @@ const usage = `usage:
       --dir DIR                where the broker's data, the sources file and a PostgreSQL it starts live (.run)
       --database NAME          the demo's database (mizan_demo), dropped and recreated at every start; only a
                                database the demo created and marked is ever dropped
-      --days N                 days of simulated history (30)
+      --days N                 days of simulated history (30; 5 or more: the faults planted in globex need
+                               payments older than two days)
       --per-day N              about how many statement items a day (40)
       --kafka-port P           the broker's port (0: any free port; --keep-running: 19092)
       --http-port P            --keep-running: the poller's /metrics port, the reconciler's is P+1 (9101; 0: none)

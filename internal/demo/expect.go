@@ -140,7 +140,7 @@ func plant(sim *vandartest.Server, business string) (plantings, error) {
 	var err error
 	// First, as matchingtest.Plant requires: it adds an item to the history.
 	if p.records, err = matchingtest.Plant(sim, business); err != nil {
-		return p, err
+		return p, fmt.Errorf("%w: give it more days (--days)", err)
 	}
 	items := sim.Items(business)
 	for _, it := range items[len(items)/3:] {
