@@ -5,7 +5,9 @@
 //	simulator --addr 127.0.0.1:8081 --business acme,other --seed 1 --days 30 --per-day 40
 //
 // It prints the base URL and, per business, the initial token pair as VANDAR_<SLUG>_ACCESS_TOKEN and
-// VANDAR_<SLUG>_REFRESH_TOKEN lines, the names mizan's sources file uses by convention.
+// VANDAR_<SLUG>_REFRESH_TOKEN lines, the names mizan's sources file uses by convention. With --expectations
+// FILE it also writes the businesses' own records (orders, payout requests, refunds) for `reconciler expect
+// import`, and --matching-faults plants the four faults matching must catch in them (docs/matching.md).
 package main
 
 import (

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/mizanhq/mizan/internal/cli"
+	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/matching/matchingtest"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 )
 
@@ -42,6 +44,13 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout io.Wr
 		"plant one of each discrepancy per business: a hidden, a duplicated and a fee-mis-signed item, a "+
 			"drifted balance, a settlement stuck pending, a failed settlement whose money never returns and a "+
 			"batch whose totals don't add up at once, and an item's amount changed a minute after start")
+	records := fs.String("expectations", "",
+		"write the businesses' own records — an order per gateway payment, a payout request per settlement, a "+
+			"refund per refund — to this CSV file for `reconciler expect import`, and rewrite it every minute with "+
+			"what happened since")
+	faults := fs.Bool("matching-faults", false,
+		"plant the four faults matching must catch per business: an order never paid, one paid with another "+
+			"amount, one paid twice, and a payment no order expects (needs --expectations to be seen)")
 	if _, ok := cli.HelpWanted(args); ok {
 		cli.PrintFlagsHelp(stdout, "simulator", usage, fs)
 		return nil
@@ -73,7 +82,19 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout io.Wr
 	base := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "# vandar simulator: %d days of history, about %d items a day\n# api_url: %s\n", *days, *perDay, base)
 	var restate []func()
+	planted := map[string]matchingtest.Planted{}
 	for _, slug := range srv.Businesses() {
+		if *faults {
+			// First, as Plant requires: it adds an item to the history.
+			p, err := matchingtest.Plant(srv, slug)
+			if err != nil {
+				return fmt.Errorf("business %s: %w", slug, err)
+			}
+			planted[slug] = p
+			fmt.Fprintf(stdout, "# planted in %s's records: order %s never paid, order %s paid 10000 Toman less than it says, "+
+				"order %s paid twice (again by item %s), payment item %s in no order\n",
+				slug, p.Unpaid, p.Mismatch, p.PaidTwice, p.Duplicate, p.Unexpected)
+		}
 		fmt.Fprintf(stdout, "# business %s: %d items so far, wallet %d Toman\n", slug, len(srv.Items(slug)), srv.Wallet(slug))
 		if *plant {
 			later, err := plantDiscrepancies(srv, slug, *seed, stdout)
@@ -85,6 +106,20 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout io.Wr
 				return fmt.Errorf("business %s: %w", slug, err)
 			}
 		}
+	}
+
+	writeRecords := func() error { return nil }
+	if *records != "" {
+		writeRecords = func() error { return writeExpectations(*records, srv, planted) }
+		if err := writeRecords(); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "# the businesses' records: %s (reconciler expect import %s)\n", *records, *records)
+	}
+	recordsTick := time.NewTicker(time.Minute)
+	defer recordsTick.Stop()
+	// The token pairs last: whoever reads them (a test, a script) finds everything above already done.
+	for _, slug := range srv.Businesses() {
 		access, refresh, expiresIn := srv.IssueTokens(slug)
 		env := "VANDAR_" + envName(slug)
 		fmt.Fprintf(stdout, "# token pair of %s (the access token is valid %d s):\n", slug, expiresIn)
@@ -104,12 +139,42 @@ func run(ctx context.Context, args []string, _ func(string) string, stdout io.Wr
 			for _, f := range restate {
 				f()
 			}
+		case <-recordsTick.C:
+			if err := writeRecords(); err != nil {
+				fmt.Fprintf(stdout, "# could not rewrite the businesses' records: %v\n", err)
+			}
 		case <-ctx.Done():
 			shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			return hs.Shutdown(shutdown)
 		}
 	}
+}
+
+// writeExpectations writes every business's records as of the simulator's now to file, replacing it whole:
+// importing it again is harmless, a record already imported is the same record.
+func writeExpectations(file string, srv *vandartest.Server, planted map[string]matchingtest.Planted) error {
+	var all []events.Expectation
+	for _, slug := range srv.Businesses() {
+		exps, err := matchingtest.Expectations(srv, slug, planted[slug])
+		if err != nil {
+			return err
+		}
+		all = append(all, exps...)
+	}
+	tmp := file + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := matchingtest.WriteCSV(f, all); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, file)
 }
 
 // envName turns a slug into the middle of an environment variable's name: acme-shop → ACME_SHOP.

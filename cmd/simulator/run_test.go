@@ -6,8 +6,13 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/matching"
 )
 
 // start runs the command on a free port and reads what it prints until the token pairs of all businesses
@@ -95,6 +100,44 @@ func TestRunPlantsDiscrepancies(t *testing.T) {
 	// Five in the statement and the balance, three in the payouts: a month has what each knob needs.
 	if planted != 8 {
 		t.Errorf("%d discrepancies announced, want 8: %q", planted, comments)
+	}
+}
+
+// The businesses' records, with the matching faults planted, in the file `reconciler expect import` reads:
+// orders and payout requests, the planted unpaid order among them.
+func TestRunWritesTheBusinessesRecords(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "records.csv")
+	_, _, comments := start(t, 1, "--business", "acme", "--days", "10", "--expectations", file, "--matching-faults")
+	var unpaid string
+	for _, c := range comments {
+		if rest, ok := strings.CutPrefix(c, "# planted in acme's records: order "); ok {
+			unpaid, _, _ = strings.Cut(rest, " ")
+		}
+	}
+	if unpaid == "" {
+		t.Fatalf("no planted records announced: %q", comments)
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	exps, err := matching.ReadCSV(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, x := range exps {
+		kinds[x.Kind]++
+		if x.ExpectationID == unpaid {
+			unpaid = ""
+		}
+	}
+	if unpaid != "" {
+		t.Errorf("no record of the unpaid order %s", unpaid)
+	}
+	if kinds[events.ExpectPayment] == 0 || kinds[events.ExpectPayout] == 0 {
+		t.Errorf("records by kind: %v, want orders and payout requests", kinds)
 	}
 }
 

@@ -6,7 +6,6 @@ package demo
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,7 +17,6 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -28,6 +26,8 @@ import (
 	"github.com/mizanhq/mizan/internal/devstack"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/matching"
+	"github.com/mizanhq/mizan/internal/matching/matchingtest"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 	"github.com/mizanhq/mizan/internal/sources/yabandpay/yabandpaytest"
 )
@@ -46,7 +46,8 @@ const usage = `usage:
       --dir DIR                where the broker's data, the sources file and a PostgreSQL it starts live (.run)
       --database NAME          the demo's database (mizan_demo), dropped and recreated at every start; only a
                                database the demo created and marked is ever dropped
-      --days N                 days of simulated history (30)
+      --days N                 days of simulated history (30; 5 or more: the faults planted in globex need
+                               payments older than two days)
       --per-day N              about how many statement items a day (40)
       --kafka-port P           the broker's port (0: any free port; --keep-running: 19092)
       --http-port P            --keep-running: the poller's /metrics port, the reconciler's is P+1 (9101; 0: none)
@@ -130,7 +131,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintf(stdout, "  listening on %s, data in %s\n", strings.Join(broker.Addrs(), ","), filepath.Join(*dir, "kafka"))
 
 	step(stdout, "Vandar simulator")
-	// acme is a clean business; globex has discrepancies planted, for the checks to catch.
+	// acme is a clean business; globex has discrepancies planted, for the checks and matching to catch.
 	sim, err := vandartest.New(vandartest.Options{Businesses: []vandartest.BusinessOptions{
 		{Slug: "acme", Seed: 1, Days: *days, PerDay: *perDay, OpeningWallet: 12_500_000},
 		{Slug: "globex", Seed: 2, Days: *days, PerDay: *perDay / 2, OpeningWallet: 4_000_000},
@@ -153,8 +154,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		tokens[b] = [2]string{access, refresh}
 		fmt.Fprintf(stdout, "  %s: business %s, %d items over %d days\n", simURL, b, len(sim.Items(b)), *days)
 	}
-	for _, p := range planted {
-		fmt.Fprintf(stdout, "  planted in globex: %s\n", p)
+	for _, f := range planted.faults(nil) {
+		fmt.Fprintf(stdout, "  planted in %s\n", f.what)
 	}
 
 	step(stdout, "Bank statements (one camt.053, one CSV)")
@@ -190,6 +191,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer sink.Close()
 	fmt.Fprintf(stdout, "  %s\n", sink.URL)
 
+	// The businesses' own records, matched with the statements (docs/matching.md).
+	matchingOnce, matchingLive := filepath.Join(*dir, "matching.yaml"), filepath.Join(*dir, "matching-live.yaml")
+	for f, text := range map[string]string{matchingOnce: matchingFile, matchingLive: matchingFileLive} {
+		if err := os.WriteFile(f, []byte(text), 0o600); err != nil {
+			return err
+		}
+	}
 	sources := filepath.Join(*dir, "sources.yaml")
 	var yaml strings.Builder
 	yaml.WriteString("# Written by the demo: the simulator stands in for api.vandar.io.\nsources:\n")
@@ -231,6 +239,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		"YABANDPAY_SECRET_KEY="+ykey,
 		// Payouts that fail are expected back within a day in the simulated Paya cycles.
 		"MIZAN_SETTLEMENT_GRACE=24h",
+		matching.FileEnv+"="+matchingOnce,
 	)
 	for b, pair := range tokens {
 		up := strings.ToUpper(b)
@@ -254,7 +263,18 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err := command(env, "reconciler", "topics", "--partitions", "3", "--replication", "1"); err != nil {
 		return err
 	}
+	// The shops and the payout tool publish what they expect, as the businesses' systems would.
+	shop := newShop(broker.Addrs(), sim, map[string]matchingtest.Planted{planted.business: planted.records})
+	defer shop.Close()
 	start := time.Now()
+	counts, err := shop.publish(ctx)
+	if err != nil {
+		return fmt.Errorf("publish the businesses' records: %w", err)
+	}
+	fmt.Fprintf(stdout, "  the businesses publish their records to %s:\n", events.TopicExpected)
+	for _, line := range recordsOf(counts) {
+		fmt.Fprintf(stdout, "    %s\n", line)
+	}
 	if err := command(env, "poller", "once"); err != nil {
 		return err
 	}
@@ -264,7 +284,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	elapsed := time.Since(start)
 
 	step(stdout, "Result")
-	if err := summary(ctx, stdout, db.AppURL, sim, banks, elapsed); err != nil {
+	if err := summary(ctx, stdout, db.AppURL, sim, planted, banks, elapsed); err != nil {
 		return err
 	}
 	if !*keep {
@@ -279,6 +299,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fmt.Fprintf(stdout, "  %s -c 'select * from ledger.balances'\n", psql)
 	fmt.Fprintf(stdout, "  kcat -b %s -t %s -C -e | head\n", broker.Addrs()[0], events.TopicStatement)
 	procs := []*exec.Cmd{}
+	// From now on a new order is published within seconds of the simulator's clock reaching it, while the
+	// poller reads the statement every minute: a line may now arrive before its record (matchingFileLive).
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		shop.keepPublishing(ctx, func(err error) { log.Warn("publish the businesses' records", "err", err) })
+	}()
+	env = append(env, matching.FileEnv+"="+matchingLive)
 	if *httpPort != 0 {
 		fmt.Fprintf(stdout, "  curl -s 127.0.0.1:%d/metrics | grep ^mizan_   # the poller's metrics; the reconciler's on :%d\n",
 			*httpPort, *httpPort+1)
@@ -298,147 +326,11 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		procs = append(procs, cmd)
 	}
 	<-ctx.Done()
+	<-published // before the deferred shop.Close
 	for _, p := range procs {
 		_ = p.Wait()
 	}
 	return nil
-}
-
-// summary prints what the run did, each wallet in the ledger beside the provider's, and the alerts. It fails
-// when the clean business disagrees with its provider or the planted discrepancies went unnoticed.
-func summary(ctx context.Context, w io.Writer, dbURL string, sim *vandartest.Server, banks []bankDrop, elapsed time.Duration) error {
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(ctx)
-	var statementEvents, entries, postings int
-	err = conn.QueryRow(ctx, `
-		SELECT (SELECT count(*) FROM recon.processed_events WHERE topic LIKE '%statement%'),
-		       (SELECT count(*) FROM ledger.entries),
-		       (SELECT count(*) FROM ledger.postings)`).Scan(&statementEvents, &entries, &postings)
-	if err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "  statement items fetched and applied\t%d\n", statementEvents)
-	fmt.Fprintf(tw, "  ledger entries posted\t%d (%d postings)\n", entries, postings)
-	fmt.Fprintf(tw, "  poll + reconcile took\t%s\n", elapsed.Round(time.Millisecond))
-	tw.Flush()
-
-	fmt.Fprintln(w, "\n  wallet                        ledger (IRT)   provider reports   verdict")
-	agree := map[string]bool{}
-	for _, b := range sim.Businesses() {
-		var ledgerWallet, reported string
-		err := conn.QueryRow(ctx, `
-			SELECT coalesce((SELECT balance::text FROM ledger.balances WHERE account = $1), '0'),
-			       coalesce((SELECT amount::text FROM recon.balance_observations WHERE provider = 'vandar' AND account = $2
-			                 ORDER BY observed_at DESC LIMIT 1), '-')`,
-			"assets:vandar:"+b+":wallet", b).Scan(&ledgerWallet, &reported)
-		if err != nil {
-			return err
-		}
-		agree[b] = ledgerWallet == reported
-		verdict := "AGREE"
-		if !agree[b] {
-			verdict = "DISAGREE"
-		}
-		fmt.Fprintf(w, "  %-28s %14s %18s   %s\n", "assets:vandar:"+b+":wallet", ledgerWallet, reported, verdict)
-	}
-
-	var settlements, paid, batches, snapshots int
-	err = conn.QueryRow(ctx, `
-		SELECT (SELECT count(*) FROM recon.settlements),
-		       (SELECT count(*) FROM ledger.entries WHERE metadata->>'kind' = 'payout_done'),
-		       (SELECT count(DISTINCT subject) FROM recon.check_results WHERE check_name = 'batch'),
-		       (SELECT count(*) FROM recon.balance_observations WHERE provider = 'yabandpay')`).
-		Scan(&settlements, &paid, &batches, &snapshots)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "\n  settlements followed %d (payouts posted to the bank accounts: %d), batches checked %d,"+
-		" YabandPay balance snapshots %d\n", settlements, paid, batches, snapshots)
-
-	rows, err := conn.Query(ctx, `SELECT kind, severity, summary, open_sent_at IS NOT NULL FROM recon.alerts
-		WHERE resolved_at IS NULL ORDER BY id`)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(w, "\n  open alerts (recon.alerts)")
-	alertsSeen := 0
-	for rows.Next() {
-		var kind, severity, text string
-		var sent bool
-		if err := rows.Scan(&kind, &severity, &text, &sent); err != nil {
-			return err
-		}
-		alertsSeen++
-		delivered := "sent to Slack"
-		if !sent {
-			delivered = "NOT sent"
-		}
-		fmt.Fprintf(w, "  - [%s] %s (%s): %s\n", severity, kind, delivered, text)
-	}
-	rows.Close()
-	if alertsSeen == 0 {
-		fmt.Fprintln(w, "  (none)")
-	}
-
-	rows, err = conn.Query(ctx, `SELECT account, type, currency, balance::text FROM ledger.balances ORDER BY account`)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(w, "\n  ledger.balances")
-	tw = tabwriter.NewWriter(w, 2, 4, 2, ' ', tabwriter.AlignRight)
-	for rows.Next() {
-		var acc, typ, cur, bal string
-		if err := rows.Scan(&acc, &typ, &cur, &bal); err != nil {
-			return err
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t\n", acc, typ, cur, bal)
-	}
-	tw.Flush()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if !agree["acme"] {
-		return errors.New("the clean business's ledger does not agree with its provider")
-	}
-	if alertsSeen == 0 {
-		return errors.New("the discrepancies planted in globex raised no alert")
-	}
-	return checkBankAlerts(ctx, conn, banks)
-}
-
-// plant puts a few discrepancies into a business for the checks to catch: a statement item missing, a fee
-// applied with the wrong sign, and a balance that drifts.
-func plant(sim *vandartest.Server, business string) ([]string, error) {
-	var out []string
-	var hidden, missigned bool
-	items := sim.Items(business)
-	for _, it := range items[len(items)/3:] {
-		if it.EffectiveAt.IsZero() || it.Wage == 0 || (it.Kind != vandartest.KindIPG && it.Kind != vandartest.KindForm) {
-			continue
-		}
-		switch {
-		case !hidden:
-			if err := sim.HideItem(business, it.ID); err != nil {
-				return nil, err
-			}
-			hidden = true
-			out = append(out, fmt.Sprintf("item %d (%d IRT in, fee %d) left out of the statement", it.ID, it.Amount, it.Wage))
-		case !missigned:
-			if err := sim.MisSignFee(business, it.ID); err != nil {
-				continue
-			}
-			missigned = true
-			out = append(out, fmt.Sprintf("item %d's fee of %d applied to the wallet with the wrong sign", it.ID, it.Wage))
-		}
-	}
-	if err := sim.DriftBalance(business, 25_000); err != nil {
-		return nil, err
-	}
-	return append(out, "the balance endpoint reports 25000 IRT more than the wallet holds"), nil
 }
 
 // serve serves the simulator on a loopback port.

@@ -10,6 +10,8 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,7 +26,8 @@ import (
 
 // make run, make run again, then make up stopped once it is ready: every start is clean and succeeds,
 // with DATABASE_URL pointing at the tests' server (where the demo makes its own database). The second run
-// is the one that failed before, on token pairs the first run's simulator had rotated.
+// is the one that failed before, on token pairs the first run's simulator had rotated. The first run's
+// summary is read as a finance person reads it (checkSummary).
 func TestRunTwiceThenKeepRunning(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the whole pipeline three times")
@@ -57,6 +60,9 @@ func TestRunTwiceThenKeepRunning(t *testing.T) {
 		}
 		if !strings.Contains(out.String(), "AGREE") || strings.Contains(errOut.String(), "401") {
 			t.Fatalf("run %d:\n%s\nstderr:\n%s", i, out.String(), errOut.String())
+		}
+		if i == 1 {
+			checkSummary(t, out.String())
 		}
 	}
 
@@ -119,6 +125,115 @@ func TestRunTwiceThenKeepRunning(t *testing.T) {
 	if err := conn.QueryRow(t.Context(), `SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = $1`,
 		name).Scan(&comment); err != nil || comment != devstack.DemoMarker {
 		t.Errorf("the demo's database comment %q, %v; want the demo's mark", comment, err)
+	}
+}
+
+// checkSummary reads the summary as the finance person would: a row per wallet, currency and bank account
+// with the provider's figure and the difference, in thousands-separated amounts; what the signs mean; what
+// sits in suspense and why; and each planted discrepancy with its alert — the four matching ones among them.
+func checkSummary(t *testing.T, out string) {
+	t.Helper()
+	_, result, ok := strings.Cut(out, "== Result")
+	if !ok {
+		t.Fatalf("no result:\n%s", out)
+	}
+	lines := strings.Split(result, "\n")
+	block := func(heading string) []string { // the lines under a heading, to the next blank line
+		i := slices.IndexFunc(lines, func(l string) bool { return strings.TrimSpace(l) == heading })
+		if i < 0 {
+			t.Fatalf("no %q in the summary:\n%s", heading, result)
+		}
+		var b []string
+		for _, l := range lines[i+1:] {
+			if strings.TrimSpace(l) == "" {
+				break
+			}
+			b = append(b, l)
+		}
+		return b
+	}
+	amount := regexp.MustCompile(`^-?\d{1,3}(,\d{3})*(\.\d\d)?$`)
+
+	// Ledger against provider: the header names the difference, and every wallet and currency has a row
+	// whose last four columns are ledger, provider, difference and verdict.
+	table := block(demo.HeadingBalances)
+	if len(table) < 2 || !strings.Contains(table[0], "difference") {
+		t.Fatalf("the balances table has no difference column:\n%s", strings.Join(table, "\n"))
+	}
+	rows := map[string][]string{}
+	for _, l := range table[1:] {
+		f := strings.Fields(l)
+		if len(f) < 7 || !strings.HasPrefix(f[0], "assets:") || strings.HasSuffix(f[0], ":") {
+			continue // the legend, or a line explaining a row
+		}
+		rows[f[0]] = f
+		for _, a := range f[len(f)-4 : len(f)-1] {
+			if !amount.MatchString(a) {
+				t.Errorf("row %s: %q is not an amount with thousands separators", f[0], a)
+			}
+		}
+		if v := f[len(f)-1]; v != "AGREE" && v != "DISAGREE" {
+			t.Errorf("row %s: verdict %q", f[0], v)
+		}
+	}
+	for code, cur := range map[string]string{
+		"assets:vandar:acme:wallet": "IRT", "assets:vandar:globex:wallet": "IRT",
+		"assets:yabandpay:036870:wallet:eur": "EUR", "assets:yabandpay:036870:wallet:chf": "CHF",
+	} {
+		f, ok := rows[code]
+		if !ok {
+			t.Errorf("no row for %s in the balances table:\n%s", code, strings.Join(table, "\n"))
+			continue
+		}
+		if f[1] != cur {
+			t.Errorf("row %s: currency %q, want %s", code, f[1], cur)
+		}
+	}
+	if f := rows["assets:vandar:acme:wallet"]; f != nil {
+		if ledger, diff := f[len(f)-4], f[len(f)-2]; !strings.Contains(ledger, ",") || diff != "0" || f[len(f)-1] != "AGREE" {
+			t.Errorf("the clean wallet's row: %v", f)
+		}
+	}
+	if f := rows["assets:vandar:globex:wallet"]; f != nil && (f[len(f)-2] == "0" || f[len(f)-1] != "DISAGREE") {
+		t.Errorf("the wallet with a drift planted: %v", f)
+	}
+	if !slices.Contains(table, "  "+demo.LegendDifference) {
+		t.Error("no line says what the difference's sign means")
+	}
+
+	// Every ledger account, with the signs explained and each suspense balance explained.
+	var suspense []string
+	for _, l := range block(demo.HeadingLedger) {
+		if f := strings.Fields(l); len(f) == 4 && strings.HasSuffix(f[0], ":suspense") && f[3] != "0" {
+			if !amount.MatchString(f[3]) {
+				t.Errorf("suspense balance %q has no thousands separators", f[3])
+			}
+			suspense = append(suspense, f[0]+" "+f[3]+" "+f[2]+": ")
+		}
+	}
+	flat := strings.Join(strings.Fields(result), " ")
+	if !strings.Contains(flat, strings.Join(strings.Fields(demo.LegendSigns), " ")) {
+		t.Error("the summary does not say what the signs mean")
+	}
+	if len(suspense) == 0 {
+		t.Error("no suspense balance in the ledger: the simulated month has corrections")
+	}
+	for _, s := range suspense {
+		if i := strings.Index(flat, s); i < 0 || !strings.Contains(flat[i:min(len(flat), i+700)], "clears them with an adjustment") {
+			t.Errorf("the suspense balance %q is not explained", s)
+		}
+	}
+
+	// Each planted discrepancy with its alert: the four matching ones among them.
+	planted := strings.Join(block(demo.HeadingPlanted), "\n")
+	if strings.Contains(planted, "NO ALERT") {
+		t.Errorf("a planted discrepancy raised no alert:\n%s", planted)
+	}
+	for _, want := range []string{"→ [warning] unpaid", "→ [critical] amount_mismatch", "→ [critical] paid_twice",
+		"→ [warning] unexpected", "→ [critical] running_balance", "→ [critical] balance", "→ [critical] bank_credit_missing"} {
+		if !strings.Contains(planted, want) {
+			t.Errorf("no %q among the planted discrepancies' alerts:\n%s", want, planted)
+		}
 	}
 }
 

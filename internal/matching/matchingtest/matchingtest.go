@@ -6,8 +6,10 @@ package matchingtest
 
 import (
 	"cmp"
+	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/matching"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 )
 
@@ -75,6 +78,24 @@ func Plant(sim *vandartest.Server, slug string) (Planted, error) {
 }
 
 func orderID(factor string) string { return "order-" + factor }
+
+// Alerts lists the matching alerts the planted faults raise in business slug's Vandar account, each as
+// "<kind> <subject>" (recon.alerts.kind and .subject), sorted: exactly these, and no other matching alert,
+// once the unexpected grace has passed. The zero Planted raises none.
+func (p Planted) Alerts(slug string) []string {
+	if p == (Planted{}) {
+		return nil
+	}
+	order := func(id string) string { return events.ProviderVandar + "/" + slug + "/expectation/" + id }
+	out := []string{
+		matching.AlertAmountMismatch + " " + order(p.Mismatch),
+		matching.AlertPaidTwice + " " + order(p.PaidTwice),
+		matching.AlertUnexpected + " " + events.ProviderVandar + "/" + slug + "/item/" + p.Unexpected,
+		matching.AlertUnpaid + " " + order(p.Unpaid),
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Deadlines the business gives itself: an order is paid within a day, a payout or refund leaves within an
 // hour of its request (the statement shows a settlement as soon as it is requested).
@@ -163,4 +184,51 @@ func Events(exps []events.Expectation, at time.Time) ([]events.Event, error) {
 		evs = append(evs, ev)
 	}
 	return evs, nil
+}
+
+// WriteCSV writes expectations as the file `reconciler expect import` reads (matching.CSVColumns, with a
+// header row): for a business, or a simulator, without Kafka.
+func WriteCSV(w io.Writer, exps []events.Expectation) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(matching.CSVColumns); err != nil {
+		return err
+	}
+	for _, x := range exps {
+		row := make([]string, len(matching.CSVColumns))
+		for i, c := range matching.CSVColumns {
+			switch c {
+			case "expectation_id":
+				row[i] = x.ExpectationID
+			case "kind":
+				row[i] = x.Kind
+			case "provider":
+				row[i] = x.Provider
+			case "account":
+				row[i] = x.Account
+			case matching.RefFactorNumber:
+				row[i] = x.Reference.FactorNumber
+			case matching.RefTrackID:
+				row[i] = x.Reference.TrackID
+			case matching.RefPaymentNumber:
+				row[i] = x.Reference.PaymentNumber
+			case matching.RefPaymentItemID:
+				row[i] = x.Reference.PaymentItemID
+			case "amount":
+				row[i] = x.Amount.String()
+			case "currency":
+				row[i] = x.Currency
+			case "expected_by":
+				row[i] = x.ExpectedBy.UTC().Format(time.RFC3339Nano)
+			case "status":
+				row[i] = x.Status
+			default:
+				return fmt.Errorf("matchingtest: no value for the column %q", c)
+			}
+		}
+		if err := cw.Write(row); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
 }
