@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -39,11 +40,14 @@ type ReconcileOptions struct {
 	CPUProfile string
 	// Explain, if set, has auto_explain report every statement of the run to it.
 	Explain *Explainer
+	// Workers, if set, is the reconciler's apply workers (MIZAN_APPLY_WORKERS); else as the environment says.
+	Workers int
 	Log     *slog.Logger
 }
 
 // ReconcileResult is what one `reconciler run --until-idle` did and where its time went.
 type ReconcileResult struct {
+	Workers           int // apply workers, each with its connection
 	Messages, Batches int
 	// Startup is from the start of Run to the first batch in hand: joining the group and the first fetch.
 	Startup time.Duration
@@ -117,6 +121,10 @@ func Reconcile(ctx context.Context, o ReconcileOptions) (ReconcileResult, error)
 	if err != nil {
 		return res, err
 	}
+	if o.Workers > 0 {
+		rcfg.Workers = o.Workers
+	}
+	res.Workers = cmp.Or(rcfg.Workers, reconciler.DefaultWorkers())
 	r := reconciler.New(rcfg, pool, tc, dlq, o.Log)
 
 	if o.CPUProfile != "" {
