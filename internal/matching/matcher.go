@@ -191,12 +191,57 @@ func (m *Matcher) record(ctx context.Context, tx pgx.Tx, exps []Stated, items []
 			}
 		}
 	}
+	seedLines, err := withExpectations(ctx, tx, seedLines)
+	if err != nil {
+		return nil, 0, err
+	}
 	due, err := m.dueExpectations(ctx, tx, moved)
 	if err != nil {
 		return nil, 0, err
 	}
 	results, err := m.recompute(ctx, tx, append(seedExps, due...), seedLines, now)
 	return results, len(seedExps), err
+}
+
+// withExpectations keeps the lines of accounts that have expectations. A line of an account without any has
+// nothing to be matched with: its group is itself and other lines, whose verdict is "unexplained", as
+// stored, so recomputing it would write nothing and cost a gather (the lookups by reference and of matches).
+// A business that publishes no expectations thus pays only for recording its lines. The line is recorded
+// all the same, and the first expectation that names it finds it by its references (an expectation's
+// recompute gathers the lines): matching still works whichever side arrives first. The check runs under
+// the account's matching lock, after this batch's expectations are recorded, so an expectation recorded
+// concurrently is either seen here or, committed after, sees this line.
+func withExpectations(ctx context.Context, tx pgx.Tx, lines []lineKey) ([]lineKey, error) {
+	if len(lines) == 0 {
+		return nil, nil
+	}
+	var p, a []string
+	seen := map[account]bool{}
+	for _, l := range lines {
+		if x := (account{l.provider, l.account}); !seen[x] {
+			seen[x] = true
+			p, a = append(p, x.provider), append(a, x.account)
+		}
+	}
+	rows, err := tx.Query(ctx, query("accounts_matched"), p, a)
+	if err != nil {
+		return nil, fmt.Errorf("find accounts with expectations: %w", err)
+	}
+	with, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (account, error) {
+		var x account
+		return x, r.Scan(&x.provider, &x.account)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("find accounts with expectations: %w", err)
+	}
+	if len(with) == len(seen) {
+		return lines, nil
+	}
+	keep := map[account]bool{}
+	for _, x := range with {
+		keep[x] = true
+	}
+	return slices.DeleteFunc(lines, func(l lineKey) bool { return !keep[account{l.provider, l.account}] }), nil
 }
 
 // dueExpectations are the open expectations of accts whose deadline plus grace their statement has passed
