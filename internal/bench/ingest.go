@@ -62,6 +62,8 @@ type ReconcileResult struct {
 	DeadLetters  int
 	AlertsOpened int
 	CPU          CPUSplit
+	// Waits is what the database's backends were doing, sampled through the run.
+	Waits WaitShares
 	// Statements are the SQL statements of the run, as the client timed them (Tracer).
 	Statements []StatementStat
 	// Functions are the ledger's trigger functions as PostgreSQL timed them (pg_stat_user_functions), when
@@ -137,8 +139,10 @@ func Reconcile(ctx context.Context, o ReconcileOptions) (ReconcileResult, error)
 			return res, err
 		}
 	}
+	waits := StartWaits(ctx, o.DB.admin, o.DB.Name, 25*time.Millisecond)
 	start := time.Now()
 	err = r.Run(ctx, true)
+	res.Waits = waits.Stop()
 	if o.CPUProfile != "" {
 		pprof.StopCPUProfile()
 	}

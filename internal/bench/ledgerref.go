@@ -125,6 +125,7 @@ type LedgerRefResult struct {
 	Replay            bool // every entry was already there: the pass inserted nothing
 	Elapsed           time.Duration
 	CPU               CPUSplit
+	Waits             WaitShares
 }
 
 // Rate is entries per second.
@@ -271,6 +272,7 @@ func (r *LedgerRef) Pass(ctx context.Context, items []events.StatementItem, conn
 	}
 	r.db.Checkpoint(ctx)
 	meter := StartCPU(ctx, r.db.admin, r.db.Name, brokerPid)
+	waits := StartWaits(ctx, r.db.admin, r.db.Name, 25*time.Millisecond)
 	start := time.Now()
 	g, gctx := errgroup.WithContext(ctx)
 	for k, c := range held {
@@ -294,6 +296,7 @@ func (r *LedgerRef) Pass(ctx context.Context, items []events.StatementItem, conn
 	}
 	err = g.Wait()
 	res.Elapsed = time.Since(start)
+	res.Waits = waits.Stop()
 	res.CPU = meter.Stop(ctx)
 	if err != nil {
 		return res, err

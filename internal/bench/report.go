@@ -237,8 +237,12 @@ func (r *Report) printDetails(w io.Writer) {
 	}
 	if lr := r.LedgerRef; lr.Entries > 0 {
 		section("independent reference (schema benchref, internal/bench/ledgerref.go)")
-		for _, x := range []LedgerRefResult{r.LedgerRefOne, r.LedgerRef, r.LedgerRefReplay} {
-			if x.Entries == 0 || (x == r.LedgerRefOne && x.Conns == lr.Conns && !x.Replay && x.Elapsed == lr.Elapsed) {
+		runs := []LedgerRefResult{r.LedgerRef, r.LedgerRefReplay}
+		if r.LedgerRefOne.Conns != lr.Conns {
+			runs = append([]LedgerRefResult{r.LedgerRefOne}, runs...)
+		}
+		for _, x := range runs {
+			if x.Entries == 0 {
 				continue
 			}
 			what := "ingest"
@@ -247,12 +251,14 @@ func (r *Report) printDetails(w io.Writer) {
 			}
 			fmt.Fprintf(w, "%s: %s entries, %s postings, %d connection(s), %s a statement, in %s: %s entries/s; %s\n", what,
 				n(x.Entries), n(x.Postings), x.Conns, n(x.Batch), x.Elapsed.Round(time.Millisecond), n(int(x.Rate())), x.CPU)
+			fmt.Fprintf(w, "    its backends (pg_stat_activity every 25 ms): %s\n", x.Waits)
 		}
 	}
 	if one := r.IngestOne; one.Messages > 0 && r.Ingest.Workers > 1 {
 		section("reconciler ingest, 1 worker")
 		fmt.Fprintf(w, "%s messages in %d batches in %s: %s events/s; apply %s a batch; CPU: %s\n", n(one.Messages), one.Batches,
 			one.Elapsed.Round(time.Millisecond), n(int(one.Rate())), ms(one.Apply/time.Duration(max(one.Batches, 1))), one.CPU)
+		fmt.Fprintf(w, "its backends (pg_stat_activity every 25 ms): %s\n", one.Waits)
 	}
 	for _, x := range []struct {
 		name string
@@ -279,6 +285,7 @@ func (r *Report) printDetails(w io.Writer) {
 			fmt.Fprintf(w, "apply per batch through the run, by tenths (ms): %s\n", strings.Join(parts, " "))
 		}
 		fmt.Fprintf(w, "CPU: %s\n", in.CPU)
+		fmt.Fprintf(w, "its backends (pg_stat_activity every 25 ms): %s\n", in.Waits)
 		fmt.Fprintf(w, "\nSQL as the reconciler's pool timed it (client side: round trip, server, reading the result):\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "calls\ttotal\tper call\tof apply\t\tstatement")
