@@ -209,6 +209,10 @@ func (r *Report) Print(w io.Writer) {
 		fmt.Fprintf(tw, "7\tmatching: %s statement items applied beside %s open expectations (%s/tx), matching on vs off\t%s vs %s items/s (%.2f×), %s matched\t\t%s\n",
 			n(m.Items), n(m.Expectations), n(m.Batch), n(int(m.RateOn())), n(int(m.RateOff())), m.RateOn()/m.RateOff(),
 			n(m.Matched), strings.TrimPrefix(noise(m.CPUOn, m.CPUOff), " — "))
+		if m.None > 0 {
+			fmt.Fprintf(tw, "\tmatching: the same items, matching on, no expectation at all (a business that publishes none) vs off\t%s vs %s items/s (%.2f×)\t\t%s\n",
+				n(int(m.RateNone())), n(int(m.RateOff())), m.RateNone()/m.RateOff(), strings.TrimPrefix(noise(m.CPUNone, m.CPUOff), " — "))
+		}
 	}
 	tw.Flush()
 	for _, phase := range slices.Sorted(maps.Keys(r.Errors)) {
