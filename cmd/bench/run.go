@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/mizanhq/mizan/internal/bench"
 	"github.com/mizanhq/mizan/internal/cli"
+	"github.com/mizanhq/mizan/internal/reconciler"
 )
 
 const usage = `usage:
@@ -52,6 +54,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	strict := fs.Bool("strict", false, "exit non-zero when a target is short, not only when a phase fails")
 	matchExps := fs.Int("match-expectations", 1_000_000, "open expectations in the table of the matching phase")
 	matchItems := fs.Int("match-items", 200_000, "statement items the matching phase applies with matching on and off")
+	workers := fs.Int("workers", 0, "the reconciler's apply workers in the ingest and replay, and the independent reference's "+
+		"connections beside them (default: MIZAN_APPLY_WORKERS, else the reconciler's default, GOMAXPROCS and at least 2); "+
+		"the ingest is also measured with one worker")
 	skip := fs.String("skip", "", "comma-separated phases not to run: reference, ingest, poller, rss, balance, matching")
 	if _, ok := cli.HelpWanted(args); ok {
 		cli.PrintFlagsHelp(stdout, "bench", usage, fs)
@@ -113,12 +118,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			"and --explain-events not negative")
 	}
 
+	if *workers == 0 {
+		rcfg, err := reconciler.ReadEnv(reconciler.Config{}, getenv)
+		if err != nil {
+			return err
+		}
+		*workers = cmp.Or(rcfg.Workers, reconciler.DefaultWorkers())
+	}
+	if *workers < 1 {
+		return errors.New("--workers must be positive")
+	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	rep, err := bench.Run(ctx, bench.Config{
 		AdminURL: bench.AdminURL(getenv), Events: *events, Businesses: *businesses, Batch: *batch, ReferenceConns: *refConns,
 		Backfill: *backfill, RSSItems: *rssItems, RSSSources: *rssSources, History: lengths, BalanceCalls: *calls, ExplainEvents: *explainEvents,
 		PollerBin: *pollerBin, OutDir: *out, Partitions: *partitions, Skip: skipped, Progress: stderr, Log: log,
-		MatchExpectations: *matchExps, MatchItems: *matchItems,
+		MatchExpectations: *matchExps, Workers: *workers, MatchItems: *matchItems,
 	})
 	if rep != nil {
 		rep.Print(stdout)

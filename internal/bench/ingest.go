@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -39,11 +40,14 @@ type ReconcileOptions struct {
 	CPUProfile string
 	// Explain, if set, has auto_explain report every statement of the run to it.
 	Explain *Explainer
+	// Workers, if set, is the reconciler's apply workers (MIZAN_APPLY_WORKERS); else as the environment says.
+	Workers int
 	Log     *slog.Logger
 }
 
 // ReconcileResult is what one `reconciler run --until-idle` did and where its time went.
 type ReconcileResult struct {
+	Workers           int // apply workers, each with its connection
 	Messages, Batches int
 	// Startup is from the start of Run to the first batch in hand: joining the group and the first fetch.
 	Startup time.Duration
@@ -58,6 +62,8 @@ type ReconcileResult struct {
 	DeadLetters  int
 	AlertsOpened int
 	CPU          CPUSplit
+	// Waits is what the database's backends were doing, sampled through the run.
+	Waits WaitShares
 	// Statements are the SQL statements of the run, as the client timed them (Tracer).
 	Statements []StatementStat
 	// Functions are the ledger's trigger functions as PostgreSQL timed them (pg_stat_user_functions), when
@@ -117,6 +123,10 @@ func Reconcile(ctx context.Context, o ReconcileOptions) (ReconcileResult, error)
 	if err != nil {
 		return res, err
 	}
+	if o.Workers > 0 {
+		rcfg.Workers = o.Workers
+	}
+	res.Workers = cmp.Or(rcfg.Workers, reconciler.DefaultWorkers())
 	r := reconciler.New(rcfg, pool, tc, dlq, o.Log)
 
 	if o.CPUProfile != "" {
@@ -129,8 +139,10 @@ func Reconcile(ctx context.Context, o ReconcileOptions) (ReconcileResult, error)
 			return res, err
 		}
 	}
+	waits := StartWaits(ctx, o.DB.admin, o.DB.Name, 25*time.Millisecond)
 	start := time.Now()
 	err = r.Run(ctx, true)
+	res.Waits = waits.Stop()
 	if o.CPUProfile != "" {
 		pprof.StopCPUProfile()
 	}

@@ -23,7 +23,13 @@ type MatchingResult struct {
 	On, Off                    time.Duration
 	Matched                    int // expectations matched by the run with matching on
 	CPUOn, CPUOff              CPUSplit
+	// None is the run with matching on and no expectation at all: a business that publishes none.
+	None    time.Duration
+	CPUNone CPUSplit
 }
+
+// RateNone is items/s with matching on and no expectations.
+func (m MatchingResult) RateNone() float64 { return float64(m.Items) / m.None.Seconds() }
 
 // RateOn is items/s with matching on.
 func (m MatchingResult) RateOn() float64 { return float64(m.Items) / m.On.Seconds() }
@@ -50,20 +56,28 @@ type MatchingOptions struct {
 func Matching(ctx context.Context, o MatchingOptions) (MatchingResult, error) {
 	r := MatchingResult{Expectations: o.Expectations, Items: o.Items, Batch: o.Batch}
 	items := matchingItems(o.Items, o.Expectations)
-	for _, on := range []bool{false, true} {
-		purpose := map[bool]string{false: "match_off", true: "match_on"}[on]
-		db, err := o.NewDB(purpose)
+	for _, run := range []struct {
+		name   string
+		on     bool
+		seeded int
+	}{{"off", false, o.Expectations}, {"none", true, 0}, {"on", true, o.Expectations}} {
+		db, err := o.NewDB("match_" + run.name)
 		if err != nil {
 			return r, err
 		}
-		took, cpu, matched, err := matchingRun(ctx, db, o, items, on)
+		oo := o
+		oo.Expectations = run.seeded
+		took, cpu, matched, err := matchingRun(ctx, db, oo, items, run.on)
 		o.Drop(db)
 		if err != nil {
-			return r, fmt.Errorf("matching %s: %w", map[bool]string{false: "off", true: "on"}[on], err)
+			return r, fmt.Errorf("matching %s: %w", run.name, err)
 		}
-		if on {
+		switch run.name {
+		case "on":
 			r.On, r.CPUOn, r.Matched = took, cpu, matched
-		} else {
+		case "none":
+			r.None, r.CPUNone = took, cpu
+		default:
 			r.Off, r.CPUOff = took, cpu
 		}
 	}
@@ -103,17 +117,8 @@ func matchingRun(ctx context.Context, db *Database, o MatchingOptions, items []e
 	}
 	defer pool.Close()
 	// The expectations, untimed: order-g pays 1000 + g%1000 by factor number g, due long after the items.
-	if _, err := pool.Exec(ctx, `
-		INSERT INTO recon.expectations (provider, account, expectation_id, kind, reference, factor_number, amount,
-			currency, expected_by, status, origin, first_seen_at, updated_at)
-		SELECT 'vandar', 'acme', 'order-' || g, 'payment', jsonb_build_object('factor_number', g::text), g::text,
-			1000 + g % 1000, 'IRT', '2027-01-01', 'open', 'csv', now(), now()
-		FROM generate_series(1, $1::int) g`, o.Expectations); err != nil {
-		return 0, CPUSplit{}, 0, fmt.Errorf("seed %d expectations: %w", o.Expectations, err)
-	}
-	for _, sql := range []string{`INSERT INTO recon.expectation_kinds VALUES ('vandar', 'acme', 'payment', now())`,
-		`VACUUM ANALYZE recon.expectations`} {
-		if _, err := pool.Exec(ctx, sql); err != nil {
+	if o.Expectations > 0 {
+		if err := seedExpectations(ctx, db, o.Expectations); err != nil {
 			return 0, CPUSplit{}, 0, err
 		}
 	}
@@ -146,4 +151,29 @@ func matchingRun(ctx context.Context, db *Database, o MatchingOptions, items []e
 		return 0, CPUSplit{}, 0, err
 	}
 	return took, split, matched, nil
+}
+
+// seedExpectations puts n open payment expectations of vandar/acme in the table: order-g pays 1000 + g%1000
+// by factor number g, due long after the items.
+func seedExpectations(ctx context.Context, db *Database, n int) error {
+	pool, err := db.Pool(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if _, err := pool.Exec(ctx, `
+		INSERT INTO recon.expectations (provider, account, expectation_id, kind, reference, factor_number, amount,
+			currency, expected_by, status, origin, first_seen_at, updated_at)
+		SELECT 'vandar', 'acme', 'order-' || g, 'payment', jsonb_build_object('factor_number', g::text), g::text,
+			1000 + g % 1000, 'IRT', '2027-01-01', 'open', 'csv', now(), now()
+		FROM generate_series(1, $1::int) g`, n); err != nil {
+		return fmt.Errorf("seed %d expectations: %w", n, err)
+	}
+	for _, sql := range []string{`INSERT INTO recon.expectation_kinds VALUES ('vandar', 'acme', 'payment', now())`,
+		`VACUUM ANALYZE recon.expectations`} {
+		if _, err := pool.Exec(ctx, sql); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -36,6 +36,16 @@ type Database struct {
 
 // CreateDatabase creates a fresh database named after purpose and applies mizan's migrations to it.
 func CreateDatabase(ctx context.Context, admin, purpose string) (*Database, error) {
+	return createDatabase(ctx, admin, purpose, true)
+}
+
+// CreateBareDatabase creates a fresh, empty database named after purpose: no mizan schema, for the
+// independent reference (ledgerref.go), which brings its own.
+func CreateBareDatabase(ctx context.Context, admin, purpose string) (*Database, error) {
+	return createDatabase(ctx, admin, purpose, false)
+}
+
+func createDatabase(ctx context.Context, admin, purpose string, migrate bool) (*Database, error) {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	name := "mizan_bench_" + purpose + "_" + hex.EncodeToString(b)
@@ -50,6 +60,9 @@ func CreateDatabase(ctx context.Context, admin, purpose string) (*Database, erro
 	d := &Database{Name: name, admin: admin}
 	if d.URL, err = pgurl.WithDatabase(admin, name); err != nil {
 		return nil, errors.Join(fmt.Errorf("the admin database URL: %w", err), d.Drop())
+	}
+	if !migrate {
+		return d, nil
 	}
 	cfg, err := pgx.ParseConfig(d.URL)
 	if err != nil {

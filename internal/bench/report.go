@@ -10,10 +10,13 @@ import (
 	"time"
 )
 
-// Targets (issue 7).
+// Targets (issues 7 and 20).
 const (
-	TargetIngest    = 0.5  // × reference
-	TargetReplay    = 1.0  // × reference
+	TargetIngest    = 0.5  // × reference (mizan's schema, one connection)
+	TargetReplay    = 1.0  // × reference (mizan's schema, one connection)
+	TargetIngestRef = 0.8  // × the independent reference at as many connections as the reconciler has workers
+	TargetScaling   = 2.5  // × the reconciler's ingest with one worker, same run
+	TargetReplayRef = 0.5  // × the independent reference's replay at as many connections
 	TargetBackfill  = 0.9  // × CeilingItemsPerSecond, with no 429
 	TargetRSS       = 64   // MB
 	TargetBalanceAt = 2.0  // × latency at the shortest history
@@ -36,6 +39,18 @@ func (r *Report) verdicts() map[string]bool {
 	if r.Ingest.Messages > 0 && r.ReferenceSame.Entries > 0 {
 		v["ingest"] = r.Ingest.Rate() >= TargetIngest*ref
 		v["replay"] = r.Replay.Messages > 0 && r.Replay.Rate() >= TargetReplay*ref
+	}
+	if r.IngestOne.Messages > 0 && r.LedgerRefOne.Entries > 0 {
+		v["ingest-ref-one"] = r.IngestOne.Rate() >= TargetIngestRef*r.LedgerRefOne.Rate()
+	}
+	if r.Ingest.Messages > 0 && r.LedgerRef.Entries > 0 {
+		v["ingest-ref"] = r.Ingest.Rate() >= TargetIngestRef*r.LedgerRef.Rate()
+	}
+	if r.Ingest.Messages > 0 && r.IngestOne.Messages > 0 && r.Ingest.Workers > 1 {
+		v["scaling"] = r.Ingest.Rate() >= TargetScaling*r.IngestOne.Rate()
+	}
+	if r.Replay.Messages > 0 && r.LedgerRefReplay.Entries > 0 {
+		v["replay-ref"] = r.Replay.Rate() >= TargetReplayRef*r.LedgerRefReplay.Rate()
 	}
 	if r.Limited.Items > 0 {
 		v["backfill"] = r.Limited.Rate() >= TargetBackfill*CeilingItemsPerSecond && r.Limited.Throttled == 0
@@ -97,22 +112,74 @@ func (r *Report) Print(w io.Writer) {
 		return fmt.Sprintf("≥ %.1f × reference = %s/s", factor, n(int(factor*ref.Rate()))),
 			verdict(v[key], fmt.Sprintf("%.2f×%s", rate/ref.Rate(), detail)) + noise(append(splits, ref.CPU)...)
 	}
-	if in := r.Ingest; in.Messages > 0 {
-		detail := ""
-		if r.Reference2.Entries > 0 {
-			detail = fmt.Sprintf(" (%.2f× the 2-posting reference)", in.Rate()/r.Reference2.Rate())
+	lr, lr1, lrr := r.LedgerRef, r.LedgerRefOne, r.LedgerRefReplay
+	if lr.Entries > 0 {
+		if lr1.Entries > 0 && lr1.Conns != lr.Conns {
+			fmt.Fprintf(tw, "2\tindependent reference: the same entries into a minimal sound ledger of its own (schema benchref: FKs, sum-to-zero and append-only triggers, balance rows, running balances; one statement a batch of %s), 1 connection\t%s entries/s\t\t%s\n",
+				n(lr1.Batch), n(int(lr1.Rate())), strings.TrimPrefix(noise(lr1.CPU), " — "))
+			fmt.Fprintf(tw, "\tindependent reference: the same at %d connections, wallets split as the reconciler's workers split them\t%s entries/s\t\t%s\n",
+				lr.Conns, n(int(lr.Rate())), strings.TrimPrefix(noise(lr.CPU), " — "))
+		} else {
+			fmt.Fprintf(tw, "2\tindependent reference: the same entries into a minimal sound ledger of its own (schema benchref), %d connection(s)\t%s entries/s\t\t%s\n",
+				lr.Conns, n(int(lr.Rate())), strings.TrimPrefix(noise(lr.CPU), " — "))
 		}
-		target, verd := against(in.Rate(), TargetIngest, "ingest", detail, in.CPU)
-		fmt.Fprintf(tw, "2\treconciler ingest: %s statement events over %d wallets, already on the topic → committed ledger (one entry each)\t%s events/s\t%s\t%s\n",
-			n(in.Messages), r.Workload.Businesses, n(int(in.Rate())), target, verd)
+		if lrr.Entries > 0 {
+			fmt.Fprintf(tw, "\tindependent reference replay: the same entries again, all duplicates, %d connection(s)\t%s entries/s\t\t%s\n",
+				lrr.Conns, n(int(lrr.Rate())), strings.TrimPrefix(noise(lrr.CPU), " — "))
+		}
+	}
+	// vs says how a rate compares with another of the same run.
+	vs := func(rate, factor, base float64, key, of string, splits ...CPUSplit) (target, verd string) {
+		return fmt.Sprintf("≥ %.1f × %s = %s/s", factor, of, n(int(factor*base))),
+			verdict(v[key], fmt.Sprintf("%.2f×", rate/base)) + noise(splits...)
+	}
+	if one := r.IngestOne; one.Messages > 0 && (r.Ingest.Messages == 0 || r.Ingest.Workers > 1) {
+		target, verd := "", ""
+		if lr1.Entries > 0 {
+			target, verd = vs(one.Rate(), TargetIngestRef, lr1.Rate(), "ingest-ref-one", "(2) at 1 connection", one.CPU, lr1.CPU)
+		}
+		fmt.Fprintf(tw, "3\treconciler ingest, 1 worker: %s statement events over %d wallets, already on the topic → committed ledger\t%s events/s\t%s\t%s\n",
+			n(one.Messages), r.Workload.Businesses, n(int(one.Rate())), target, verd)
+	}
+	if in := r.Ingest; in.Messages > 0 {
+		num := "3"
+		if r.IngestOne.Messages > 0 && in.Workers > 1 {
+			num = ""
+		}
+		target, verd := "", ""
+		if lr.Entries > 0 {
+			target, verd = vs(in.Rate(), TargetIngestRef, lr.Rate(), "ingest-ref", fmt.Sprintf("(2) at %d connection(s)", lr.Conns), in.CPU, lr.CPU)
+		}
+		fmt.Fprintf(tw, "%s\treconciler ingest, %d worker(s): the same events, a new ledger\t%s events/s\t%s\t%s\n",
+			num, in.Workers, n(int(in.Rate())), target, verd)
+		if one := r.IngestOne; one.Messages > 0 && in.Workers > 1 {
+			target, verd := vs(in.Rate(), TargetScaling, one.Rate(), "scaling", "1 worker", in.CPU, one.CPU)
+			fmt.Fprintf(tw, "\treconciler ingest, %d workers against 1 worker (the same run)\t%.2f×\t%s\t%s\n",
+				in.Workers, in.Rate()/one.Rate(), target, verd)
+		}
+		if ref.Entries > 0 {
+			detail := ""
+			if r.Reference2.Entries > 0 {
+				detail = fmt.Sprintf(" (%.2f× the 2-posting reference)", in.Rate()/r.Reference2.Rate())
+			}
+			target, verd := against(in.Rate(), TargetIngest, "ingest", detail, in.CPU)
+			fmt.Fprintf(tw, "\treconciler ingest, %d worker(s), against (1)\t%s events/s\t%s\t%s\n", in.Workers, n(int(in.Rate())), target, verd)
+		}
 	}
 	if re := r.Replay; re.Messages > 0 {
-		target, verd := against(re.Rate(), TargetReplay, "replay", "", re.CPU)
-		fmt.Fprintf(tw, "3\treplay: the same events from offset 0 in a new consumer group (all duplicates)\t%s events/s\t%s\t%s\n",
-			n(int(re.Rate())), target, verd)
+		target, verd := "", ""
+		if lrr.Entries > 0 {
+			target, verd = vs(re.Rate(), TargetReplayRef, lrr.Rate(), "replay-ref", "(2)'s replay", re.CPU, lrr.CPU)
+		}
+		fmt.Fprintf(tw, "4\treplay, %d worker(s): the same events from offset 0 in a new consumer group (all duplicates)\t%s events/s\t%s\t%s\n",
+			re.Workers, n(int(re.Rate())), target, verd)
+		if ref.Entries > 0 {
+			target, verd := against(re.Rate(), TargetReplay, "replay", "", re.CPU)
+			fmt.Fprintf(tw, "\treplay against (1)\t%s events/s\t%s\t%s\n", n(int(re.Rate())), target, verd)
+		}
 	}
 	if l := r.Limited; l.Items > 0 {
-		fmt.Fprintf(tw, "4\tpoller backfill: %s statement items, simulator enforcing 100 GET / 3 s\t%s items/s, %d × 429\t≥ %.0f%% of %s/s, no 429\t%s\n",
+		fmt.Fprintf(tw, "5\tpoller backfill: %s statement items, simulator enforcing 100 GET / 3 s\t%s items/s, %d × 429\t≥ %.0f%% of %s/s, no 429\t%s\n",
 			n(l.Items), n(int(l.Rate())), l.Throttled, TargetBackfill*pctScale, "3,333",
 			verdict(v["backfill"], fmt.Sprintf("%.1f%% of the ceiling", l.Rate()/CeilingItemsPerSecond*pctScale))+noise(l.CPU))
 	}
@@ -133,15 +200,19 @@ func (r *Report) Print(w io.Writer) {
 		}
 		num := ""
 		if i == 0 {
-			num = "5"
+			num = "6"
 		}
 		fmt.Fprintf(tw, "%s\tbalance check (ledger.BalanceAt): %s postings on the account\t%s p50, %s p99\t%s\t%s\n",
 			num, n(b.Postings), ms(b.P50), ms(b.P99), target, verd)
 	}
 	if m := r.Matching; m.Items > 0 && m.On > 0 && m.Off > 0 {
-		fmt.Fprintf(tw, "6\tmatching: %s statement items applied beside %s open expectations (%s/tx), matching on vs off\t%s vs %s items/s (%.2f×), %s matched\t\t%s\n",
+		fmt.Fprintf(tw, "7\tmatching: %s statement items applied beside %s open expectations (%s/tx), matching on vs off\t%s vs %s items/s (%.2f×), %s matched\t\t%s\n",
 			n(m.Items), n(m.Expectations), n(m.Batch), n(int(m.RateOn())), n(int(m.RateOff())), m.RateOn()/m.RateOff(),
 			n(m.Matched), strings.TrimPrefix(noise(m.CPUOn, m.CPUOff), " — "))
+		if m.None > 0 {
+			fmt.Fprintf(tw, "\tmatching: the same items, matching on, no expectation at all (a business that publishes none) vs off\t%s vs %s items/s (%.2f×)\t\t%s\n",
+				n(int(m.RateNone())), n(int(m.RateOff())), m.RateNone()/m.RateOff(), strings.TrimPrefix(noise(m.CPUNone, m.CPUOff), " — "))
+		}
 	}
 	tw.Flush()
 	for _, phase := range slices.Sorted(maps.Keys(r.Errors)) {
@@ -168,10 +239,35 @@ func (r *Report) printDetails(w io.Writer) {
 			}
 		}
 	}
+	if lr := r.LedgerRef; lr.Entries > 0 {
+		section("independent reference (schema benchref, internal/bench/ledgerref.go)")
+		runs := []LedgerRefResult{r.LedgerRef, r.LedgerRefReplay}
+		if r.LedgerRefOne.Conns != lr.Conns {
+			runs = append([]LedgerRefResult{r.LedgerRefOne}, runs...)
+		}
+		for _, x := range runs {
+			if x.Entries == 0 {
+				continue
+			}
+			what := "ingest"
+			if x.Replay {
+				what = "replay"
+			}
+			fmt.Fprintf(w, "%s: %s entries, %s postings, %d connection(s), %s a statement, in %s: %s entries/s; %s\n", what,
+				n(x.Entries), n(x.Postings), x.Conns, n(x.Batch), x.Elapsed.Round(time.Millisecond), n(int(x.Rate())), x.CPU)
+			fmt.Fprintf(w, "    its backends (pg_stat_activity every 25 ms): %s\n", x.Waits)
+		}
+	}
+	if one := r.IngestOne; one.Messages > 0 && r.Ingest.Workers > 1 {
+		section("reconciler ingest, 1 worker")
+		fmt.Fprintf(w, "%s messages in %d batches in %s: %s events/s; apply %s a batch; CPU: %s\n", n(one.Messages), one.Batches,
+			one.Elapsed.Round(time.Millisecond), n(int(one.Rate())), ms(one.Apply/time.Duration(max(one.Batches, 1))), one.CPU)
+		fmt.Fprintf(w, "its backends (pg_stat_activity every 25 ms): %s\n", one.Waits)
+	}
 	for _, x := range []struct {
 		name string
 		res  ReconcileResult
-	}{{"reconciler ingest", r.Ingest}, {"replay", r.Replay}} {
+	}{{fmt.Sprintf("reconciler ingest, %d worker(s)", r.Ingest.Workers), r.Ingest}, {"replay", r.Replay}} {
 		in := x.res
 		if in.Messages == 0 {
 			continue
@@ -193,6 +289,7 @@ func (r *Report) printDetails(w io.Writer) {
 			fmt.Fprintf(w, "apply per batch through the run, by tenths (ms): %s\n", strings.Join(parts, " "))
 		}
 		fmt.Fprintf(w, "CPU: %s\n", in.CPU)
+		fmt.Fprintf(w, "its backends (pg_stat_activity every 25 ms): %s\n", in.Waits)
 		fmt.Fprintf(w, "\nSQL as the reconciler's pool timed it (client side: round trip, server, reading the result):\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "calls\ttotal\tper call\tof apply\t\tstatement")
@@ -219,7 +316,7 @@ func (r *Report) printDetails(w io.Writer) {
 			}
 			tw.Flush()
 		}
-		if x.name == "reconciler ingest" && r.ProfileTop != "" {
+		if x.name != "replay" && r.ProfileTop != "" {
 			fmt.Fprintf(w, "\nGo CPU profile of the reconciler process (%s), go tool pprof -top:\n%s", r.Profile, indent(r.ProfileTop))
 			fmt.Fprintf(w, "\nthe same, cumulative over mizan's functions (-top -cum -show=mizanhq):\n%s", indent(pprofBody(r.ProfileCum)))
 		}

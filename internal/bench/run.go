@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
 	"github.com/mizanhq/mizan/internal/pgurl"
+	"github.com/mizanhq/mizan/internal/reconciler"
 )
 
 // Config is one benchmark run.
@@ -50,6 +52,9 @@ type Config struct {
 	// MatchExpectations and MatchItems size the matching phase: open expectations in the table, statement
 	// items applied with matching on and off.
 	MatchExpectations, MatchItems int
+	// Workers is the reconciler's apply workers in the ingest and replay, and the independent reference's
+	// connections beside them (0: MIZAN_APPLY_WORKERS, else the reconciler's default).
+	Workers int
 	// Skip names phases not to run: reference, ingest, poller, rss, balance, matching.
 	Skip map[string]bool
 	// Progress receives a line as each phase starts.
@@ -71,16 +76,20 @@ type Report struct {
 	}
 	Reference2, ReferenceSame ReferenceResult
 	ReferenceWide             ReferenceResult // ReferenceConns connections
-	Ingest, Replay            ReconcileResult
-	Profile                   string // the CPU profile file of the ingest
-	ProfileTop, ProfileCum    string // go tool pprof -top of it: flat, and cumulative over mizan's functions
-	Explain                   []ExplainedStatement
-	ExplainEvents             int
-	Limited                   BackfillResult
-	RSS                       RSSResult
-	Balance                   []BalanceResult
-	Matching                  MatchingResult
-	Errors                    map[string]error
+	Ingest, Replay            ReconcileResult // at Workers workers
+	IngestOne                 ReconcileResult // at one worker
+	// The independent reference (ledgerref.go): at one connection, at the reconciler's workers, and its
+	// replay at the reconciler's workers.
+	LedgerRefOne, LedgerRef, LedgerRefReplay LedgerRefResult
+	Profile                                  string // the CPU profile file of the ingest
+	ProfileTop, ProfileCum                   string // go tool pprof -top of it: flat, and cumulative over mizan's functions
+	Explain                                  []ExplainedStatement
+	ExplainEvents                            int
+	Limited                                  BackfillResult
+	RSS                                      RSSResult
+	Balance                                  []BalanceResult
+	Matching                                 MatchingResult
+	Errors                                   map[string]error
 }
 
 // Run runs every phase not skipped, in order, and returns the report. A phase that fails is recorded in
@@ -132,6 +141,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}()
 	newDB := func(purpose string) (*Database, error) {
 		db, err := CreateDatabase(ctx, cfg.AdminURL, purpose)
+		if err == nil {
+			dbs = append(dbs, db)
+		}
+		return db, err
+	}
+	newBareDB := func(purpose string) (*Database, error) {
+		db, err := CreateBareDatabase(ctx, cfg.AdminURL, purpose)
 		if err == nil {
 			dbs = append(dbs, db)
 		}
@@ -196,11 +212,6 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 
 	if !cfg.Skip["ingest"] && ctx.Err() == nil {
 		fail("ingest", func() error {
-			db, err := newDB("ingest")
-			if err != nil {
-				return err
-			}
-			defer drop(db)
 			k, err := kcfg("ingest.")
 			if err != nil {
 				return err
@@ -209,20 +220,93 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			if err := Publish(ctx, k, work.Events); err != nil {
 				return err
 			}
+			entries, err := work.Entries(false)
+			if err != nil {
+				return err
+			}
+			// The independent reference and the reconciler, one connection each and then the reconciler's
+			// worker count each, one after the other: on a shared machine, neighbours in time are the
+			// fairest comparison there is.
+			refPass := func(conns int, replay bool, ref *LedgerRef) (LedgerRefResult, error) {
+				what := "ingest"
+				if replay {
+					what = "replay (all duplicates)"
+				}
+				progress("independent reference %s: %s entries, %d connection(s), one statement a batch of %s",
+					what, n(len(entries)), conns, n(cfg.Batch))
+				return ref.Pass(ctx, work.Items, conns, replay, broker.Pid())
+			}
+			newRef := func() (*LedgerRef, *Database, error) {
+				db, err := newBareDB("ledgerref")
+				if err != nil {
+					return nil, nil, err
+				}
+				ref, err := NewLedgerRef(ctx, db, entries, work.Items, work.Wallets, cfg.Batch)
+				return ref, db, err
+			}
+			workers := cmp.Or(cfg.Workers, reconciler.DefaultWorkers())
+			if workers > 1 {
+				ref, rdb, err := newRef()
+				if err != nil {
+					return err
+				}
+				rep.LedgerRefOne, err = refPass(1, false, ref)
+				drop(rdb)
+				if err != nil {
+					return err
+				}
+				db, err := newDB("ingest1")
+				if err != nil {
+					return err
+				}
+				progress("reconciler ingest, 1 worker: %s events, a new group", n(len(work.Events)))
+				rep.IngestOne, err = Reconcile(ctx, ReconcileOptions{DB: db, Kafka: k, Group: "bench-ingest-1",
+					BrokerPid: broker.Pid(), Workers: 1, Log: cfg.Log})
+				if err == nil {
+					err = Verify(ctx, db, work)
+				}
+				drop(db)
+				if err != nil {
+					return fmt.Errorf("ingest with 1 worker: %w", err)
+				}
+			}
+			ref, rdb, err := newRef()
+			if err != nil {
+				return err
+			}
+			defer drop(rdb)
+			if rep.LedgerRef, err = refPass(workers, false, ref); err != nil {
+				return err
+			}
+			if workers == 1 {
+				rep.LedgerRefOne = rep.LedgerRef
+			}
+
+			db, err := newDB("ingest")
+			if err != nil {
+				return err
+			}
+			defer drop(db)
 			rep.Profile = filepath.Join(cfg.OutDir, "reconciler-ingest.cpu.pprof")
-			progress("reconciler ingest: %s events, a new group (CPU profile: %s)", n(len(work.Events)), rep.Profile)
+			progress("reconciler ingest, %d workers: %s events, a new group (CPU profile: %s)", workers, n(len(work.Events)), rep.Profile)
 			if rep.Ingest, err = Reconcile(ctx, ReconcileOptions{DB: db, Kafka: k, Group: "bench-ingest",
-				BrokerPid: broker.Pid(), CPUProfile: rep.Profile, Log: cfg.Log}); err != nil {
+				BrokerPid: broker.Pid(), CPUProfile: rep.Profile, Workers: workers, Log: cfg.Log}); err != nil {
 				return err
 			}
 			if err := Verify(ctx, db, work); err != nil {
 				return fmt.Errorf("after ingest: %w", err)
 			}
+			if workers == 1 {
+				rep.IngestOne = rep.Ingest
+			}
 			rep.ProfileTop = pprofTop(rep.Profile, "-nodecount=25")
 			rep.ProfileCum = pprofTop(rep.Profile, "-cum", "-show=mizanhq", "-nodecount=25")
-			progress("replay: the same %s events from offset 0 in another new group (all duplicates)", n(len(work.Events)))
+			if rep.LedgerRefReplay, err = refPass(workers, true, ref); err != nil {
+				return err
+			}
+			progress("replay, %d workers: the same %s events from offset 0 in another new group (all duplicates)", workers, n(len(work.Events)))
 			if rep.Replay, err = Reconcile(ctx, ReconcileOptions{DB: db, Kafka: k, Group: "bench-replay",
-				BrokerPid: broker.Pid(), Log: cfg.Log}); err != nil {
+				BrokerPid: broker.Pid(), Workers: workers, Log: cfg.Log}); err != nil {
 				return fmt.Errorf("replay: %w", err)
 			}
 			if err := Verify(ctx, db, work); err != nil {
@@ -241,7 +325,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			progress("EXPLAIN ANALYZE pass: %s more events with auto_explain on every statement", n(len(work.Extra)))
 			ex := NewExplainer()
 			if _, err := Reconcile(ctx, ReconcileOptions{DB: db, Kafka: k, Group: "bench-explain", Explain: ex,
-				Log: cfg.Log}); err != nil {
+				Workers: workers, Log: cfg.Log}); err != nil {
 				return fmt.Errorf("explain pass: %w", err)
 			}
 			rep.ExplainEvents = len(work.Extra)

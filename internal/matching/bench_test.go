@@ -53,3 +53,33 @@ func BenchmarkMatching(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "items/s")
 }
+
+// BenchmarkMatchingWithoutExpectations records batches of 500 arriving payments of an account that has no
+// expectations: what a business that publishes none pays for matching (recording its lines).
+func BenchmarkMatchingWithoutExpectations(b *testing.B) {
+	const batch = 500
+	pool, _ := pgtest.NewDB(b)
+	ctx := b.Context()
+	m := matching.New(matching.Config{})
+	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	next := 0
+	b.ResetTimer()
+	for b.Loop() {
+		items := make([]matching.Item, batch)
+		for i := range items {
+			next++
+			raw, _ := json.Marshal(map[string]any{"factorNumber": strconv.Itoa(next)})
+			items[i] = matching.Item{EventID: "e" + strconv.Itoa(next), StatementItem: events.StatementItem{
+				Provider: "vandar", Account: "acme", ItemID: strconv.Itoa(next), Kind: events.KindPayment,
+				State: events.StateSucceeded, Direction: events.DirectionIn, MovedWallet: true,
+				Amount: decimal.NewFromInt(1000), Currency: "IRT", EffectiveAt: at, Raw: raw}}
+		}
+		if err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+			_, err := m.Record(ctx, tx, nil, items, nil, at)
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "items/s")
+}

@@ -158,15 +158,7 @@ func (m *Matcher) record(ctx context.Context, tx pgx.Tx, exps []Stated, items []
 			fn, tr, pn, pi = append(fn, l.Refs.FactorNumber), append(tr, l.Refs.TrackID), append(pn, l.Refs.PaymentNumber), append(pi, l.Refs.PaymentItemID)
 			ev, insert = append(ev, l.eventID), append(insert, l.State != LineVoid)
 		}
-		changed, err := keysReturned(tx.Query(ctx, query("upsert_lines"), p, a, id, kind, st, amounts, fees, cur, at,
-			fn, tr, pn, pi, ev, insert, now))
-		if err != nil {
-			return nil, 0, fmt.Errorf("record %d provider lines: %w", len(p), err)
-		}
 		var rp, ra, ri, pp, pa, pid []string
-		for _, k := range changed {
-			seedLines = append(seedLines, lineKey{k[0], k[1], k[2]})
-		}
 		for i := range p {
 			switch kind[i] {
 			case events.ExpectRefund:
@@ -175,20 +167,50 @@ func (m *Matcher) record(ctx context.Context, tx pgx.Tx, exps []Stated, items []
 				pp, pa, pid = append(pp, p[i]), append(pa, a[i]), append(pid, id[i])
 			}
 		}
+		// One round trip for the lines: recorded, their refunds' references completed, and which of their
+		// accounts have expectations (withExpectations), in this order on the server.
+		var b pgx.Batch
+		b.Queue(query("upsert_lines"), p, a, id, kind, st, amounts, fees, cur, at, fn, tr, pn, pi, ev, insert, now)
+		fixes := 0
 		for _, fix := range []struct {
 			name    string
 			p, a, i []string
 		}{{"refund_factors_of_refunds", rp, ra, ri}, {"refund_factors_of_payments", pp, pa, pid}} {
-			if len(fix.i) == 0 {
-				continue
+			if len(fix.i) > 0 {
+				b.Queue(query(fix.name), fix.p, fix.a, fix.i)
+				fixes++
 			}
-			refunds, err := keysReturned(tx.Query(ctx, query(fix.name), fix.p, fix.a, fix.i))
+		}
+		mp, ma := distinctAccounts(p, a)
+		b.Queue(query("accounts_matched"), mp, ma)
+		res := tx.SendBatch(ctx, &b)
+		changed, err := keysReturned(res.Query())
+		if err != nil {
+			_ = res.Close()
+			return nil, 0, fmt.Errorf("record %d provider lines: %w", len(p), err)
+		}
+		for _, k := range changed {
+			seedLines = append(seedLines, lineKey{k[0], k[1], k[2]})
+		}
+		for range fixes {
+			refunds, err := keysReturned(res.Query())
 			if err != nil {
+				_ = res.Close()
 				return nil, 0, fmt.Errorf("refunds' payment references: %w", err)
 			}
 			for _, k := range refunds {
 				seedLines = append(seedLines, lineKey{k[0], k[1], k[2]})
 			}
+		}
+		rows, err := res.Query()
+		if err == nil {
+			seedLines, err = withExpectations(rows, seedLines)
+		}
+		if cerr := res.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("find accounts with expectations: %w", err)
 		}
 	}
 	due, err := m.dueExpectations(ctx, tx, moved)
@@ -197,6 +219,41 @@ func (m *Matcher) record(ctx context.Context, tx pgx.Tx, exps []Stated, items []
 	}
 	results, err := m.recompute(ctx, tx, append(seedExps, due...), seedLines, now)
 	return results, len(seedExps), err
+}
+
+// withExpectations keeps the lines of accounts that have expectations, as rows (accounts_matched) says. A
+// line of an account without any has nothing to be matched with: its group is itself and other lines, whose
+// verdict is "unexplained", as stored, so recomputing it would write nothing and cost a gather (the lookups by
+// reference and of matches). A business that publishes no expectations thus pays only for recording its
+// lines. The line is recorded all the same, and the first expectation that names it finds it by its
+// references (an expectation's recompute gathers the lines): matching still works whichever side arrives
+// first. The check runs under the account's matching lock, after this batch's expectations are recorded, so
+// an expectation recorded concurrently is either seen here or, committed after, sees this line.
+func withExpectations(rows pgx.Rows, lines []lineKey) ([]lineKey, error) {
+	with, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (account, error) {
+		var x account
+		return x, r.Scan(&x.provider, &x.account)
+	})
+	if err != nil {
+		return nil, err
+	}
+	keep := map[account]bool{}
+	for _, x := range with {
+		keep[x] = true
+	}
+	return slices.DeleteFunc(lines, func(l lineKey) bool { return !keep[account{l.provider, l.account}] }), nil
+}
+
+// distinctAccounts are the distinct (provider, account) pairs of p and a, as two arrays.
+func distinctAccounts(p, a []string) (dp, da []string) {
+	seen := map[account]bool{}
+	for i := range p {
+		if x := (account{p[i], a[i]}); !seen[x] {
+			seen[x] = true
+			dp, da = append(dp, x.provider), append(da, x.account)
+		}
+	}
+	return dp, da
 }
 
 // dueExpectations are the open expectations of accts whose deadline plus grace their statement has passed

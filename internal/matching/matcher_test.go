@@ -564,3 +564,59 @@ func sqlOf(t *testing.T, name string) string {
 	}
 	return string(b)
 }
+
+// statementLog is a pgx tracer that keeps every statement run.
+type statementLog struct{ sqls []string }
+
+func (s *statementLog) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	s.sqls = append(s.sqls, d.SQL)
+	return ctx
+}
+
+func (s *statementLog) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// An account without expectations pays for recording its lines and nothing more: no lookup by reference, no
+// match read. Its lines still wait for the expectation that arrives later, which finds and matches them.
+func TestLinesOfAnAccountWithoutExpectationsAreOnlyRecorded(t *testing.T) {
+	t.Parallel()
+	f := setup(t, matching.Config{})
+	_, url := pgtest.NewDB(t)
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := &statementLog{}
+	cfg.ConnConfig.Tracer = log
+	cfg.MaxConns = 1
+	if f.pool, err = pgxpool.NewWithConfig(f.ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	defer f.pool.Close()
+	paid := day.Add(time.Hour)
+	f.record(nil, []events.StatementItem{payment("171", 500_000, "1643", paid), payment("172", 300_000, "1650", paid)})
+	for _, sql := range log.sqls {
+		for _, lookup := range []string{"DISTINCT ON (provider, account, item_id)", // lines_by_refs
+			"DISTINCT ON (provider, account, expectation_id)", // expectations_by_refs
+			"FROM recon.matches"} {                            // matches_of
+			if strings.Contains(sql, lookup) {
+				t.Errorf("a batch of an account without expectations ran %.80q", sql)
+			}
+		}
+	}
+	if got, want := f.state(), []string{"line 171 unexplained", "line 172 unexplained"}; !slices.Equal(got, want) {
+		t.Fatalf("after the lines: %q, want %q", got, want)
+	}
+	f.record([]events.Expectation{expectation("order-1643", events.ExpectPayment, 500_000, events.Reference{FactorNumber: "1643"},
+		day.Add(6*time.Hour))}, nil)
+	want := []string{"expectation order-1643 matched payment.factor_number matched=500000", "line 171 explained match",
+		"line 172 unexplained", "match order-1643~171 payment.factor_number match difference=0"}
+	if got := f.state(); !slices.Equal(got, want) {
+		t.Fatalf("after the expectation: %q, want %q", got, want)
+	}
+	// With an expectation in the account, a line is matched on arrival again.
+	log.sqls = nil
+	f.record(nil, []events.StatementItem{payment("173", 500_000, "1643", paid.Add(time.Minute))})
+	if got := f.state(); !slices.Contains(got, "line 173 explained duplicate") {
+		t.Fatalf("a second payment of the order: %q, want line 173 a duplicate", got)
+	}
+}

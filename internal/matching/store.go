@@ -43,12 +43,20 @@ func lockAccounts(ctx context.Context, tx pgx.Tx, accts []account) error {
 	accts = slices.Clone(accts)
 	slices.SortFunc(accts, compareAccounts)
 	accts = slices.Compact(accts)
+	// One round trip: the server runs a pipeline's statements one after another, in the order sent, so the
+	// locks are still taken in sorted order, each only once the one before is held.
+	var b pgx.Batch
 	for _, a := range accts {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockClass, a.String()); err != nil {
+		b.Queue(`SELECT pg_advisory_xact_lock($1, hashtext($2))`, lockClass, a.String())
+	}
+	res := tx.SendBatch(ctx, &b)
+	for _, a := range accts {
+		if _, err := res.Exec(); err != nil {
+			_ = res.Close()
 			return fmt.Errorf("lock matching of %s: %w", a, err)
 		}
 	}
-	return nil
+	return res.Close()
 }
 
 // lockClass is the first key of matching's advisory locks ("matc"), apart from every other lock's.
