@@ -207,7 +207,7 @@ func (a *Applier) Apply(ctx context.Context, tx pgx.Tx, facts []Fact) (Result, e
 	if err := storeBalances(ctx, tx, balances); err != nil {
 		return res, err
 	}
-	snapshots, err := a.applyYabandPay(ctx, tx, balances, &res)
+	snapshots, err := a.applySnapshots(ctx, tx, balances, &res)
 	if err != nil {
 		return res, err
 	}

@@ -154,6 +154,10 @@ func (a *Applier) checkItems(ctx context.Context, tx pgx.Tx, items []itemEvent, 
 // has too). Others wait for a later batch. Only the batch's accounts: what makes a balance due (its
 // watermark, the event it vouches for) is always a fact of the same account, and a scan of every account
 // would make concurrent workers wait for and deadlock with each other on the observations they lock.
+//
+// Which balances: those of accounts a running-balance statement builds — the join on the statement watermark
+// says so, whatever the provider. A snapshot of a provider without a statement has no such watermark (and
+// applySnapshots has already checked it); it is never compared with a wallet it does not build.
 func (a *Applier) checkDueBalances(ctx context.Context, tx pgx.Tx, providers, accounts []string) ([]checks.Result, error) {
 	if len(providers) == 0 {
 		return nil, nil
@@ -163,7 +167,7 @@ func (a *Applier) checkDueBalances(ctx context.Context, tx pgx.Tx, providers, ac
 		FROM unnest($1::text[], $2::text[]) AS k(provider, account)
 		JOIN recon.balance_observations o ON o.provider = k.provider AND o.account = k.account
 		JOIN recon.watermarks w ON w.provider = o.provider AND w.account = o.account AND w.feed = 'statement'
-		WHERE o.checked_at IS NULL AND o.provider = 'vandar' AND w.through >= o.observed_at
+		WHERE o.checked_at IS NULL AND w.through >= o.observed_at
 		  AND (w.last_event IS NULL OR w.last_event = ''
 		       OR EXISTS (SELECT 1 FROM recon.processed_events p WHERE p.event_id = w.last_event))
 		ORDER BY o.observed_at, o.event_id

@@ -85,7 +85,7 @@ func (a *Applier) applySettlements(ctx context.Context, tx pgx.Tx, evs []settlem
 			fp := checks.FailedPayout(checks.Payout{Provider: s.Provider, Account: s.Account,
 				TransactionID: s.TransactionID, SettlementID: s.SettlementID, TrackID: s.TrackID, IBAN: s.IBAN,
 				Amount: s.Amount, Currency: s.Currency, Status: s.Status, Returned: &returned, At: s.ObservedAt,
-				Reason: "Vandar reports the settlement " + strings.ToLower(s.Status)})
+				Reason: s.Provider + " reports the settlement " + strings.ToLower(s.Status)})
 			fp.EventID = se.eventID
 			results = append(results, fp)
 		}
