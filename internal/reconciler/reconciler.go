@@ -30,6 +30,7 @@ import (
 	"github.com/mizanhq/mizan/internal/kafka"
 	"github.com/mizanhq/mizan/internal/matching"
 	"github.com/mizanhq/mizan/internal/metrics"
+	"github.com/mizanhq/mizan/internal/reconciler/reconcilerdb"
 )
 
 // Consumer is what the reconciler needs of a Kafka consumer group member. FetchBatch is called from one
@@ -349,20 +350,13 @@ func (r *Reconciler) periodic(ctx context.Context) error {
 // gauges refreshes the metrics that are states, not counts: consumer lag and open alerts.
 func (r *Reconciler) gauges(ctx context.Context) {
 	r.refreshLag(ctx)
-	rows, err := r.pool.Query(ctx, `SELECT kind, severity, count(*) FROM recon.alerts WHERE resolved_at IS NULL GROUP BY 1, 2`)
+	rows, err := reconcilerdb.New(r.pool).OpenAlertCounts(ctx)
 	if err != nil {
 		return
 	}
-	defer rows.Close()
 	var counts []metrics.AlertCount
-	for rows.Next() {
-		var c metrics.AlertCount
-		var n int64
-		if err := rows.Scan(&c.Kind, &c.Severity, &n); err != nil {
-			return
-		}
-		c.Open = int(n)
-		counts = append(counts, c)
+	for _, row := range rows {
+		counts = append(counts, metrics.AlertCount{Kind: row.Kind, Severity: row.Severity, Open: int(row.Open)})
 	}
 	r.cfg.Metrics.SetAlertsOpen(counts)
 }
