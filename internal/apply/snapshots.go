@@ -2,6 +2,7 @@ package apply
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/mizanhq/mizan/internal/apply/applydb"
 	"github.com/mizanhq/mizan/internal/checks"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/ledger"
@@ -61,7 +63,7 @@ func (a *Applier) applySnapshots(ctx context.Context, tx pgx.Tx, bals []balanceE
 				results = append(results, res)
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE recon.balance_observations SET checked_at = now() WHERE event_id = $1`, be.eventID); err != nil {
+		if err := applydb.New(tx).MarkBalanceChecked(ctx, be.eventID); err != nil {
 			return nil, err
 		}
 	}
@@ -87,17 +89,18 @@ var providers = registry.Providers()
 
 // previousSnapshot is the observation of the same merchant and currency just before b, nil for the first.
 func previousSnapshot(ctx context.Context, tx pgx.Tx, b events.Balance) (*events.Balance, error) {
-	prev := events.Balance{Provider: b.Provider, Account: b.Account, Currency: b.Currency}
-	err := tx.QueryRow(ctx, `
-		SELECT amount, coalesce(figures, '{}'), observed_at FROM recon.balance_observations
-		WHERE provider = $1 AND account = $2 AND currency = $3 AND observed_at < $4
-		ORDER BY observed_at DESC LIMIT 1`, b.Provider, b.Account, b.Currency, b.ObservedAt).
-		Scan(&prev.Amount, &prev.Figures, &prev.ObservedAt)
+	row, err := applydb.New(tx).PreviousSnapshot(ctx, applydb.PreviousSnapshotParams{Provider: b.Provider,
+		Account: b.Account, Currency: b.Currency, Before: b.ObservedAt})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("previous snapshot of %s/%s: %w", b.Account, b.Currency, err)
+	}
+	prev := events.Balance{Provider: b.Provider, Account: b.Account, Currency: b.Currency, Amount: row.Amount,
+		ObservedAt: row.ObservedAt}
+	if err := json.Unmarshal(row.Figures, &prev.Figures); err != nil {
+		return nil, fmt.Errorf("previous snapshot of %s/%s: figures: %w", b.Account, b.Currency, err)
 	}
 	return &prev, nil
 }
