@@ -77,3 +77,71 @@ SELECT provider, account, settlement_id, coalesce(transaction_id, '')::text AS t
     coalesce(created_at, status_since)::timestamptz AS created_at, predicted_at, status_since,
     (returned_at IS NOT NULL)::boolean AS returned, last_seen_at
 FROM recon.settlements WHERE status <> 'DONE' AND returned_at IS NULL;
+
+-- name: RecordSettlement :one
+-- A settlement's latest state. status_since moves only when the status changes: a settlement seen PENDING on
+-- every poll has been pending since the first time. Returns whether its money has come back.
+INSERT INTO recon.settlements (provider, account, settlement_id, transaction_id, track_id, status, amount, fee,
+    currency, iban, queued, created_at, predicted_at, status_since, last_seen_at, done_at)
+VALUES (sqlc.arg(provider), sqlc.arg(account), sqlc.arg(settlement_id), nullif(sqlc.arg(transaction_id)::text, ''),
+    nullif(sqlc.arg(track_id)::text, ''), sqlc.arg(status)::text, sqlc.arg(amount), sqlc.arg(fee), sqlc.arg(currency),
+    nullif(sqlc.arg(iban)::text, ''), sqlc.arg(queued), sqlc.narg(created_at), sqlc.narg(predicted_at),
+    sqlc.arg(observed_at)::timestamptz, sqlc.arg(observed_at)::timestamptz,
+    CASE WHEN sqlc.arg(status)::text = 'DONE' THEN sqlc.arg(observed_at)::timestamptz END)
+ON CONFLICT (provider, account, settlement_id) DO UPDATE SET
+    transaction_id = coalesce(EXCLUDED.transaction_id, recon.settlements.transaction_id),
+    track_id = coalesce(EXCLUDED.track_id, recon.settlements.track_id),
+    status_since = CASE WHEN recon.settlements.status = EXCLUDED.status THEN recon.settlements.status_since
+        ELSE EXCLUDED.status_since END,
+    done_at = coalesce(recon.settlements.done_at, EXCLUDED.done_at),
+    last_seen_at = greatest(recon.settlements.last_seen_at, EXCLUDED.last_seen_at),
+    status = EXCLUDED.status, amount = EXCLUDED.amount, fee = EXCLUDED.fee, iban = EXCLUDED.iban,
+    queued = EXCLUDED.queued, predicted_at = EXCLUDED.predicted_at, updated_at = now()
+RETURNING (returned_at IS NOT NULL)::boolean AS returned;
+
+-- name: MatchSettlementReturn :execrows
+-- The return item may have come first: it travels on the statement topic.
+UPDATE recon.settlements s SET returned_at = r.returned_at
+FROM recon.settlement_returns r
+WHERE s.provider = $1 AND s.account = $2 AND s.settlement_id = $3
+  AND r.provider = s.provider AND r.account = s.account AND r.transaction_id = s.transaction_id;
+
+-- name: RecordSettlementReturn :exec
+INSERT INTO recon.settlement_returns (provider, account, transaction_id, return_item_id, returned_at)
+VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING;
+
+-- name: MarkSettlementsReturned :many
+UPDATE recon.settlements SET returned_at = coalesce(returned_at, sqlc.arg(returned_at)::timestamptz), updated_at = now()
+WHERE provider = sqlc.arg(provider)::text AND account = sqlc.arg(account)::text
+  AND transaction_id = sqlc.arg(transaction_id)::text
+RETURNING settlement_id, status, amount, currency, coalesce(iban, '')::text AS iban,
+    coalesce(track_id, '')::text AS track_id, status_since;
+
+-- name: PaidPayout :one
+-- The payout-done entry of a payout whose return the ledger has posted: what it was paid to.
+SELECT coalesce(d.metadata->>'iban', '')::text AS iban, coalesce(d.metadata->>'settlement_id', '')::text AS settlement_id,
+    coalesce(d.metadata->>'batch_id', '')::text AS batch_id, coalesce(d.metadata->>'track_id', '')::text AS track_id
+FROM ledger.entries r JOIN ledger.entries d ON d.idempotency_key = sqlc.arg(done_key)::text
+WHERE r.idempotency_key = sqlc.arg(returned_key)::text;
+
+-- name: EntryKinds :many
+-- What the ledger posted under each key: the kind, the bank account and whether it awaits the bank.
+SELECT idempotency_key, coalesce(metadata->>'kind', '')::text AS kind, coalesce(metadata->>'iban', '')::text AS iban,
+    coalesce((metadata->>'awaits_bank')::boolean, false)::boolean AS awaits_bank
+FROM ledger.entries WHERE idempotency_key = ANY(sqlc.arg(keys)::text[]);
+
+-- name: ReturnedPayouts :many
+-- Which of the payouts (providers[i], accounts[i], transaction_ids[i]) the statement has brought back, as
+-- provider:account:transaction_id.
+SELECT (r.provider || ':' || r.account || ':' || r.transaction_id)::text AS payout
+FROM recon.settlement_returns r
+JOIN (SELECT unnest(sqlc.arg(providers)::text[]) AS p, unnest(sqlc.arg(accounts)::text[]) AS a,
+        unnest(sqlc.arg(transaction_ids)::text[]) AS id) AS t
+  ON r.provider = t.p AND r.account = t.a AND r.transaction_id = t.id;
+
+-- name: StatementThrough :one
+-- How far an account's statement has been applied: its watermark, once the event it vouches for is in.
+SELECT w.through FROM recon.watermarks w
+WHERE w.provider = $1 AND w.account = $2 AND w.feed = 'statement'
+  AND (w.last_event IS NULL OR w.last_event = ''
+       OR EXISTS (SELECT 1 FROM recon.processed_events p WHERE p.event_id = w.last_event));

@@ -71,6 +71,45 @@ func (q *Queries) DueBalances(ctx context.Context, arg DueBalancesParams) ([]Due
 	return items, nil
 }
 
+const entryKinds = `-- name: EntryKinds :many
+SELECT idempotency_key, coalesce(metadata->>'kind', '')::text AS kind, coalesce(metadata->>'iban', '')::text AS iban,
+    coalesce((metadata->>'awaits_bank')::boolean, false)::boolean AS awaits_bank
+FROM ledger.entries WHERE idempotency_key = ANY($1::text[])
+`
+
+type EntryKindsRow struct {
+	IdempotencyKey string
+	Kind           string
+	Iban           string
+	AwaitsBank     bool
+}
+
+// What the ledger posted under each key: the kind, the bank account and whether it awaits the bank.
+func (q *Queries) EntryKinds(ctx context.Context, keys []string) ([]EntryKindsRow, error) {
+	rows, err := q.db.Query(ctx, entryKinds, keys)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []EntryKindsRow
+	for rows.Next() {
+		var i EntryKindsRow
+		if err := rows.Scan(
+			&i.IdempotencyKey,
+			&i.Kind,
+			&i.Iban,
+			&i.AwaitsBank,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const lockRunningBalances = `-- name: LockRunningBalances :many
 SELECT subject, last_item_id, last_wallet FROM recon.running_balances
 WHERE subject = ANY($1::text[]) FOR UPDATE
@@ -109,6 +148,86 @@ UPDATE recon.balance_observations SET checked_at = now() WHERE event_id = $1
 func (q *Queries) MarkBalanceChecked(ctx context.Context, eventID string) error {
 	_, err := q.db.Exec(ctx, markBalanceChecked, eventID)
 	return err
+}
+
+const markSettlementsReturned = `-- name: MarkSettlementsReturned :many
+UPDATE recon.settlements SET returned_at = coalesce(returned_at, $1::timestamptz), updated_at = now()
+WHERE provider = $2::text AND account = $3::text
+  AND transaction_id = $4::text
+RETURNING settlement_id, status, amount, currency, coalesce(iban, '')::text AS iban,
+    coalesce(track_id, '')::text AS track_id, status_since
+`
+
+type MarkSettlementsReturnedParams struct {
+	ReturnedAt    time.Time
+	Provider      string
+	Account       string
+	TransactionID string
+}
+
+type MarkSettlementsReturnedRow struct {
+	SettlementID string
+	Status       string
+	Amount       decimal.Decimal
+	Currency     string
+	Iban         string
+	TrackID      string
+	StatusSince  time.Time
+}
+
+func (q *Queries) MarkSettlementsReturned(ctx context.Context, arg MarkSettlementsReturnedParams) ([]MarkSettlementsReturnedRow, error) {
+	rows, err := q.db.Query(ctx, markSettlementsReturned,
+		arg.ReturnedAt,
+		arg.Provider,
+		arg.Account,
+		arg.TransactionID,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []MarkSettlementsReturnedRow
+	for rows.Next() {
+		var i MarkSettlementsReturnedRow
+		if err := rows.Scan(
+			&i.SettlementID,
+			&i.Status,
+			&i.Amount,
+			&i.Currency,
+			&i.Iban,
+			&i.TrackID,
+			&i.StatusSince,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const matchSettlementReturn = `-- name: MatchSettlementReturn :execrows
+UPDATE recon.settlements s SET returned_at = r.returned_at
+FROM recon.settlement_returns r
+WHERE s.provider = $1 AND s.account = $2 AND s.settlement_id = $3
+  AND r.provider = s.provider AND r.account = s.account AND r.transaction_id = s.transaction_id
+`
+
+type MatchSettlementReturnParams struct {
+	Provider     string
+	Account      string
+	SettlementID string
+}
+
+// The return item may have come first: it travels on the statement topic.
+func (q *Queries) MatchSettlementReturn(ctx context.Context, arg MatchSettlementReturnParams) (int64, error) {
+	result, err := q.db.Exec(ctx, matchSettlementReturn, arg.Provider, arg.Account, arg.SettlementID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const openSettlements = `-- name: OpenSettlements :many
@@ -202,6 +321,38 @@ func (q *Queries) OpenedWallets(ctx context.Context, codes []string) ([]string, 
 		return nil, err
 	}
 	return items, nil
+}
+
+const paidPayout = `-- name: PaidPayout :one
+SELECT coalesce(d.metadata->>'iban', '')::text AS iban, coalesce(d.metadata->>'settlement_id', '')::text AS settlement_id,
+    coalesce(d.metadata->>'batch_id', '')::text AS batch_id, coalesce(d.metadata->>'track_id', '')::text AS track_id
+FROM ledger.entries r JOIN ledger.entries d ON d.idempotency_key = $1::text
+WHERE r.idempotency_key = $2::text
+`
+
+type PaidPayoutParams struct {
+	DoneKey     string
+	ReturnedKey string
+}
+
+type PaidPayoutRow struct {
+	Iban         string
+	SettlementID string
+	BatchID      string
+	TrackID      string
+}
+
+// The payout-done entry of a payout whose return the ledger has posted: what it was paid to.
+func (q *Queries) PaidPayout(ctx context.Context, arg PaidPayoutParams) (PaidPayoutRow, error) {
+	row := q.db.QueryRow(ctx, paidPayout, arg.DoneKey, arg.ReturnedKey)
+	var i PaidPayoutRow
+	err := row.Scan(
+		&i.Iban,
+		&i.SettlementID,
+		&i.BatchID,
+		&i.TrackID,
+	)
+	return i, err
 }
 
 const postedItems = `-- name: PostedItems :many
@@ -309,6 +460,127 @@ func (q *Queries) RecordQuarantined(ctx context.Context, arg RecordQuarantinedPa
 	return err
 }
 
+const recordSettlement = `-- name: RecordSettlement :one
+INSERT INTO recon.settlements (provider, account, settlement_id, transaction_id, track_id, status, amount, fee,
+    currency, iban, queued, created_at, predicted_at, status_since, last_seen_at, done_at)
+VALUES ($1, $2, $3, nullif($4::text, ''),
+    nullif($5::text, ''), $6::text, $7, $8, $9,
+    nullif($10::text, ''), $11, $12, $13,
+    $14::timestamptz, $14::timestamptz,
+    CASE WHEN $6::text = 'DONE' THEN $14::timestamptz END)
+ON CONFLICT (provider, account, settlement_id) DO UPDATE SET
+    transaction_id = coalesce(EXCLUDED.transaction_id, recon.settlements.transaction_id),
+    track_id = coalesce(EXCLUDED.track_id, recon.settlements.track_id),
+    status_since = CASE WHEN recon.settlements.status = EXCLUDED.status THEN recon.settlements.status_since
+        ELSE EXCLUDED.status_since END,
+    done_at = coalesce(recon.settlements.done_at, EXCLUDED.done_at),
+    last_seen_at = greatest(recon.settlements.last_seen_at, EXCLUDED.last_seen_at),
+    status = EXCLUDED.status, amount = EXCLUDED.amount, fee = EXCLUDED.fee, iban = EXCLUDED.iban,
+    queued = EXCLUDED.queued, predicted_at = EXCLUDED.predicted_at, updated_at = now()
+RETURNING (returned_at IS NOT NULL)::boolean AS returned
+`
+
+type RecordSettlementParams struct {
+	Provider      string
+	Account       string
+	SettlementID  string
+	TransactionID string
+	TrackID       string
+	Status        string
+	Amount        decimal.Decimal
+	Fee           decimal.Decimal
+	Currency      string
+	Iban          string
+	Queued        bool
+	CreatedAt     *time.Time
+	PredictedAt   *time.Time
+	ObservedAt    time.Time
+}
+
+// A settlement's latest state. status_since moves only when the status changes: a settlement seen PENDING on
+// every poll has been pending since the first time. Returns whether its money has come back.
+func (q *Queries) RecordSettlement(ctx context.Context, arg RecordSettlementParams) (bool, error) {
+	row := q.db.QueryRow(ctx, recordSettlement,
+		arg.Provider,
+		arg.Account,
+		arg.SettlementID,
+		arg.TransactionID,
+		arg.TrackID,
+		arg.Status,
+		arg.Amount,
+		arg.Fee,
+		arg.Currency,
+		arg.Iban,
+		arg.Queued,
+		arg.CreatedAt,
+		arg.PredictedAt,
+		arg.ObservedAt,
+	)
+	var returned bool
+	err := row.Scan(&returned)
+	return returned, err
+}
+
+const recordSettlementReturn = `-- name: RecordSettlementReturn :exec
+INSERT INTO recon.settlement_returns (provider, account, transaction_id, return_item_id, returned_at)
+VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING
+`
+
+type RecordSettlementReturnParams struct {
+	Provider      string
+	Account       string
+	TransactionID string
+	ReturnItemID  string
+	ReturnedAt    time.Time
+}
+
+func (q *Queries) RecordSettlementReturn(ctx context.Context, arg RecordSettlementReturnParams) error {
+	_, err := q.db.Exec(ctx, recordSettlementReturn,
+		arg.Provider,
+		arg.Account,
+		arg.TransactionID,
+		arg.ReturnItemID,
+		arg.ReturnedAt,
+	)
+	return err
+}
+
+const returnedPayouts = `-- name: ReturnedPayouts :many
+SELECT (r.provider || ':' || r.account || ':' || r.transaction_id)::text AS payout
+FROM recon.settlement_returns r
+JOIN (SELECT unnest($1::text[]) AS p, unnest($2::text[]) AS a,
+        unnest($3::text[]) AS id) AS t
+  ON r.provider = t.p AND r.account = t.a AND r.transaction_id = t.id
+`
+
+type ReturnedPayoutsParams struct {
+	Providers      []string
+	Accounts       []string
+	TransactionIds []string
+}
+
+// Which of the payouts (providers[i], accounts[i], transaction_ids[i]) the statement has brought back, as
+// provider:account:transaction_id.
+func (q *Queries) ReturnedPayouts(ctx context.Context, arg ReturnedPayoutsParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, returnedPayouts, arg.Providers, arg.Accounts, arg.TransactionIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var payout string
+		if err := rows.Scan(&payout); err != nil {
+			return nil, err
+		}
+		items = append(items, payout)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sourcesLastPolled = `-- name: SourcesLastPolled :many
 SELECT provider, account, min(polled_at)::timestamptz AS polled_at FROM recon.watermarks
 GROUP BY provider, account ORDER BY 1, 2
@@ -339,6 +611,26 @@ func (q *Queries) SourcesLastPolled(ctx context.Context) ([]SourcesLastPolledRow
 		return nil, err
 	}
 	return items, nil
+}
+
+const statementThrough = `-- name: StatementThrough :one
+SELECT w.through FROM recon.watermarks w
+WHERE w.provider = $1 AND w.account = $2 AND w.feed = 'statement'
+  AND (w.last_event IS NULL OR w.last_event = ''
+       OR EXISTS (SELECT 1 FROM recon.processed_events p WHERE p.event_id = w.last_event))
+`
+
+type StatementThroughParams struct {
+	Provider string
+	Account  string
+}
+
+// How far an account's statement has been applied: its watermark, once the event it vouches for is in.
+func (q *Queries) StatementThrough(ctx context.Context, arg StatementThroughParams) (time.Time, error) {
+	row := q.db.QueryRow(ctx, statementThrough, arg.Provider, arg.Account)
+	var through time.Time
+	err := row.Scan(&through)
+	return through, err
 }
 
 const storeBalance = `-- name: StoreBalance :exec
