@@ -12,6 +12,139 @@ import (
 	"github.com/shopspring/decimal"
 )
 
+const awaitingPayouts = `-- name: AwaitingPayouts :many
+SELECT payout_key, provider, account, iban, currency, amount, coalesce(transaction_id, '')::text AS transaction_id,
+    coalesce(settlement_id, '')::text AS settlement_id, coalesce(batch_id, '')::text AS batch_id,
+    coalesce(track_id, '')::text AS track_id, coalesce(payment_number, '')::text AS payment_number,
+    paid_at, paid_day, window_from, due_day
+FROM recon.bank_payouts WHERE iban = $1 AND status = 'unconfirmed'
+`
+
+type AwaitingPayoutsRow struct {
+	PayoutKey     string
+	Provider      string
+	Account       string
+	Iban          string
+	Currency      string
+	Amount        decimal.Decimal
+	TransactionID string
+	SettlementID  string
+	BatchID       string
+	TrackID       string
+	PaymentNumber string
+	PaidAt        time.Time
+	PaidDay       time.Time
+	WindowFrom    time.Time
+	DueDay        time.Time
+}
+
+// The payouts to a bank account no credit has met yet.
+func (q *Queries) AwaitingPayouts(ctx context.Context, iban string) ([]AwaitingPayoutsRow, error) {
+	rows, err := q.db.Query(ctx, awaitingPayouts, iban)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []AwaitingPayoutsRow
+	for rows.Next() {
+		var i AwaitingPayoutsRow
+		if err := rows.Scan(
+			&i.PayoutKey,
+			&i.Provider,
+			&i.Account,
+			&i.Iban,
+			&i.Currency,
+			&i.Amount,
+			&i.TransactionID,
+			&i.SettlementID,
+			&i.BatchID,
+			&i.TrackID,
+			&i.PaymentNumber,
+			&i.PaidAt,
+			&i.PaidDay,
+			&i.WindowFrom,
+			&i.DueDay,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const bankOpenedOn = `-- name: BankOpenedOn :one
+SELECT opened_on FROM recon.bank_accounts WHERE iban = $1
+`
+
+func (q *Queries) BankOpenedOn(ctx context.Context, iban string) (*time.Time, error) {
+	row := q.db.QueryRow(ctx, bankOpenedOn, iban)
+	var opened_on *time.Time
+	err := row.Scan(&opened_on)
+	return opened_on, err
+}
+
+const bankPayoutStatus = `-- name: BankPayoutStatus :one
+SELECT status FROM recon.bank_payouts WHERE payout_key = $1
+`
+
+func (q *Queries) BankPayoutStatus(ctx context.Context, payoutKey string) (string, error) {
+	row := q.db.QueryRow(ctx, bankPayoutStatus, payoutKey)
+	var status string
+	err := row.Scan(&status)
+	return status, err
+}
+
+const coverBankStatement = `-- name: CoverBankStatement :exec
+UPDATE recon.bank_accounts SET covered_from = least(covered_from, ($1::text)::date),
+    covered_through = greatest(covered_through, ($2::text)::date), updated_at = now()
+WHERE iban = $3 AND (covered_from IS NULL OR covered_from > ($1::text)::date
+                     OR covered_through IS NULL OR covered_through < ($2::text)::date)
+`
+
+type CoverBankStatementParams struct {
+	CoversFrom string
+	CoversTo   string
+	Iban       string
+}
+
+// How far a bank account's statements reach, widened by a statement from covers_from to covers_to.
+func (q *Queries) CoverBankStatement(ctx context.Context, arg CoverBankStatementParams) error {
+	_, err := q.db.Exec(ctx, coverBankStatement, arg.CoversFrom, arg.CoversTo, arg.Iban)
+	return err
+}
+
+const coveredBankAccounts = `-- name: CoveredBankAccounts :many
+SELECT iban, covered_through::date AS covered_through FROM recon.bank_accounts WHERE covered_through IS NOT NULL ORDER BY iban
+`
+
+type CoveredBankAccountsRow struct {
+	Iban           string
+	CoveredThrough time.Time
+}
+
+func (q *Queries) CoveredBankAccounts(ctx context.Context) ([]CoveredBankAccountsRow, error) {
+	rows, err := q.db.Query(ctx, coveredBankAccounts)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []CoveredBankAccountsRow
+	for rows.Next() {
+		var i CoveredBankAccountsRow
+		if err := rows.Scan(&i.Iban, &i.CoveredThrough); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const dueBalances = `-- name: DueBalances :many
 SELECT o.event_id, o.provider, o.account, o.currency, o.amount, o.observed_at, w.through, w.polled_at
 FROM (SELECT unnest($1::text[]) AS provider, unnest($2::text[]) AS account) AS k
@@ -71,6 +204,17 @@ func (q *Queries) DueBalances(ctx context.Context, arg DueBalancesParams) ([]Due
 	return items, nil
 }
 
+const entryEffectiveAt = `-- name: EntryEffectiveAt :one
+SELECT effective_at FROM ledger.entries WHERE idempotency_key = $1
+`
+
+func (q *Queries) EntryEffectiveAt(ctx context.Context, idempotencyKey string) (time.Time, error) {
+	row := q.db.QueryRow(ctx, entryEffectiveAt, idempotencyKey)
+	var effective_at time.Time
+	err := row.Scan(&effective_at)
+	return effective_at, err
+}
+
 const entryKinds = `-- name: EntryKinds :many
 SELECT idempotency_key, coalesce(metadata->>'kind', '')::text AS kind, coalesce(metadata->>'iban', '')::text AS iban,
     coalesce((metadata->>'awaits_bank')::boolean, false)::boolean AS awaits_bank
@@ -108,6 +252,45 @@ func (q *Queries) EntryKinds(ctx context.Context, keys []string) ([]EntryKindsRo
 		return nil, err
 	}
 	return items, nil
+}
+
+const followedBanks = `-- name: FollowedBanks :many
+SELECT account FROM recon.sources WHERE account = ANY($1::text[])
+UNION SELECT iban FROM recon.bank_accounts WHERE iban = ANY($1::text[])
+`
+
+// Which of the IBANs mizan reads the statements of.
+func (q *Queries) FollowedBanks(ctx context.Context, ibans []string) ([]string, error) {
+	rows, err := q.db.Query(ctx, followedBanks, ibans)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var account string
+		if err := rows.Scan(&account); err != nil {
+			return nil, err
+		}
+		items = append(items, account)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const lockBank = `-- name: LockBank :exec
+
+SELECT pg_advisory_xact_lock(hashtextextended($1::text, 0))
+`
+
+// Bank accounts: their statements' lines and balances, and the payouts awaiting their credits. A day the
+// facts carry as text (events.DateLayout) is passed as text and read by PostgreSQL as a date, as it was.
+// A bank account's advisory lock, held to the end of the transaction.
+func (q *Queries) LockBank(ctx context.Context, key string) error {
+	_, err := q.db.Exec(ctx, lockBank, key)
+	return err
 }
 
 const lockRunningBalances = `-- name: LockRunningBalances :many
@@ -148,6 +331,38 @@ UPDATE recon.balance_observations SET checked_at = now() WHERE event_id = $1
 func (q *Queries) MarkBalanceChecked(ctx context.Context, eventID string) error {
 	_, err := q.db.Exec(ctx, markBalanceChecked, eventID)
 	return err
+}
+
+const markLineUnexpected = `-- name: MarkLineUnexpected :execrows
+UPDATE recon.bank_lines SET unexpected_at = now()
+WHERE iban = $1 AND line_id = $2 AND payout_key IS NULL AND unexpected_at IS NULL
+`
+
+type MarkLineUnexpectedParams struct {
+	Iban   string
+	LineID string
+}
+
+func (q *Queries) MarkLineUnexpected(ctx context.Context, arg MarkLineUnexpectedParams) (int64, error) {
+	result, err := q.db.Exec(ctx, markLineUnexpected, arg.Iban, arg.LineID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const markPayoutMissing = `-- name: MarkPayoutMissing :execrows
+UPDATE recon.bank_payouts SET missing_at = now(), updated_at = now()
+WHERE payout_key = $1 AND status = 'unconfirmed' AND missing_at IS NULL
+`
+
+// A reconciler that matched the payout meanwhile wins: only a payout still unconfirmed is marked.
+func (q *Queries) MarkPayoutMissing(ctx context.Context, payoutKey string) (int64, error) {
+	result, err := q.db.Exec(ctx, markPayoutMissing, payoutKey)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
 }
 
 const markSettlementsReturned = `-- name: MarkSettlementsReturned :many
@@ -208,6 +423,46 @@ func (q *Queries) MarkSettlementsReturned(ctx context.Context, arg MarkSettlemen
 	return items, nil
 }
 
+const matchLine = `-- name: MatchLine :exec
+UPDATE recon.bank_lines SET payout_key = $1::text WHERE iban = $2 AND line_id = $3
+`
+
+type MatchLineParams struct {
+	PayoutKey string
+	Iban      string
+	LineID    string
+}
+
+func (q *Queries) MatchLine(ctx context.Context, arg MatchLineParams) error {
+	_, err := q.db.Exec(ctx, matchLine, arg.PayoutKey, arg.Iban, arg.LineID)
+	return err
+}
+
+const matchPayout = `-- name: MatchPayout :exec
+UPDATE recon.bank_payouts SET status = 'matched', line_id = $1::text, rule = $2::text,
+    credited = $3::numeric, difference = $4::numeric, matched_at = now(), updated_at = now()
+WHERE payout_key = $5
+`
+
+type MatchPayoutParams struct {
+	LineID     string
+	Rule       string
+	Credited   decimal.Decimal
+	Difference decimal.Decimal
+	PayoutKey  string
+}
+
+func (q *Queries) MatchPayout(ctx context.Context, arg MatchPayoutParams) error {
+	_, err := q.db.Exec(ctx, matchPayout,
+		arg.LineID,
+		arg.Rule,
+		arg.Credited,
+		arg.Difference,
+		arg.PayoutKey,
+	)
+	return err
+}
+
 const matchSettlementReturn = `-- name: MatchSettlementReturn :execrows
 UPDATE recon.settlements s SET returned_at = r.returned_at
 FROM recon.settlement_returns r
@@ -228,6 +483,154 @@ func (q *Queries) MatchSettlementReturn(ctx context.Context, arg MatchSettlement
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const missingPayouts = `-- name: MissingPayouts :many
+SELECT p.payout_key, p.provider, p.account, p.iban, p.currency, p.amount,
+    coalesce(p.transaction_id, '')::text AS transaction_id, coalesce(p.settlement_id, '')::text AS settlement_id,
+    coalesce(p.batch_id, '')::text AS batch_id, coalesce(p.track_id, '')::text AS track_id,
+    coalesce(p.payment_number, '')::text AS payment_number, p.paid_at, p.paid_day, p.window_from, p.due_day,
+    b.covered_from::date AS covered_from, b.covered_through::date AS covered_through
+FROM recon.bank_payouts p JOIN recon.bank_accounts b ON b.iban = p.iban
+WHERE p.status = 'unconfirmed' AND p.missing_at IS NULL AND ($1::boolean OR p.iban = ANY($2::text[]))
+  AND b.covered_through >= p.due_day AND b.covered_from <= p.paid_day
+ORDER BY p.paid_at, p.payout_key
+`
+
+type MissingPayoutsParams struct {
+	AllIbans bool
+	Ibans    []string
+}
+
+type MissingPayoutsRow struct {
+	PayoutKey      string
+	Provider       string
+	Account        string
+	Iban           string
+	Currency       string
+	Amount         decimal.Decimal
+	TransactionID  string
+	SettlementID   string
+	BatchID        string
+	TrackID        string
+	PaymentNumber  string
+	PaidAt         time.Time
+	PaidDay        time.Time
+	WindowFrom     time.Time
+	DueDay         time.Time
+	CoveredFrom    time.Time
+	CoveredThrough time.Time
+}
+
+// The unconfirmed payouts (to every bank account, or to ibans) whose due day the statements have passed.
+func (q *Queries) MissingPayouts(ctx context.Context, arg MissingPayoutsParams) ([]MissingPayoutsRow, error) {
+	rows, err := q.db.Query(ctx, missingPayouts, arg.AllIbans, arg.Ibans)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []MissingPayoutsRow
+	for rows.Next() {
+		var i MissingPayoutsRow
+		if err := rows.Scan(
+			&i.PayoutKey,
+			&i.Provider,
+			&i.Account,
+			&i.Iban,
+			&i.Currency,
+			&i.Amount,
+			&i.TransactionID,
+			&i.SettlementID,
+			&i.BatchID,
+			&i.TrackID,
+			&i.PaymentNumber,
+			&i.PaidAt,
+			&i.PaidDay,
+			&i.WindowFrom,
+			&i.DueDay,
+			&i.CoveredFrom,
+			&i.CoveredThrough,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const openBankAccount = `-- name: OpenBankAccount :exec
+UPDATE recon.bank_accounts SET opened_on = ($1::text)::date, updated_at = now() WHERE iban = $2
+`
+
+type OpenBankAccountParams struct {
+	OpenedOn string
+	Iban     string
+}
+
+func (q *Queries) OpenBankAccount(ctx context.Context, arg OpenBankAccountParams) error {
+	_, err := q.db.Exec(ctx, openBankAccount, arg.OpenedOn, arg.Iban)
+	return err
+}
+
+const openCredits = `-- name: OpenCredits :many
+SELECT line_id, booking_date, amount, currency, coalesce(end_to_end_id, '')::text AS end_to_end_id,
+    coalesce(bank_reference, '')::text AS bank_reference, coalesce(entry_reference, '')::text AS entry_reference,
+    coalesce(description, '')::text AS description, booked_at
+FROM recon.bank_lines
+WHERE iban = $1 AND payout_key IS NULL AND amount > 0
+  AND booking_date BETWEEN $2::date AND $3::date
+`
+
+type OpenCreditsParams struct {
+	Iban    string
+	FromDay time.Time
+	ToDay   time.Time
+}
+
+type OpenCreditsRow struct {
+	LineID         string
+	BookingDate    time.Time
+	Amount         decimal.Decimal
+	Currency       string
+	EndToEndID     string
+	BankReference  string
+	EntryReference string
+	Description    string
+	BookedAt       time.Time
+}
+
+// A bank account's credits no payout has met, booked from one day to another.
+func (q *Queries) OpenCredits(ctx context.Context, arg OpenCreditsParams) ([]OpenCreditsRow, error) {
+	rows, err := q.db.Query(ctx, openCredits, arg.Iban, arg.FromDay, arg.ToDay)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []OpenCreditsRow
+	for rows.Next() {
+		var i OpenCreditsRow
+		if err := rows.Scan(
+			&i.LineID,
+			&i.BookingDate,
+			&i.Amount,
+			&i.Currency,
+			&i.EndToEndID,
+			&i.BankReference,
+			&i.EntryReference,
+			&i.Description,
+			&i.BookedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const openSettlements = `-- name: OpenSettlements :many
@@ -355,6 +758,35 @@ func (q *Queries) PaidPayout(ctx context.Context, arg PaidPayoutParams) (PaidPay
 	return i, err
 }
 
+const payoutFeedsThrough = `-- name: PayoutFeedsThrough :one
+WITH feeds AS (
+    SELECT provider, account, feed FROM recon.source_feeds WHERE feed = ANY($1::text[])
+    UNION
+    SELECT provider, account, feed FROM recon.watermarks WHERE feed = ANY($1::text[])
+)
+SELECT count(*)::int AS feeds, coalesce(min(w.through), 'epoch')::timestamptz AS through,
+    coalesce(bool_or(w.through IS NULL OR NOT (w.last_event IS NULL OR w.last_event = ''
+         OR EXISTS (SELECT 1 FROM recon.processed_events p WHERE p.event_id = w.last_event))), false)::boolean AS pending
+FROM feeds f
+LEFT JOIN recon.watermarks w ON w.provider = f.provider AND w.account = f.account AND w.feed = f.feed
+`
+
+type PayoutFeedsThroughRow struct {
+	Feeds   int32
+	Through time.Time
+	Pending bool
+}
+
+// How far the payout feeds (registered with their sources, or whose watermark has been seen) have been
+// applied, and whether one of them has not been (its watermark missing, or its last event not applied).
+// through is only meaningful when feeds > 0 and nothing is pending: then every feed has a watermark.
+func (q *Queries) PayoutFeedsThrough(ctx context.Context, feeds []string) (PayoutFeedsThroughRow, error) {
+	row := q.db.QueryRow(ctx, payoutFeedsThrough, feeds)
+	var i PayoutFeedsThroughRow
+	err := row.Scan(&i.Feeds, &i.Through, &i.Pending)
+	return i, err
+}
+
 const postedItems = `-- name: PostedItems :many
 SELECT idempotency_key, (metadata->>'amount')::numeric AS amount, (metadata->>'fee')::numeric AS fee,
     (metadata->>'direction')::text AS direction
@@ -424,6 +856,192 @@ func (q *Queries) PreviousSnapshot(ctx context.Context, arg PreviousSnapshotPara
 	var i PreviousSnapshotRow
 	err := row.Scan(&i.Amount, &i.Figures, &i.ObservedAt)
 	return i, err
+}
+
+const recordBankAccount = `-- name: RecordBankAccount :one
+WITH ins AS (INSERT INTO recon.bank_accounts (iban, provider, currency) VALUES ($1, $2, $3)
+    ON CONFLICT (iban) DO NOTHING RETURNING currency)
+SELECT currency FROM ins UNION ALL SELECT currency FROM recon.bank_accounts WHERE iban = $1
+`
+
+type RecordBankAccountParams struct {
+	Iban     string
+	Provider string
+	Currency string
+}
+
+// Records a bank account the first time one of its facts comes; returns the currency it is kept in.
+func (q *Queries) RecordBankAccount(ctx context.Context, arg RecordBankAccountParams) (string, error) {
+	row := q.db.QueryRow(ctx, recordBankAccount, arg.Iban, arg.Provider, arg.Currency)
+	var currency string
+	err := row.Scan(&currency)
+	return currency, err
+}
+
+const recordBankBalance = `-- name: RecordBankBalance :exec
+INSERT INTO recon.bank_balances (event_id, iban, provider, currency, statement_id, kind, day, at, reported, ledger,
+    difference, outcome, covers_from, covers_to, file)
+VALUES ($1, $2, $3, $4,
+    nullif($5::text, ''), $6, ($7::text)::date, $8,
+    $9, $10, $11, $12,
+    ($13::text)::date, ($14::text)::date, nullif($15::text, ''))
+ON CONFLICT (event_id) DO NOTHING
+`
+
+type RecordBankBalanceParams struct {
+	EventID     string
+	Iban        string
+	Provider    string
+	Currency    string
+	StatementID string
+	Kind        string
+	Day         string
+	At          time.Time
+	Reported    *decimal.Decimal
+	Ledger      *decimal.Decimal
+	Difference  *decimal.Decimal
+	Outcome     string
+	CoversFrom  string
+	CoversTo    string
+	File        string
+}
+
+func (q *Queries) RecordBankBalance(ctx context.Context, arg RecordBankBalanceParams) error {
+	_, err := q.db.Exec(ctx, recordBankBalance,
+		arg.EventID,
+		arg.Iban,
+		arg.Provider,
+		arg.Currency,
+		arg.StatementID,
+		arg.Kind,
+		arg.Day,
+		arg.At,
+		arg.Reported,
+		arg.Ledger,
+		arg.Difference,
+		arg.Outcome,
+		arg.CoversFrom,
+		arg.CoversTo,
+		arg.File,
+	)
+	return err
+}
+
+const recordBankLine = `-- name: RecordBankLine :execrows
+INSERT INTO recon.bank_lines (iban, line_id, provider, currency, booking_date, value_date, booked_at, amount,
+    end_to_end_id, bank_reference, entry_reference, description, counterparty_iban, counterparty_name,
+    statement_id, file, line_no, event_id, payout_like)
+VALUES ($1, $2, $3, $4, ($5::text)::date,
+    nullif($6::text, '')::date, $7, $8,
+    nullif($9::text, ''), nullif($10::text, ''),
+    nullif($11::text, ''), nullif($12::text, ''),
+    nullif($13::text, ''), nullif($14::text, ''),
+    nullif($15::text, ''), nullif($16::text, ''), nullif($17::int, 0),
+    $18, $19)
+ON CONFLICT (iban, line_id) DO NOTHING
+`
+
+type RecordBankLineParams struct {
+	Iban             string
+	LineID           string
+	Provider         string
+	Currency         string
+	BookingDate      string
+	ValueDate        string
+	BookedAt         time.Time
+	Amount           decimal.Decimal
+	EndToEndID       string
+	BankReference    string
+	EntryReference   string
+	Description      string
+	CounterpartyIban string
+	CounterpartyName string
+	StatementID      string
+	File             string
+	LineNo           int32
+	EventID          string
+	PayoutLike       bool
+}
+
+// A line recorded before (the same line in another statement) records nothing: no row affected.
+func (q *Queries) RecordBankLine(ctx context.Context, arg RecordBankLineParams) (int64, error) {
+	result, err := q.db.Exec(ctx, recordBankLine,
+		arg.Iban,
+		arg.LineID,
+		arg.Provider,
+		arg.Currency,
+		arg.BookingDate,
+		arg.ValueDate,
+		arg.BookedAt,
+		arg.Amount,
+		arg.EndToEndID,
+		arg.BankReference,
+		arg.EntryReference,
+		arg.Description,
+		arg.CounterpartyIban,
+		arg.CounterpartyName,
+		arg.StatementID,
+		arg.File,
+		arg.LineNo,
+		arg.EventID,
+		arg.PayoutLike,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected(), nil
+}
+
+const recordBankPayout = `-- name: RecordBankPayout :exec
+INSERT INTO recon.bank_payouts (payout_key, provider, account, iban, currency, amount, transaction_id,
+    settlement_id, batch_id, track_id, payment_number, paid_at, paid_day, window_from, due_day, status, event_id)
+VALUES ($1, $2, $3, $4, $5,
+    $6, nullif($7::text, ''), nullif($8::text, ''),
+    nullif($9::text, ''), nullif($10::text, ''),
+    nullif($11::text, ''), $12, $13, $14,
+    $15, 'unconfirmed', $16)
+ON CONFLICT (payout_key) DO NOTHING
+`
+
+type RecordBankPayoutParams struct {
+	PayoutKey     string
+	Provider      string
+	Account       string
+	Iban          string
+	Currency      string
+	Amount        decimal.Decimal
+	TransactionID string
+	SettlementID  string
+	BatchID       string
+	TrackID       string
+	PaymentNumber string
+	PaidAt        time.Time
+	PaidDay       time.Time
+	WindowFrom    time.Time
+	DueDay        time.Time
+	EventID       string
+}
+
+func (q *Queries) RecordBankPayout(ctx context.Context, arg RecordBankPayoutParams) error {
+	_, err := q.db.Exec(ctx, recordBankPayout,
+		arg.PayoutKey,
+		arg.Provider,
+		arg.Account,
+		arg.Iban,
+		arg.Currency,
+		arg.Amount,
+		arg.TransactionID,
+		arg.SettlementID,
+		arg.BatchID,
+		arg.TrackID,
+		arg.PaymentNumber,
+		arg.PaidAt,
+		arg.PaidDay,
+		arg.WindowFrom,
+		arg.DueDay,
+		arg.EventID,
+	)
+	return err
 }
 
 const recordQuarantined = `-- name: RecordQuarantined :exec
@@ -543,6 +1161,42 @@ func (q *Queries) RecordSettlementReturn(ctx context.Context, arg RecordSettleme
 		arg.ReturnedAt,
 	)
 	return err
+}
+
+const returnBankPayout = `-- name: ReturnBankPayout :one
+UPDATE recon.bank_payouts SET status = 'returned', updated_at = now()
+WHERE payout_key = $1 AND status = 'unconfirmed'
+RETURNING payout_key, provider, account, iban, amount, currency, coalesce(transaction_id, '')::text AS transaction_id,
+    coalesce(settlement_id, '')::text AS settlement_id, coalesce(batch_id, '')::text AS batch_id
+`
+
+type ReturnBankPayoutRow struct {
+	PayoutKey     string
+	Provider      string
+	Account       string
+	Iban          string
+	Amount        decimal.Decimal
+	Currency      string
+	TransactionID string
+	SettlementID  string
+	BatchID       string
+}
+
+func (q *Queries) ReturnBankPayout(ctx context.Context, payoutKey string) (ReturnBankPayoutRow, error) {
+	row := q.db.QueryRow(ctx, returnBankPayout, payoutKey)
+	var i ReturnBankPayoutRow
+	err := row.Scan(
+		&i.PayoutKey,
+		&i.Provider,
+		&i.Account,
+		&i.Iban,
+		&i.Amount,
+		&i.Currency,
+		&i.TransactionID,
+		&i.SettlementID,
+		&i.BatchID,
+	)
+	return i, err
 }
 
 const returnedPayouts = `-- name: ReturnedPayouts :many
@@ -711,4 +1365,62 @@ func (q *Queries) StoreWatermark(ctx context.Context, arg StoreWatermarkParams) 
 		arg.PolledAt,
 	)
 	return err
+}
+
+const unexplainedCredits = `-- name: UnexplainedCredits :many
+SELECT l.iban, l.line_id, l.booking_date, l.amount, l.currency, coalesce(l.end_to_end_id, '')::text AS end_to_end_id,
+    coalesce(l.bank_reference, '')::text AS bank_reference, coalesce(l.entry_reference, '')::text AS entry_reference,
+    coalesce(l.description, '')::text AS description
+FROM recon.bank_lines l
+WHERE l.payout_like AND l.payout_key IS NULL AND l.unexpected_at IS NULL AND l.amount > 0
+  AND ($1::boolean OR l.iban = ANY($2::text[]))
+ORDER BY l.iban, l.booking_date, l.line_id
+`
+
+type UnexplainedCreditsParams struct {
+	AllIbans bool
+	Ibans    []string
+}
+
+type UnexplainedCreditsRow struct {
+	Iban           string
+	LineID         string
+	BookingDate    time.Time
+	Amount         decimal.Decimal
+	Currency       string
+	EndToEndID     string
+	BankReference  string
+	EntryReference string
+	Description    string
+}
+
+// The payout-like credits (of every bank account, or of ibans) no payout has met and none alerted yet.
+func (q *Queries) UnexplainedCredits(ctx context.Context, arg UnexplainedCreditsParams) ([]UnexplainedCreditsRow, error) {
+	rows, err := q.db.Query(ctx, unexplainedCredits, arg.AllIbans, arg.Ibans)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []UnexplainedCreditsRow
+	for rows.Next() {
+		var i UnexplainedCreditsRow
+		if err := rows.Scan(
+			&i.Iban,
+			&i.LineID,
+			&i.BookingDate,
+			&i.Amount,
+			&i.Currency,
+			&i.EndToEndID,
+			&i.BankReference,
+			&i.EntryReference,
+			&i.Description,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
