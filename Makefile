@@ -10,7 +10,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -X github.com/mizanhq/mizan/internal/cli.version=$(VERSION) -X github.com/mizanhq/mizan/internal/cli.commit=$(COMMIT)
 
-.PHONY: help build run up test test-race bench lint fmt vet tidy verify clean
+.PHONY: help build run up test test-race bench lint fmt vet tidy verify clean generate generated
 .PHONY: chaos chaos-long fuzz kafka kafka-stop test-kafka release-check
 
 help: ## list the targets
@@ -72,8 +72,20 @@ vet:
 tidy: ## go mod tidy: go.mod lists exactly what the code imports, direct dependencies not marked indirect
 	$(GO) mod tidy
 
-verify: fmt vet ## what CI checks besides the tests: gofmt clean, go.mod and go.sum tidy, go vet clean
+verify: fmt vet generated ## what CI checks besides the tests: gofmt clean, go.mod and go.sum tidy, go vet clean, generated code current
 	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run make tidy"; exit 1; }
+
+# sqlc turns the .sql files beside the packages into typed Go (sqlc.yaml says which and where). It is run by
+# version, not listed in go.mod: a tool of the developer's, not a dependency of mizan. It needs cgo (its
+# PostgreSQL parser is libpg_query's C); its first run builds it (a few minutes), later ones come from the
+# Go build cache.
+SQLC := CGO_ENABLED=1 $(GO) run github.com/sqlc-dev/sqlc/cmd/sqlc@v1.31.1
+
+generate: ## regenerate the typed database code from the .sql files (sqlc); run after editing a .sql file or a migration
+	$(SQLC) generate
+
+generated: ## check the generated database code is what the .sql files and migrations make (sqlc diff)
+	@$(SQLC) diff || { echo "generated database code is not current: run make generate"; exit 1; }
 
 release-check: ## before tagging a release: VERSION, the chart, the example manifests, CHANGELOG.md and the tag at HEAD agree (docs/release.md)
 	$(GO) test -count=1 -run 'TestRelease|TestChart|TestOverlays|TestDockerfile' ./deploy

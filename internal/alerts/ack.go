@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/slack-go/slack"
+
+	"github.com/mizanhq/mizan/internal/alerts/alertsdb"
 )
 
 // Acknowledgements. A person acknowledges an alert with a note (recon.acknowledge_alert, `reconciler ack`),
@@ -33,27 +35,14 @@ type pendingAck struct {
 // first, and returns undelivered plus how many it could not deliver. Deliver calls it while it holds the
 // dispatcher lock, on the lock's connection.
 func (d *Dispatcher) deliverAcknowledgements(ctx context.Context, conn *pgxpool.Conn, undelivered int) (int, error) {
-	rows, err := conn.Query(ctx, `
-		SELECT k.alert_id, a.kind, a.severity, a.subject, a.summary, a.opened_at, k.acknowledged_by, k.note, k.acknowledged_at
-		FROM recon.alert_acknowledgements k
-		JOIN recon.alerts a ON a.id = k.alert_id
-		WHERE k.sent_at IS NULL AND a.open_sent_at IS NOT NULL
-		ORDER BY k.acknowledged_at, k.alert_id`)
+	rows, err := alertsdb.New(conn).AcknowledgementOutbox(ctx)
 	if err != nil {
 		return undelivered, fmt.Errorf("read acknowledgement outbox: %w", err)
 	}
 	var todo []pendingAck
-	for rows.Next() {
-		var p pendingAck
-		if err := rows.Scan(&p.alertID, &p.kind, &p.severity, &p.subject, &p.summary, &p.openedAt, &p.by, &p.note, &p.at); err != nil {
-			rows.Close()
-			return undelivered, fmt.Errorf("read acknowledgement outbox: %w", err)
-		}
-		todo = append(todo, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return undelivered, fmt.Errorf("read acknowledgement outbox: %w", err)
+	for _, row := range rows {
+		todo = append(todo, pendingAck{alertID: row.AlertID, kind: row.Kind, severity: row.Severity, subject: row.Subject,
+			summary: row.Summary, openedAt: row.OpenedAt, by: row.AcknowledgedBy, note: row.Note, at: row.AcknowledgedAt})
 	}
 	for _, p := range todo {
 		ok, err := d.deliverAck(ctx, conn, p)
@@ -78,7 +67,9 @@ func (d *Dispatcher) deliverAck(ctx context.Context, conn *pgxpool.Conn, p pendi
 	}
 	if !d.ackSent[p.alertID] {
 		err := d.send(ctx, AcknowledgementMessage(p.alertID, p.kind, p.severity, p.subject, p.summary, p.openedAt, p.by, p.note, p.at),
-			stillUnsent(conn, `SELECT sent_at IS NULL FROM recon.alert_acknowledgements WHERE alert_id = $1`, p.alertID))
+			stillUnsent(func(ctx context.Context) (bool, error) {
+				return alertsdb.New(conn).AcknowledgementUnsent(ctx, p.alertID)
+			}))
 		var rejected *RejectedError
 		switch {
 		case errors.Is(err, errAlreadySent):
@@ -103,8 +94,7 @@ func (d *Dispatcher) deliverAck(ctx context.Context, conn *pgxpool.Conn, p pendi
 	}
 	wait := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		_, err := d.pool.Exec(ctx, `UPDATE recon.alert_acknowledgements SET sent_at = coalesce(sent_at, now()),
-			delivery_attempts = delivery_attempts + 1, last_delivery_error = NULL WHERE alert_id = $1`, p.alertID)
+		err := alertsdb.New(d.pool).MarkAcknowledgementSent(ctx, p.alertID)
 		if err == nil {
 			delete(d.ackSent, p.alertID)
 			return true, nil
@@ -122,8 +112,8 @@ func (d *Dispatcher) deliverAck(ctx context.Context, conn *pgxpool.Conn, p pendi
 }
 
 func (d *Dispatcher) noteAckFailure(ctx context.Context, alertID int64, err error) {
-	_, _ = d.pool.Exec(ctx, `UPDATE recon.alert_acknowledgements SET delivery_attempts = delivery_attempts + 1,
-		last_delivery_error = $2 WHERE alert_id = $1`, alertID, err.Error())
+	_ = alertsdb.New(d.pool).NoteAcknowledgementFailure(ctx, alertsdb.NoteAcknowledgementFailureParams{AlertID: alertID,
+		LastDeliveryError: ptr(err.Error())})
 }
 
 // AcknowledgementMessage builds the Block Kit message that announces an acknowledgement: which alert (it is

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
-
+	"github.com/mizanhq/mizan/internal/alerts/alertsdb"
 	"github.com/mizanhq/mizan/internal/checks"
 )
 
@@ -33,10 +31,7 @@ type Alert struct {
 }
 
 // DB is what Raise and Resolve need: a transaction, a connection or a pool.
-type DB interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
+type DB = alertsdb.DBTX
 
 // Raise opens a (or refreshes the open) alert of a.DedupKey in db. It reports whether it opened a new one.
 // Text is made storable first: the alert of a message refused for a NUL byte must not fail for the same byte.
@@ -50,13 +45,8 @@ func Raise(ctx context.Context, db DB, a Alert) (opened bool, err error) {
 		severity = checks.SeverityWarning
 	}
 	details := strings.ReplaceAll(string(d), `\u0000`, `\ufffd`) // jsonb cannot hold U+0000
-	err = db.QueryRow(ctx, `
-		INSERT INTO recon.alerts (kind, severity, subject, dedup_key, summary, details)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (dedup_key) WHERE resolved_at IS NULL
-		DO UPDATE SET last_seen_at = now(), details = EXCLUDED.details
-		RETURNING (xmax = 0)`, a.Kind, severity, Storable(a.Subject), Storable(a.DedupKey), Storable(a.Summary),
-		details).Scan(&opened)
+	opened, err = alertsdb.New(db).OpenAlert(ctx, alertsdb.OpenAlertParams{Kind: a.Kind, Severity: severity,
+		Subject: Storable(a.Subject), DedupKey: Storable(a.DedupKey), Summary: Storable(a.Summary), Details: []byte(details)})
 	if err != nil {
 		return false, fmt.Errorf("open alert %s: %w", a.DedupKey, err)
 	}
@@ -65,12 +55,11 @@ func Raise(ctx context.Context, db DB, a Alert) (opened bool, err error) {
 
 // Resolve resolves the open alert of dedupKey, if there is one, and reports whether there was.
 func Resolve(ctx context.Context, db DB, dedupKey string) (bool, error) {
-	tag, err := db.Exec(ctx, `UPDATE recon.alerts SET resolved_at = now(), last_seen_at = now()
-		WHERE dedup_key = $1 AND resolved_at IS NULL`, Storable(dedupKey))
+	n, err := alertsdb.New(db).ResolveAlert(ctx, Storable(dedupKey))
 	if err != nil {
 		return false, fmt.Errorf("resolve alert %s: %w", dedupKey, err)
 	}
-	return tag.RowsAffected() > 0, nil
+	return n > 0, nil
 }
 
 // Storable returns s as PostgreSQL text can hold it: valid UTF-8 without NUL bytes (each invalid sequence

@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/mizanhq/mizan/internal/alerts/alertsdb"
 	"github.com/mizanhq/mizan/internal/checks"
 )
 
@@ -41,6 +42,7 @@ func Record(ctx context.Context, tx pgx.Tx, results []checks.Result) (opened int
 		starts, ends, marks = append(starts, timePtr(r.WindowStart)), append(ends, timePtr(r.WindowEnd)), append(marks, timePtr(r.Watermark))
 		expected, actual, diff = append(expected, r.Expected), append(actual, r.Actual), append(diff, r.Difference)
 	}
+	// Written by hand, not in queries.sql: its arrays hold NULL elements, which sqlc's array parameters cannot.
 	_, err = tx.Exec(ctx, `
 		INSERT INTO recon.check_results (check_name, subject, window_start, window_end, watermark, expected, actual,
 			difference, outcome, details, event_id)
@@ -62,16 +64,15 @@ func Record(ctx context.Context, tx pgx.Tx, results []checks.Result) (opened int
 
 // applyAlert opens, refreshes or resolves the alert of one result.
 func applyAlert(ctx context.Context, tx pgx.Tx, r checks.Result) (opened int, err error) {
+	q := alertsdb.New(tx)
 	if r.Outcome == checks.OK {
 		if r.DedupKey != "" && !r.Sticky {
-			if _, err := tx.Exec(ctx, `UPDATE recon.alerts SET resolved_at = now(), last_seen_at = now()
-				WHERE dedup_key = $1 AND resolved_at IS NULL`, r.DedupKey); err != nil {
+			if _, err := q.ResolveAlert(ctx, r.DedupKey); err != nil {
 				return 0, fmt.Errorf("resolve alert %s: %w", r.DedupKey, err)
 			}
 		}
 		for _, prefix := range r.ResolvesWith {
-			if _, err := tx.Exec(ctx, `UPDATE recon.alerts SET resolved_at = now(), last_seen_at = now()
-				WHERE starts_with(dedup_key, $1) AND resolved_at IS NULL`, prefix); err != nil {
+			if err := q.ResolveAlertsByPrefix(ctx, prefix); err != nil {
 				return 0, fmt.Errorf("resolve alerts %s*: %w", prefix, err)
 			}
 		}
@@ -99,13 +100,8 @@ func applyAlert(ctx context.Context, tx pgx.Tx, r checks.Result) (opened int, er
 	if severity == "" {
 		severity = checks.SeverityWarning
 	}
-	var inserted bool
-	err = tx.QueryRow(ctx, `
-		INSERT INTO recon.alerts (kind, severity, subject, dedup_key, summary, details)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (dedup_key) WHERE resolved_at IS NULL
-		DO UPDATE SET last_seen_at = now(), details = EXCLUDED.details
-		RETURNING (xmax = 0)`, r.Check, severity, r.Subject, r.DedupKey, r.Summary, d).Scan(&inserted)
+	inserted, err := q.OpenAlert(ctx, alertsdb.OpenAlertParams{Kind: r.Check, Severity: severity, Subject: r.Subject,
+		DedupKey: r.DedupKey, Summary: r.Summary, Details: d})
 	if err != nil {
 		return 0, fmt.Errorf("open alert %s: %w", r.DedupKey, err)
 	}
@@ -118,11 +114,7 @@ func applyAlert(ctx context.Context, tx pgx.Tx, r checks.Result) (opened int, er
 // Explained sums what the open alerts of a wallet already account for (their "explains"), so the balance
 // check raises only what is left.
 func Explained(ctx context.Context, tx pgx.Tx, walletSubject, itemPrefix string) (decimal.Decimal, error) {
-	var sum decimal.Decimal
-	err := tx.QueryRow(ctx, `
-		SELECT coalesce(sum((details->>'explains')::numeric), 0) FROM recon.alerts
-		WHERE resolved_at IS NULL AND (subject = $1 OR starts_with(subject, $2)) AND details ? 'explains'`,
-		walletSubject, itemPrefix).Scan(&sum)
+	sum, err := alertsdb.New(tx).Explained(ctx, alertsdb.ExplainedParams{WalletSubject: walletSubject, ItemPrefix: itemPrefix})
 	if err != nil {
 		return decimal.Zero, fmt.Errorf("sum explained differences of %s: %w", walletSubject, err)
 	}
@@ -153,3 +145,5 @@ func nullIfEmpty(ids []string) []*string {
 	}
 	return out
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -17,6 +17,7 @@ import (
 	"github.com/slack-go/slack"
 	"golang.org/x/time/rate"
 
+	"github.com/mizanhq/mizan/internal/alerts/alertsdb"
 	"github.com/mizanhq/mizan/internal/sources/httpclient"
 	"github.com/mizanhq/mizan/internal/testpoint"
 )
@@ -92,35 +93,27 @@ func (d *Dispatcher) Deliver(ctx context.Context) (undelivered int, err error) {
 		return 0, fmt.Errorf("alert outbox: %w", err)
 	}
 	defer conn.Release()
-	var mine bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, dispatcherLock).Scan(&mine); err != nil {
+	q := alertsdb.New(conn)
+	mine, err := q.TryAdvisoryLock(ctx, dispatcherLock)
+	if err != nil {
 		return 0, fmt.Errorf("alert outbox lock: %w", err)
 	}
 	if !mine {
 		return 0, nil // another replica is delivering
 	}
-	defer conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, dispatcherLock)
-	rows, err := conn.Query(ctx, `
-		SELECT id, kind, severity, subject, summary, details, opened_at, resolved_at, open_sent_at IS NOT NULL
-		FROM recon.alerts
-		WHERE open_sent_at IS NULL OR (resolved_at IS NOT NULL AND resolved_sent_at IS NULL)
-		ORDER BY id`)
+	defer q.AdvisoryUnlock(context.WithoutCancel(ctx), dispatcherLock)
+	rows, err := q.AlertOutbox(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("read alert outbox: %w", err)
 	}
 	var todo []pending
-	for rows.Next() {
-		var p pending
-		if err := rows.Scan(&p.id, &p.kind, &p.severity, &p.subject, &p.summary, &p.details, &p.openedAt,
-			&p.resolvedAt, &p.openSent); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("read alert outbox: %w", err)
+	for _, row := range rows {
+		p := pending{id: row.ID, kind: row.Kind, severity: row.Severity, subject: row.Subject, summary: row.Summary,
+			openedAt: row.OpenedAt, resolvedAt: row.ResolvedAt, openSent: row.OpenSent}
+		if err := json.Unmarshal(row.Details, &p.details); len(row.Details) > 0 && err != nil {
+			return 0, fmt.Errorf("read alert outbox: alert %d: details: %w", row.ID, err)
 		}
 		todo = append(todo, p)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("read alert outbox: %w", err)
 	}
 	for _, p := range todo {
 		// An alert opened and resolved before it was ever sent still gets both messages, in order: people
@@ -159,16 +152,16 @@ var (
 )
 
 // stillUnsent is asked right before every request to Slack, on the connection that holds the dispatcher
-// lock: query must answer whether the message is still unsent. The lock lives exactly as long as that
+// lock: unsent must answer whether the message is still unsent. The lock lives exactly as long as that
 // session, and a PostgreSQL restart or failover ends both; another replica may then take the lock and read
 // the same outbox, while this one still holds a list of what was unsent when it read it. Sending from that
 // list would announce the same alert twice. So a message goes out only while this session — and with it the
 // lock — is alive (else errLockLost ends the round) and the outbox still says it is unsent (else
 // errAlreadySent). The window left is a restart between this question and Slack's answer: at least once.
-func stillUnsent(conn *pgxpool.Conn, query string, args ...any) func(context.Context) error {
+func stillUnsent(unsent func(context.Context) (bool, error)) func(context.Context) error {
 	return func(ctx context.Context) error {
-		var unsent bool
-		if err := conn.QueryRow(ctx, query, args...).Scan(&unsent); err != nil {
+		unsent, err := unsent(ctx)
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -187,12 +180,12 @@ func (d *Dispatcher) deliver(ctx context.Context, conn *pgxpool.Conn, p pending,
 	if d.sent[sentKey{p.id, resolved}] { // delivered before; only the outbox update is missing
 		return d.markSent(ctx, p.id, resolved), nil
 	}
-	column := "open_sent_at"
+	unsent := alertsdb.New(conn).OpenUnsent
 	if resolved {
-		column = "resolved_sent_at"
+		unsent = alertsdb.New(conn).ResolvedUnsent
 	}
 	msg := Message(p.kind, p.severity, p.subject, p.summary, p.details, p.openedAt, p.resolvedAt, resolved)
-	err := d.send(ctx, msg, stillUnsent(conn, `SELECT `+column+` IS NULL FROM recon.alerts WHERE id = $1`, p.id))
+	err := d.send(ctx, msg, stillUnsent(func(ctx context.Context) (bool, error) { return unsent(ctx, p.id) }))
 	var rejected *RejectedError
 	switch {
 	case errors.Is(err, errAlreadySent):
@@ -228,14 +221,13 @@ type sentKey struct {
 
 // markSent records a delivered state change in the outbox, retrying while PostgreSQL is away.
 func (d *Dispatcher) markSent(ctx context.Context, id int64, resolved bool) bool {
-	column := "open_sent_at"
+	mark := alertsdb.New(d.pool).MarkOpenSent
 	if resolved {
-		column = "resolved_sent_at"
+		mark = alertsdb.New(d.pool).MarkResolvedSent
 	}
 	wait := 200 * time.Millisecond
 	for attempt := 1; ; attempt++ {
-		_, err := d.pool.Exec(ctx, `UPDATE recon.alerts SET `+column+` = coalesce(`+column+`, now()),
-			delivery_attempts = delivery_attempts + 1, last_delivery_error = NULL WHERE id = $1`, id)
+		err := mark(ctx, id)
 		if err == nil {
 			delete(d.sent, sentKey{id, resolved})
 			return true
@@ -253,8 +245,7 @@ func (d *Dispatcher) markSent(ctx context.Context, id int64, resolved bool) bool
 }
 
 func (d *Dispatcher) noteFailure(ctx context.Context, id int64, err error) {
-	_, _ = d.pool.Exec(ctx, `UPDATE recon.alerts SET delivery_attempts = delivery_attempts + 1, last_delivery_error = $2
-		WHERE id = $1`, id, err.Error())
+	_ = alertsdb.New(d.pool).NoteDeliveryFailure(ctx, alertsdb.NoteDeliveryFailureParams{ID: id, LastDeliveryError: ptr(err.Error())})
 }
 
 func (d *Dispatcher) count(outcome string) {

@@ -9,6 +9,7 @@ package apply
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mizanhq/mizan/internal/alerts"
+	"github.com/mizanhq/mizan/internal/apply/applydb"
 	"github.com/mizanhq/mizan/internal/checks"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/ledger"
@@ -207,7 +209,7 @@ func (a *Applier) Apply(ctx context.Context, tx pgx.Tx, facts []Fact) (Result, e
 	if err := storeBalances(ctx, tx, balances); err != nil {
 		return res, err
 	}
-	snapshots, err := a.applyYabandPay(ctx, tx, balances, &res)
+	snapshots, err := a.applySnapshots(ctx, tx, balances, &res)
 	if err != nil {
 		return res, err
 	}
@@ -258,13 +260,7 @@ func (a *Applier) postItems(ctx context.Context, tx pgx.Tx, items []itemEvent, r
 			wallets = append(wallets, code)
 		}
 	}
-	rows, err := tx.Query(ctx, `
-		SELECT a.code FROM ledger.accounts a JOIN ledger.account_balances b ON b.account_id = a.id
-		WHERE a.code = ANY($1) AND b.last_seq > 0`, wallets)
-	if err != nil {
-		return nil, fmt.Errorf("find opened wallets: %w", err)
-	}
-	opened, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	opened, err := applydb.New(tx).OpenedWallets(ctx, wallets)
 	if err != nil {
 		return nil, fmt.Errorf("find opened wallets: %w", err)
 	}
@@ -348,15 +344,10 @@ func factKeys(facts []Fact) (providers, accounts []string) {
 
 // storeWatermarks keeps, per (provider, account, feed), the furthest watermark seen.
 func storeWatermarks(ctx context.Context, tx pgx.Tx, marks []events.Watermark) error {
+	q := applydb.New(tx)
 	for _, w := range marks {
-		_, err := tx.Exec(ctx, `
-			INSERT INTO recon.watermarks (provider, account, feed, source, through, last_event, polled_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, now())
-			ON CONFLICT (provider, account, feed) DO UPDATE SET
-				source = EXCLUDED.source, through = EXCLUDED.through, last_event = EXCLUDED.last_event,
-				polled_at = EXCLUDED.polled_at, updated_at = now()
-			WHERE recon.watermarks.through <= EXCLUDED.through`,
-			w.Provider, w.Account, w.Feed, w.Source, w.Through, w.LastEvent, w.PolledAt)
+		err := q.StoreWatermark(ctx, applydb.StoreWatermarkParams{Provider: w.Provider, Account: w.Account, Feed: w.Feed,
+			Source: w.Source, Through: w.Through, LastEvent: w.LastEvent, PolledAt: w.PolledAt})
 		if err != nil {
 			return fmt.Errorf("store watermark %s/%s/%s: %w", w.Provider, w.Account, w.Feed, err)
 		}
@@ -366,11 +357,18 @@ func storeWatermarks(ctx context.Context, tx pgx.Tx, marks []events.Watermark) e
 
 // storeBalances records each balance a provider reported, as reported.
 func storeBalances(ctx context.Context, tx pgx.Tx, bals []balanceEvent) error {
+	q := applydb.New(tx)
 	for _, b := range bals {
-		_, err := tx.Exec(ctx, `
-			INSERT INTO recon.balance_observations (event_id, provider, account, currency, amount, figures, observed_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-			b.eventID, b.bal.Provider, b.bal.Account, b.bal.Currency, b.bal.Amount, b.bal.Figures, b.bal.ObservedAt)
+		var figures []byte // none: NULL, not a JSON null
+		if b.bal.Figures != nil {
+			var err error
+			if figures, err = json.Marshal(b.bal.Figures); err != nil {
+				return fmt.Errorf("store balance %s/%s/%s: figures: %w", b.bal.Provider, b.bal.Account, b.bal.Currency, err)
+			}
+		}
+		err := q.StoreBalance(ctx, applydb.StoreBalanceParams{EventID: b.eventID, Provider: b.bal.Provider,
+			Account: b.bal.Account, Currency: b.bal.Currency, Amount: b.bal.Amount, Figures: figures,
+			ObservedAt: b.bal.ObservedAt})
 		if err != nil {
 			return fmt.Errorf("store balance %s/%s/%s: %w", b.bal.Provider, b.bal.Account, b.bal.Currency, err)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
+	"github.com/mizanhq/mizan/internal/apply/applydb"
 	"github.com/mizanhq/mizan/internal/checks"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/ledger"
@@ -95,7 +96,7 @@ func bankIBANs(facts []Fact) []string {
 // lockBanks takes the advisory lock of each bank account, in order, for the rest of the transaction.
 func lockBanks(ctx context.Context, tx pgx.Tx, ibans []string) error {
 	for _, iban := range ibans {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended($1, 0))`, bankLockKey+iban); err != nil {
+		if err := applydb.New(tx).LockBank(ctx, bankLockKey+iban); err != nil {
 			return fmt.Errorf("lock bank account %s: %w", iban, err)
 		}
 	}
@@ -108,13 +109,7 @@ func followedBanks(ctx context.Context, tx pgx.Tx, ibans []string) (map[string]b
 	if len(ibans) == 0 {
 		return out, nil
 	}
-	rows, err := tx.Query(ctx, `
-		SELECT account FROM recon.sources WHERE account = ANY($1)
-		UNION SELECT iban FROM recon.bank_accounts WHERE iban = ANY($1)`, ibans)
-	if err != nil {
-		return nil, fmt.Errorf("find followed bank accounts: %w", err)
-	}
-	found, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	found, err := applydb.New(tx).FollowedBanks(ctx, ibans)
 	if err != nil {
 		return nil, fmt.Errorf("find followed bank accounts: %w", err)
 	}
@@ -192,21 +187,20 @@ func (a *Applier) recordBankPayouts(ctx context.Context, tx pgx.Tx, waiting []aw
 		if created.IsZero() && bp.TransactionID != "" {
 			// When its statement item took the money out of the wallet, if that has been applied.
 			key := posting.StatementKey(events.StatementItem{Provider: p, Account: acc, ItemID: bp.TransactionID})
-			err := tx.QueryRow(ctx, `SELECT effective_at FROM ledger.entries WHERE idempotency_key = $1`, key).Scan(&created)
+			at, err := applydb.New(tx).EntryEffectiveAt(ctx, key)
+			if err == nil {
+				created = at
+			}
 			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 				return fmt.Errorf("find when payout %s was requested: %w", bp.Key, err)
 			}
 		}
 		a.cfg.Bank.BankPayoutDays(&bp, created)
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO recon.bank_payouts (payout_key, provider, account, iban, currency, amount, transaction_id,
-				settlement_id, batch_id, track_id, payment_number, paid_at, paid_day, window_from, due_day, status, event_id)
-			VALUES ($1, $2, $3, $4, $5, $6, nullif($7, ''), nullif($8, ''), nullif($9, ''), nullif($10, ''),
-				nullif($11, ''), $12, $13, $14, $15, 'unconfirmed', $16)
-			ON CONFLICT (payout_key) DO NOTHING`,
-			bp.Key, bp.Provider, bp.Account, bp.IBAN, bp.Currency, bp.Amount, bp.TransactionID, bp.SettlementID,
-			bp.BatchID, bp.TrackID, bp.PaymentNumber, bp.PaidAt, bp.PaidDay, bp.WindowFrom, bp.DueDay,
-			text("event_id")); err != nil {
+		if err := applydb.New(tx).RecordBankPayout(ctx, applydb.RecordBankPayoutParams{PayoutKey: bp.Key,
+			Provider: bp.Provider, Account: bp.Account, Iban: bp.IBAN, Currency: bp.Currency, Amount: bp.Amount,
+			TransactionID: bp.TransactionID, SettlementID: bp.SettlementID, BatchID: bp.BatchID, TrackID: bp.TrackID,
+			PaymentNumber: bp.PaymentNumber, PaidAt: bp.PaidAt, PaidDay: bp.PaidDay, WindowFrom: bp.WindowFrom,
+			DueDay: bp.DueDay, EventID: text("event_id")}); err != nil {
 			return fmt.Errorf("record payout %s awaiting bank %s: %w", bp.Key, bp.IBAN, err)
 		}
 		touched[bp.IBAN] = true
@@ -241,12 +235,8 @@ func (a *Applier) applyBank(ctx context.Context, tx pgx.Tx, facts []bankFact, to
 		}
 		touched[iban] = true
 		if _, ok := known[iban]; !ok {
-			var cur string
-			err := tx.QueryRow(ctx, `
-				WITH ins AS (INSERT INTO recon.bank_accounts (iban, provider, currency) VALUES ($1, $2, $3)
-					ON CONFLICT (iban) DO NOTHING RETURNING currency)
-				SELECT currency FROM ins UNION ALL SELECT currency FROM recon.bank_accounts WHERE iban = $1`,
-				iban, provider, currency).Scan(&cur)
+			cur, err := applydb.New(tx).RecordBankAccount(ctx, applydb.RecordBankAccountParams{Iban: iban,
+				Provider: provider, Currency: currency})
 			if err != nil {
 				return nil, fmt.Errorf("record bank account %s: %w", iban, err)
 			}
@@ -282,24 +272,21 @@ func (a *Applier) applyBank(ctx context.Context, tx pgx.Tx, facts []bankFact, to
 // same line in another statement) posts nothing.
 func (a *Applier) postBankLines(ctx context.Context, tx pgx.Tx, lines []bankFact) (int, error) {
 	var entries []ledger.Entry
+	q := applydb.New(tx)
 	for _, f := range lines {
 		l := f.line
 		like := l.Amount.IsPositive() && a.cfg.Bank.PayoutPattern.MatchString(strings.Join([]string{l.Description,
 			l.EndToEndID, l.BankReference, l.EntryReference, l.CounterpartyName}, "\n"))
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO recon.bank_lines (iban, line_id, provider, currency, booking_date, value_date, booked_at, amount,
-				end_to_end_id, bank_reference, entry_reference, description, counterparty_iban, counterparty_name,
-				statement_id, file, line_no, event_id, payout_like)
-			VALUES ($1, $2, $3, $4, $5, nullif($6, '')::date, $7, $8, nullif($9, ''), nullif($10, ''), nullif($11, ''),
-				nullif($12, ''), nullif($13, ''), nullif($14, ''), nullif($15, ''), nullif($16, ''), nullif($17, 0), $18, $19)
-			ON CONFLICT (iban, line_id) DO NOTHING`,
-			l.IBAN, l.LineID, l.Provider, l.Currency, l.BookingDate, l.ValueDate, l.BookedAt, l.Amount,
-			l.EndToEndID, l.BankReference, l.EntryReference, l.Description, events.NormalizeIBAN(l.CounterpartyIBAN),
-			l.CounterpartyName, l.StatementID, l.File, l.Line, f.eventID, like)
+		n, err := q.RecordBankLine(ctx, applydb.RecordBankLineParams{Iban: l.IBAN, LineID: l.LineID,
+			Provider: l.Provider, Currency: l.Currency, BookingDate: l.BookingDate, ValueDate: l.ValueDate,
+			BookedAt: l.BookedAt, Amount: l.Amount, EndToEndID: l.EndToEndID, BankReference: l.BankReference,
+			EntryReference: l.EntryReference, Description: l.Description,
+			CounterpartyIban: events.NormalizeIBAN(l.CounterpartyIBAN), CounterpartyName: l.CounterpartyName,
+			StatementID: l.StatementID, File: l.File, LineNo: int32(l.Line), EventID: f.eventID, PayoutLike: like})
 		if err != nil {
 			return 0, fmt.Errorf("record bank line %s of %s: %w", l.LineID, l.IBAN, err)
 		}
-		if tag.RowsAffected() == 0 {
+		if n == 0 {
 			continue
 		}
 		entries = append(entries, posting.BankLine(*l, f.eventID))
@@ -320,12 +307,10 @@ func (a *Applier) postBankLines(ctx context.Context, tx pgx.Tx, lines []bankFact
 func (a *Applier) applyBankBalance(ctx context.Context, tx pgx.Tx, b events.BankBalance, eventID string) (*checks.Result, int, error) {
 	bank := posting.BankAccount(b.IBAN, b.Currency)
 	posted := 0
+	q := applydb.New(tx)
 	if b.Kind == events.BankBalanceClosing {
-		if _, err := tx.Exec(ctx, `
-			UPDATE recon.bank_accounts SET covered_from = least(covered_from, $2::date),
-				covered_through = greatest(covered_through, $3::date), updated_at = now()
-			WHERE iban = $1 AND (covered_from IS NULL OR covered_from > $2::date
-			                     OR covered_through IS NULL OR covered_through < $3::date)`, b.IBAN, b.From, b.To); err != nil {
+		if err := q.CoverBankStatement(ctx, applydb.CoverBankStatementParams{Iban: b.IBAN, CoversFrom: b.From,
+			CoversTo: b.To}); err != nil {
 			return nil, 0, fmt.Errorf("record how far %s's statements reach: %w", b.IBAN, err)
 		}
 	}
@@ -334,8 +319,8 @@ func (a *Applier) applyBankBalance(ctx context.Context, tx pgx.Tx, b events.Bank
 	var res *checks.Result
 	if b.Amount != nil {
 		at := b.At.Add(-time.Microsecond)
-		var opened *time.Time
-		if err := tx.QueryRow(ctx, `SELECT opened_on FROM recon.bank_accounts WHERE iban = $1`, b.IBAN).Scan(&opened); err != nil {
+		opened, err := q.BankOpenedOn(ctx, b.IBAN)
+		if err != nil {
 			return nil, 0, fmt.Errorf("read bank account %s: %w", b.IBAN, err)
 		}
 		bal, err := ledger.BalanceAt(ctx, tx, bank.Code, at)
@@ -355,8 +340,7 @@ func (a *Applier) applyBankBalance(ctx context.Context, tx pgx.Tx, b events.Bank
 				}
 				posted = len(lr.Posted)
 			}
-			if _, err := tx.Exec(ctx, `UPDATE recon.bank_accounts SET opened_on = $2, updated_at = now() WHERE iban = $1`,
-				b.IBAN, b.Date); err != nil {
+			if err := q.OpenBankAccount(ctx, applydb.OpenBankAccountParams{Iban: b.IBAN, OpenedOn: b.Date}); err != nil {
 				return nil, 0, fmt.Errorf("record opening of %s: %w", b.IBAN, err)
 			}
 			outcome, bal = "OPENED", *b.Amount
@@ -369,13 +353,10 @@ func (a *Applier) applyBankBalance(ctx context.Context, tx pgx.Tx, b events.Bank
 		d := bal.Sub(*b.Amount)
 		ledgerBal, diff = &bal, &d
 	}
-	if _, err := tx.Exec(ctx, `
-		INSERT INTO recon.bank_balances (event_id, iban, provider, currency, statement_id, kind, day, at, reported, ledger,
-			difference, outcome, covers_from, covers_to, file)
-		VALUES ($1, $2, $3, $4, nullif($5, ''), $6, $7, $8, $9, $10, $11, $12, $13, $14, nullif($15, ''))
-		ON CONFLICT (event_id) DO NOTHING`,
-		eventID, b.IBAN, b.Provider, b.Currency, b.StatementID, b.Kind, b.Date, b.At, b.Amount, ledgerBal, diff, outcome,
-		b.From, b.To, b.File); err != nil {
+	if err := q.RecordBankBalance(ctx, applydb.RecordBankBalanceParams{EventID: eventID, Iban: b.IBAN,
+		Provider: b.Provider, Currency: b.Currency, StatementID: b.StatementID, Kind: b.Kind, Day: b.Date, At: b.At,
+		Reported: b.Amount, Ledger: ledgerBal, Difference: diff, Outcome: outcome, CoversFrom: b.From, CoversTo: b.To,
+		File: b.File}); err != nil {
 		return nil, 0, fmt.Errorf("record %s balance of %s: %w", b.Kind, b.IBAN, err)
 	}
 	return res, posted, nil
@@ -386,6 +367,7 @@ func (a *Applier) applyBankBalance(ctx context.Context, tx pgx.Tx, b events.Bank
 func (a *Applier) matchBank(ctx context.Context, tx pgx.Tx, ibans []string, out *Result) ([]checks.Result, error) {
 	var results []checks.Result
 	var entries []ledger.Entry
+	q := applydb.New(tx)
 	for _, iban := range ibans {
 		payouts, err := a.awaitingPayouts(ctx, tx, iban)
 		if err != nil || len(payouts) == 0 {
@@ -398,42 +380,26 @@ func (a *Applier) matchBank(ctx context.Context, tx pgx.Tx, ibans []string, out 
 		for _, p := range payouts {
 			from, to = minTime(from, p.WindowFrom), maxTime(to, p.DueDay)
 		}
-		rows, err := tx.Query(ctx, `
-			SELECT line_id, booking_date, amount, currency, coalesce(end_to_end_id, ''), coalesce(bank_reference, ''),
-				coalesce(entry_reference, ''), coalesce(description, ''), booked_at
-			FROM recon.bank_lines
-			WHERE iban = $1 AND payout_key IS NULL AND amount > 0 AND booking_date BETWEEN $2::date AND $3::date`,
-			iban, from.AddDate(0, 0, -ibanMatchMargin), to.AddDate(0, 0, ibanMatchMargin))
+		open, err := q.OpenCredits(ctx, applydb.OpenCreditsParams{Iban: iban,
+			FromDay: from.AddDate(0, 0, -ibanMatchMargin), ToDay: to.AddDate(0, 0, ibanMatchMargin)})
 		if err != nil {
 			return nil, fmt.Errorf("read the open credits of %s: %w", iban, err)
 		}
 		booked := map[string]time.Time{}
 		var credits []checks.BankCredit
-		for rows.Next() {
-			c := checks.BankCredit{IBAN: iban}
-			var at time.Time
-			if err := rows.Scan(&c.LineID, &c.BookingDate, &c.Amount, &c.Currency, &c.EndToEndID, &c.BankReference,
-				&c.EntryReference, &c.Description, &at); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			booked[c.LineID] = at
-			credits = append(credits, c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
+		for _, r := range open {
+			booked[r.LineID] = r.BookedAt
+			credits = append(credits, checks.BankCredit{IBAN: iban, LineID: r.LineID, BookingDate: r.BookingDate,
+				Amount: r.Amount, Currency: r.Currency, EndToEndID: r.EndToEndID, BankReference: r.BankReference,
+				EntryReference: r.EntryReference, Description: r.Description})
 		}
 		for _, m := range checks.MatchBankCredits(payouts, credits) {
 			p, c := m.Payout, m.Credit
-			if _, err := tx.Exec(ctx, `
-				UPDATE recon.bank_payouts SET status = 'matched', line_id = $2, rule = $3, credited = $4, difference = $5,
-					matched_at = now(), updated_at = now()
-				WHERE payout_key = $1`, p.Key, c.LineID, m.Rule, c.Amount, m.Difference()); err != nil {
+			if err := q.MatchPayout(ctx, applydb.MatchPayoutParams{PayoutKey: p.Key, LineID: c.LineID, Rule: m.Rule,
+				Credited: c.Amount, Difference: m.Difference()}); err != nil {
 				return nil, fmt.Errorf("match payout %s with line %s: %w", p.Key, c.LineID, err)
 			}
-			if _, err := tx.Exec(ctx, `UPDATE recon.bank_lines SET payout_key = $3 WHERE iban = $1 AND line_id = $2`,
-				iban, c.LineID, p.Key); err != nil {
+			if err := q.MatchLine(ctx, applydb.MatchLineParams{Iban: iban, LineID: c.LineID, PayoutKey: p.Key}); err != nil {
 				return nil, fmt.Errorf("match line %s with payout %s: %w", c.LineID, p.Key, err)
 			}
 			amount := decimal.Min(p.Amount, c.Amount)
@@ -458,20 +424,26 @@ func (a *Applier) matchBank(ctx context.Context, tx pgx.Tx, ibans []string, out 
 
 // awaitingPayouts are the payouts to iban no credit has met yet.
 func (a *Applier) awaitingPayouts(ctx context.Context, tx pgx.Tx, iban string) ([]checks.BankPayout, error) {
-	rows, err := tx.Query(ctx, `
-		SELECT payout_key, provider, account, iban, currency, amount, coalesce(transaction_id, ''),
-			coalesce(settlement_id, ''), coalesce(batch_id, ''), coalesce(track_id, ''), coalesce(payment_number, ''),
-			paid_at, paid_day, window_from, due_day
-		FROM recon.bank_payouts WHERE iban = $1 AND status = 'unconfirmed'`, iban)
+	rows, err := applydb.New(tx).AwaitingPayouts(ctx, iban)
 	if err != nil {
 		return nil, fmt.Errorf("read the payouts awaiting %s: %w", iban, err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (checks.BankPayout, error) {
-		var p checks.BankPayout
-		err := r.Scan(&p.Key, &p.Provider, &p.Account, &p.IBAN, &p.Currency, &p.Amount, &p.TransactionID,
-			&p.SettlementID, &p.BatchID, &p.TrackID, &p.PaymentNumber, &p.PaidAt, &p.PaidDay, &p.WindowFrom, &p.DueDay)
-		return p, err
-	})
+	out := make([]checks.BankPayout, len(rows))
+	for i, r := range rows {
+		out[i] = bankPayout(r.PayoutKey, r.Provider, r.Account, r.Iban, r.Currency, r.Amount, r.TransactionID,
+			r.SettlementID, r.BatchID, r.TrackID, r.PaymentNumber, r.PaidAt, r.PaidDay, r.WindowFrom, r.DueDay)
+	}
+	return out, nil
+}
+
+// bankPayout is a recon.bank_payouts row as the checks take it.
+func bankPayout(key, provider, account, iban, currency string, amount decimal.Decimal, transactionID, settlementID,
+	batchID, trackID, paymentNumber string, paidAt, paidDay, windowFrom, dueDay time.Time) checks.BankPayout {
+	p := checks.BankPayout{Key: key, PaymentNumber: paymentNumber, PaidAt: paidAt, PaidDay: paidDay,
+		WindowFrom: windowFrom, DueDay: dueDay}
+	p.Provider, p.Account, p.IBAN, p.Currency, p.Amount = provider, account, iban, currency, amount
+	p.TransactionID, p.SettlementID, p.BatchID, p.TrackID = transactionID, settlementID, batchID, trackID
+	return p
 }
 
 // judgeBank judges what the bank's statements say by now, for ibans (nil: every followed bank account): the
@@ -479,46 +451,25 @@ func (a *Applier) awaitingPayouts(ctx context.Context, tx pgx.Tx, iban string) (
 // explains once every payout feed has been applied past their day. Each is alerted once.
 func (a *Applier) judgeBank(ctx context.Context, tx pgx.Tx, ibans []string) ([]checks.Result, error) {
 	all := ibans == nil
-	rows, err := tx.Query(ctx, `
-		SELECT p.payout_key, p.provider, p.account, p.iban, p.currency, p.amount, coalesce(p.transaction_id, ''),
-			coalesce(p.settlement_id, ''), coalesce(p.batch_id, ''), coalesce(p.track_id, ''),
-			coalesce(p.payment_number, ''), p.paid_at, p.paid_day, p.window_from, p.due_day, b.covered_from,
-			b.covered_through
-		FROM recon.bank_payouts p JOIN recon.bank_accounts b ON b.iban = p.iban
-		WHERE p.status = 'unconfirmed' AND p.missing_at IS NULL AND ($1 OR p.iban = ANY($2))
-		  AND b.covered_through >= p.due_day AND b.covered_from <= p.paid_day
-		ORDER BY p.paid_at, p.payout_key`, all, ibans)
-	if err != nil {
-		return nil, fmt.Errorf("find payouts missing at their bank: %w", err)
-	}
-	type missing struct {
-		p          checks.BankPayout
-		from, thru time.Time
-	}
-	ms, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (missing, error) {
-		var m missing
-		p := &m.p
-		err := r.Scan(&p.Key, &p.Provider, &p.Account, &p.IBAN, &p.Currency, &p.Amount, &p.TransactionID,
-			&p.SettlementID, &p.BatchID, &p.TrackID, &p.PaymentNumber, &p.PaidAt, &p.PaidDay, &p.WindowFrom, &p.DueDay,
-			&m.from, &m.thru)
-		return m, err
-	})
+	q := applydb.New(tx)
+	ms, err := q.MissingPayouts(ctx, applydb.MissingPayoutsParams{AllIbans: all, Ibans: ibans})
 	if err != nil {
 		return nil, fmt.Errorf("find payouts missing at their bank: %w", err)
 	}
 	var results []checks.Result
 	for _, m := range ms {
-		r := checks.BankCreditMissing(m.p, m.from, m.thru)
+		p := bankPayout(m.PayoutKey, m.Provider, m.Account, m.Iban, m.Currency, m.Amount, m.TransactionID,
+			m.SettlementID, m.BatchID, m.TrackID, m.PaymentNumber, m.PaidAt, m.PaidDay, m.WindowFrom, m.DueDay)
+		r := checks.BankCreditMissing(p, m.CoveredFrom, m.CoveredThrough)
 		if r.Outcome != checks.Mismatch {
 			continue
 		}
 		// A reconciler that matched it meanwhile wins: only a payout still unconfirmed is marked, and alerted.
-		tag, err := tx.Exec(ctx, `UPDATE recon.bank_payouts SET missing_at = now(), updated_at = now()
-			WHERE payout_key = $1 AND status = 'unconfirmed' AND missing_at IS NULL`, m.p.Key)
+		n, err := q.MarkPayoutMissing(ctx, p.Key)
 		if err != nil {
-			return nil, fmt.Errorf("mark payout %s missing: %w", m.p.Key, err)
+			return nil, fmt.Errorf("mark payout %s missing: %w", p.Key, err)
 		}
-		if tag.RowsAffected() == 1 {
+		if n == 1 {
 			results = append(results, r)
 		}
 	}
@@ -526,37 +477,24 @@ func (a *Applier) judgeBank(ctx context.Context, tx pgx.Tx, ibans []string) ([]c
 	if err != nil || !complete {
 		return results, err
 	}
-	rows, err = tx.Query(ctx, `
-		SELECT l.iban, l.line_id, l.booking_date, l.amount, l.currency, coalesce(l.end_to_end_id, ''),
-			coalesce(l.bank_reference, ''), coalesce(l.entry_reference, ''), coalesce(l.description, '')
-		FROM recon.bank_lines l
-		WHERE l.payout_like AND l.payout_key IS NULL AND l.unexpected_at IS NULL AND l.amount > 0
-		  AND ($1 OR l.iban = ANY($2))
-		ORDER BY l.iban, l.booking_date, l.line_id`, all, ibans)
-	if err != nil {
-		return nil, fmt.Errorf("find unexplained payout-like credits: %w", err)
-	}
-	credits, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (checks.BankCredit, error) {
-		var c checks.BankCredit
-		err := r.Scan(&c.IBAN, &c.LineID, &c.BookingDate, &c.Amount, &c.Currency, &c.EndToEndID, &c.BankReference,
-			&c.EntryReference, &c.Description)
-		return c, err
-	})
+	rows, err := q.UnexplainedCredits(ctx, applydb.UnexplainedCreditsParams{AllIbans: all, Ibans: ibans})
 	if err != nil {
 		return nil, fmt.Errorf("find unexplained payout-like credits: %w", err)
 	}
 	cal := a.cfg.Bank.Calendar
-	for _, c := range credits {
+	for _, r := range rows {
+		c := checks.BankCredit{IBAN: r.Iban, LineID: r.LineID, BookingDate: r.BookingDate, Amount: r.Amount,
+			Currency: r.Currency, EndToEndID: r.EndToEndID, BankReference: r.BankReference,
+			EntryReference: r.EntryReference, Description: r.Description}
 		// Every payout reported done by the end of the credit's day has been applied: none of them is it.
 		if through != nil && through.Before(cal.Start(c.BookingDate.AddDate(0, 0, 1))) {
 			continue
 		}
-		tag, err := tx.Exec(ctx, `UPDATE recon.bank_lines SET unexpected_at = now()
-			WHERE iban = $1 AND line_id = $2 AND payout_key IS NULL AND unexpected_at IS NULL`, c.IBAN, c.LineID)
+		n, err := q.MarkLineUnexpected(ctx, applydb.MarkLineUnexpectedParams{Iban: c.IBAN, LineID: c.LineID})
 		if err != nil {
 			return nil, fmt.Errorf("mark line %s unexpected: %w", c.LineID, err)
 		}
-		if tag.RowsAffected() == 1 {
+		if n == 1 {
 			results = append(results, checks.BankCreditUnexpected(c))
 		}
 	}
@@ -571,46 +509,27 @@ func (a *Applier) judgeBank(ctx context.Context, tx pgx.Tx, ibans []string) ([]c
 // applied (nothing can be judged yet); through is nil when no source has a payout feed (a credit nothing
 // explains can be judged at once).
 func payoutFeedsThrough(ctx context.Context, tx pgx.Tx) (through *time.Time, complete bool, err error) {
-	var pending bool
-	err = tx.QueryRow(ctx, `
-		WITH feeds AS (
-			SELECT provider, account, feed FROM recon.source_feeds WHERE feed = ANY($1)
-			UNION
-			SELECT provider, account, feed FROM recon.watermarks WHERE feed = ANY($1)
-		)
-		SELECT min(w.through),
-			coalesce(bool_or(w.through IS NULL OR NOT (w.last_event IS NULL OR w.last_event = ''
-			     OR EXISTS (SELECT 1 FROM recon.processed_events p WHERE p.event_id = w.last_event))), false)
-		FROM feeds f
-		LEFT JOIN recon.watermarks w ON w.provider = f.provider AND w.account = f.account AND w.feed = f.feed`,
-		[]string{events.FeedSettlements, events.FeedBatches}).Scan(&through, &pending)
+	row, err := applydb.New(tx).PayoutFeedsThrough(ctx, []string{events.FeedSettlements, events.FeedBatches})
 	if err != nil {
 		return nil, false, fmt.Errorf("read the payout feeds' watermarks: %w", err)
 	}
-	return through, !pending, nil
+	if row.Feeds == 0 {
+		return nil, true, nil
+	}
+	return &row.Through, !row.Pending, nil
 }
 
 // bankStaleness warns about each followed bank account whose statements have stopped reaching further.
 func (a *Applier) bankStaleness(ctx context.Context, tx pgx.Tx, now time.Time) ([]checks.Result, error) {
-	rows, err := tx.Query(ctx, `SELECT iban, covered_through FROM recon.bank_accounts WHERE covered_through IS NOT NULL ORDER BY iban`)
-	if err != nil {
-		return nil, fmt.Errorf("read bank accounts: %w", err)
-	}
-	type acct struct {
-		iban string
-		thru time.Time
-	}
-	accts, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (acct, error) {
-		var a acct
-		return a, r.Scan(&a.iban, &a.thru)
-	})
+	accts, err := applydb.New(tx).CoveredBankAccounts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read bank accounts: %w", err)
 	}
 	var results []checks.Result
 	cal := a.cfg.Bank.Calendar
 	for _, ac := range accts {
-		results = append(results, checks.BankStatementStale(ac.iban, ac.thru, cal.Start(ac.thru), now, a.cfg.Bank.StatementMaxAge))
+		results = append(results, checks.BankStatementStale(ac.Iban, ac.CoveredThrough, cal.Start(ac.CoveredThrough), now,
+			a.cfg.Bank.StatementMaxAge))
 	}
 	return results, nil
 }
@@ -619,19 +538,16 @@ func (a *Applier) bankStaleness(ctx context.Context, tx pgx.Tx, now time.Time) (
 // longer expected. It returns the result that resolves an alert of it missing, if it was awaited.
 func bankReturn(ctx context.Context, tx pgx.Tx, provider, account, transactionID string) ([]checks.Result, error) {
 	key := posting.PayoutDoneKey(provider, account, transactionID, "")
-	var p checks.BankPayout
-	err := tx.QueryRow(ctx, `
-		UPDATE recon.bank_payouts SET status = 'returned', updated_at = now()
-		WHERE payout_key = $1 AND status = 'unconfirmed'
-		RETURNING payout_key, provider, account, iban, amount, currency, coalesce(transaction_id, ''),
-			coalesce(settlement_id, ''), coalesce(batch_id, '')`, key).
-		Scan(&p.Key, &p.Provider, &p.Account, &p.IBAN, &p.Amount, &p.Currency, &p.TransactionID, &p.SettlementID, &p.BatchID)
+	r, err := applydb.New(tx).ReturnBankPayout(ctx, key)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("mark payout %s returned: %w", key, err)
 	}
+	p := checks.BankPayout{Key: r.PayoutKey}
+	p.Provider, p.Account, p.IBAN, p.Amount, p.Currency = r.Provider, r.Account, r.Iban, r.Amount, r.Currency
+	p.TransactionID, p.SettlementID, p.BatchID = r.TransactionID, r.SettlementID, r.BatchID
 	return []checks.Result{{Check: checks.CheckBankCreditMissing, Subject: checks.PayoutSubject(p.Payout),
 		Outcome: checks.OK, DedupKey: checks.CheckBankCreditMissing + ":" + checks.PayoutSubject(p.Payout),
 		Details: map[string]any{"iban": p.IBAN, "returned": true}}}, nil
@@ -645,8 +561,7 @@ func paidToNow(ctx context.Context, tx pgx.Tx, provider, account, iban, currency
 	if !awaited {
 		return posting.Bank(provider, account, iban, currency), nil
 	}
-	var status string
-	err := tx.QueryRow(ctx, `SELECT status FROM recon.bank_payouts WHERE payout_key = $1`, doneKey).Scan(&status)
+	status, err := applydb.New(tx).BankPayoutStatus(ctx, doneKey)
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		return ledger.Account{}, fmt.Errorf("read payout %s: %w", doneKey, err)
 	}

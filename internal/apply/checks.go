@@ -10,6 +10,7 @@ import (
 	"github.com/shopspring/decimal"
 
 	"github.com/mizanhq/mizan/internal/alerts"
+	"github.com/mizanhq/mizan/internal/apply/applydb"
 	"github.com/mizanhq/mizan/internal/checks"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/ledger"
@@ -33,38 +34,23 @@ func (a *Applier) checkItems(ctx context.Context, tx pgx.Tx, items []itemEvent, 
 			keys = append(keys, k)
 		}
 	}
+	q := applydb.New(tx)
 	state := map[string]*checks.LastReported{}
-	rows, err := tx.Query(ctx, `SELECT subject, last_item_id, last_wallet FROM recon.running_balances
-		WHERE subject = ANY($1) FOR UPDATE`, subjects)
+	last, err := q.LockRunningBalances(ctx, subjects)
 	if err != nil {
 		return nil, fmt.Errorf("load running balances: %w", err)
 	}
-	for rows.Next() {
-		var subject string
-		var lr checks.LastReported
-		if err := rows.Scan(&subject, &lr.ItemID, &lr.Wallet); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		state[subject] = &lr
+	for _, row := range last {
+		state[row.Subject] = &checks.LastReported{ItemID: row.LastItemID, Wallet: row.LastWallet}
 	}
-	rows.Close()
 	earlier := map[string]checks.Posted{}
-	rows, err = tx.Query(ctx, `SELECT idempotency_key, metadata->>'amount', metadata->>'fee', metadata->>'direction'
-		FROM ledger.entries WHERE idempotency_key = ANY($1) AND metadata ? 'amount'`, keys)
+	posts, err := q.PostedItems(ctx, keys)
 	if err != nil {
 		return nil, fmt.Errorf("load posted items: %w", err)
 	}
-	for rows.Next() {
-		var key string
-		var p checks.Posted
-		if err := rows.Scan(&key, &p.Amount, &p.Fee, &p.Direction); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		earlier[key] = p
+	for _, row := range posts {
+		earlier[row.IdempotencyKey] = checks.Posted{Amount: row.Amount, Fee: row.Fee, Direction: row.Direction}
 	}
-	rows.Close()
 
 	var results []checks.Result
 	changed := map[string]bool{}
@@ -137,11 +123,8 @@ func (a *Applier) checkItems(ctx context.Context, tx pgx.Tx, items []itemEvent, 
 		wallets = append(wallets, state[subject].Wallet)
 	}
 	if len(movedSubjects) > 0 {
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO recon.running_balances (subject, last_item_id, last_wallet, updated_at)
-			SELECT s, i, w, now() FROM unnest($1::text[], $2::text[], $3::numeric[]) AS t(s, i, w)
-			ON CONFLICT (subject) DO UPDATE SET last_item_id = EXCLUDED.last_item_id, last_wallet = EXCLUDED.last_wallet,
-				updated_at = now()`, movedSubjects, itemIDs, wallets); err != nil {
+		if err := q.StoreRunningBalances(ctx, applydb.StoreRunningBalancesParams{Subjects: movedSubjects,
+			ItemIds: itemIDs, Wallets: wallets}); err != nil {
 			return nil, fmt.Errorf("store %d running balances: %w", len(movedSubjects), err)
 		}
 	}
@@ -154,45 +137,23 @@ func (a *Applier) checkItems(ctx context.Context, tx pgx.Tx, items []itemEvent, 
 // has too). Others wait for a later batch. Only the batch's accounts: what makes a balance due (its
 // watermark, the event it vouches for) is always a fact of the same account, and a scan of every account
 // would make concurrent workers wait for and deadlock with each other on the observations they lock.
+//
+// Which balances: those of accounts a running-balance statement builds — the join on the statement watermark
+// says so, whatever the provider. A snapshot of a provider without a statement has no such watermark (and
+// applySnapshots has already checked it); it is never compared with a wallet it does not build.
 func (a *Applier) checkDueBalances(ctx context.Context, tx pgx.Tx, providers, accounts []string) ([]checks.Result, error) {
 	if len(providers) == 0 {
 		return nil, nil
 	}
-	rows, err := tx.Query(ctx, `
-		SELECT o.event_id, o.provider, o.account, o.currency, o.amount, o.observed_at, w.through, w.polled_at
-		FROM unnest($1::text[], $2::text[]) AS k(provider, account)
-		JOIN recon.balance_observations o ON o.provider = k.provider AND o.account = k.account
-		JOIN recon.watermarks w ON w.provider = o.provider AND w.account = o.account AND w.feed = 'statement'
-		WHERE o.checked_at IS NULL AND o.provider = 'vandar' AND w.through >= o.observed_at
-		  AND (w.last_event IS NULL OR w.last_event = ''
-		       OR EXISTS (SELECT 1 FROM recon.processed_events p WHERE p.event_id = w.last_event))
-		ORDER BY o.observed_at, o.event_id
-		FOR UPDATE OF o`, providers, accounts)
+	q := applydb.New(tx)
+	todo, err := q.DueBalances(ctx, applydb.DueBalancesParams{Providers: providers, Accounts: accounts})
 	if err != nil {
 		return nil, fmt.Errorf("find balances due for checking: %w", err)
 	}
-	type due struct {
-		eventID           string
-		bal               events.Balance
-		through, polledAt time.Time
-	}
-	var todo []due
-	for rows.Next() {
-		var d due
-		if err := rows.Scan(&d.eventID, &d.bal.Provider, &d.bal.Account, &d.bal.Currency, &d.bal.Amount,
-			&d.bal.ObservedAt, &d.through, &d.polledAt); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		todo = append(todo, d)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
 	var results []checks.Result
 	for _, d := range todo {
-		b := d.bal
+		b := events.Balance{Provider: d.Provider, Account: d.Account, Currency: d.Currency, Amount: d.Amount,
+			ObservedAt: d.ObservedAt}
 		wallet := posting.Wallet(b.Provider, b.Account, b.Currency)
 		ledgerBal, err := ledger.BalanceAt(ctx, tx, wallet.Code, b.ObservedAt)
 		if errors.Is(err, ledger.ErrUnknownAccount) {
@@ -208,11 +169,11 @@ func (a *Applier) checkDueBalances(ctx context.Context, tx pgx.Tx, providers, ac
 		}
 		// The statement poll that covered this observation must itself be recent, or the comparison is with
 		// data nobody vouches for.
-		stale := b.ObservedAt.Sub(d.polledAt) > a.cfg.StaleAfter
-		res := checks.Balance(b, ledgerBal, d.through, explained, a.cfg.BalanceTolerance, stale)
-		res.EventID = d.eventID
+		stale := b.ObservedAt.Sub(d.PolledAt) > a.cfg.StaleAfter
+		res := checks.Balance(b, ledgerBal, d.Through, explained, a.cfg.BalanceTolerance, stale)
+		res.EventID = d.EventID
 		results = append(results, res)
-		if _, err := tx.Exec(ctx, `UPDATE recon.balance_observations SET checked_at = now() WHERE event_id = $1`, d.eventID); err != nil {
+		if err := q.MarkBalanceChecked(ctx, d.EventID); err != nil {
 			return nil, err
 		}
 	}
@@ -227,23 +188,12 @@ func (a *Applier) Periodic(ctx context.Context, tx pgx.Tx) (Result, error) {
 	now := a.now()
 	var results []checks.Result
 	// One staleness verdict per source: a source that stops polling is one alert, whatever its feeds.
-	rows, err := tx.Query(ctx, `SELECT provider, account, min(polled_at) FROM recon.watermarks
-		GROUP BY provider, account ORDER BY 1, 2`)
+	polled, err := applydb.New(tx).SourcesLastPolled(ctx)
 	if err != nil {
 		return Result{}, fmt.Errorf("read watermarks: %w", err)
 	}
-	for rows.Next() {
-		var provider, account string
-		var polled time.Time
-		if err := rows.Scan(&provider, &account, &polled); err != nil {
-			rows.Close()
-			return Result{}, err
-		}
-		results = append(results, checks.Staleness(provider, account, polled, now, a.cfg.StaleAfter))
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return Result{}, err
+	for _, p := range polled {
+		results = append(results, checks.Staleness(p.Provider, p.Account, p.PolledAt, now, a.cfg.StaleAfter))
 	}
 	settlements, err := openSettlements(ctx, tx)
 	if err != nil {
@@ -283,29 +233,22 @@ type knownSettlement struct {
 
 // openSettlements are the settlements not yet done and not yet returned.
 func openSettlements(ctx context.Context, tx pgx.Tx) ([]knownSettlement, error) {
-	rows, err := tx.Query(ctx, `
-		SELECT provider, account, settlement_id, coalesce(transaction_id, ''), coalesce(track_id, ''), status, amount,
-			fee, currency, coalesce(iban, ''), coalesce(created_at, status_since), predicted_at, status_since,
-			returned_at IS NOT NULL, last_seen_at
-		FROM recon.settlements WHERE status <> 'DONE' AND returned_at IS NULL`)
+	rows, err := applydb.New(tx).OpenSettlements(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("read open settlements: %w", err)
 	}
-	defer rows.Close()
-	var out []knownSettlement
-	for rows.Next() {
-		var s knownSettlement
-		var predicted *time.Time
-		if err := rows.Scan(&s.Provider, &s.Account, &s.SettlementID, &s.TransactionID, &s.TrackID, &s.Status,
-			&s.Amount, &s.Fee, &s.Currency, &s.IBAN, &s.CreatedAt, &predicted, &s.ObservedAt, &s.returned, &s.lastSeen); err != nil {
-			return nil, err
-		}
-		if predicted != nil {
-			s.PredictedAt = *predicted
+	out := make([]knownSettlement, 0, len(rows))
+	for _, r := range rows {
+		s := knownSettlement{Settlement: events.Settlement{Provider: r.Provider, Account: r.Account,
+			SettlementID: r.SettlementID, TransactionID: r.TransactionID, TrackID: r.TrackID, Status: r.Status,
+			Amount: r.Amount, Fee: r.Fee, Currency: r.Currency, IBAN: r.Iban, CreatedAt: r.CreatedAt,
+			ObservedAt: r.StatusSince}, returned: r.Returned, lastSeen: r.LastSeenAt}
+		if r.PredictedAt != nil {
+			s.PredictedAt = *r.PredictedAt
 		}
 		out = append(out, s)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // postedNow reports whether key was posted by this batch.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mizanhq/mizan/internal/apply/applydb"
 	"github.com/mizanhq/mizan/internal/checks"
 	"github.com/mizanhq/mizan/internal/events"
 )
@@ -29,11 +30,9 @@ func (a *Applier) applyQuarantined(ctx context.Context, tx pgx.Tx, qs []quaranti
 			return nil, &FactError{EventID: qe.eventID,
 				Err: fmt.Errorf("quarantined item without provider, account, feed, endpoint or observation time")}
 		}
-		_, err := tx.Exec(ctx, `
-			INSERT INTO recon.quarantined (event_id, provider, account, feed, endpoint, item_id, reason, raw, observed_at)
-			VALUES ($1, $2, $3, $4, $5, nullif($6, ''), $7, $8, $9)
-			ON CONFLICT (event_id) DO NOTHING`,
-			qe.eventID, q.Provider, q.Account, q.Feed, q.Endpoint, q.ItemID, q.Reason, rawOrNull(q.Raw), q.ObservedAt)
+		err := applydb.New(tx).RecordQuarantined(ctx, applydb.RecordQuarantinedParams{EventID: qe.eventID,
+			Provider: q.Provider, Account: q.Account, Feed: q.Feed, Endpoint: q.Endpoint, ItemID: q.ItemID,
+			Reason: q.Reason, Raw: rawOrNull(q.Raw), ObservedAt: q.ObservedAt})
 		if err != nil {
 			return nil, fmt.Errorf("record quarantined item %q of %s/%s: %w", q.ItemID, q.Provider, q.Account, err)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/mizanhq/mizan/internal/apply/applydb"
 	"github.com/mizanhq/mizan/internal/checks"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/ledger"
@@ -32,43 +33,23 @@ func (a *Applier) applySettlements(ctx context.Context, tx pgx.Tx, evs []settlem
 	var entries []ledger.Entry
 	times := map[string]payoutTimes{}
 	var results []checks.Result
+	q := applydb.New(tx)
 	for _, se := range evs {
 		s := se.s
-		var returned bool
-		// status_since moves only when the status changes: a settlement seen PENDING on every poll has been
-		// pending since the first time.
-		err := tx.QueryRow(ctx, `
-			INSERT INTO recon.settlements (provider, account, settlement_id, transaction_id, track_id, status, amount, fee,
-				currency, iban, queued, created_at, predicted_at, status_since, last_seen_at, done_at)
-			VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), $6, $7, $8, $9, nullif($10, ''), $11, $12, $13, $14, $14,
-				CASE WHEN $6 = 'DONE' THEN $14::timestamptz END)
-			ON CONFLICT (provider, account, settlement_id) DO UPDATE SET
-				transaction_id = coalesce(EXCLUDED.transaction_id, recon.settlements.transaction_id),
-				track_id = coalesce(EXCLUDED.track_id, recon.settlements.track_id),
-				status_since = CASE WHEN recon.settlements.status = EXCLUDED.status THEN recon.settlements.status_since
-					ELSE EXCLUDED.status_since END,
-				done_at = coalesce(recon.settlements.done_at, EXCLUDED.done_at),
-				last_seen_at = greatest(recon.settlements.last_seen_at, EXCLUDED.last_seen_at),
-				status = EXCLUDED.status, amount = EXCLUDED.amount, fee = EXCLUDED.fee, iban = EXCLUDED.iban,
-				queued = EXCLUDED.queued, predicted_at = EXCLUDED.predicted_at, updated_at = now()
-			RETURNING returned_at IS NOT NULL`,
-			s.Provider, s.Account, s.SettlementID, s.TransactionID, s.TrackID, s.Status, s.Amount, s.Fee, s.Currency,
-			s.IBAN, s.Queued, nullTime(s.CreatedAt), nullTime(s.PredictedAt), s.ObservedAt).Scan(&returned)
+		returned, err := q.RecordSettlement(ctx, applydb.RecordSettlementParams{Provider: s.Provider, Account: s.Account,
+			SettlementID: s.SettlementID, TransactionID: s.TransactionID, TrackID: s.TrackID, Status: s.Status,
+			Amount: s.Amount, Fee: s.Fee, Currency: s.Currency, Iban: s.IBAN, Queued: s.Queued,
+			CreatedAt: nullTime(s.CreatedAt), PredictedAt: nullTime(s.PredictedAt), ObservedAt: s.ObservedAt})
 		if err != nil {
 			return nil, fmt.Errorf("record settlement %s: %w", s.SettlementID, err)
 		}
 		if !returned {
-			// The return item may have come first: it travels on the statement topic.
-			tag, err := tx.Exec(ctx, `
-				UPDATE recon.settlements s SET returned_at = r.returned_at
-				FROM recon.settlement_returns r
-				WHERE s.provider = $1 AND s.account = $2 AND s.settlement_id = $3
-				  AND r.provider = s.provider AND r.account = s.account AND r.transaction_id = s.transaction_id`,
-				s.Provider, s.Account, s.SettlementID)
+			n, err := q.MatchSettlementReturn(ctx, applydb.MatchSettlementReturnParams{Provider: s.Provider,
+				Account: s.Account, SettlementID: s.SettlementID})
 			if err != nil {
 				return nil, fmt.Errorf("match settlement %s with its return: %w", s.SettlementID, err)
 			}
-			returned = tag.RowsAffected() > 0
+			returned = n > 0
 		}
 		if e, ok := posting.SettlementDone(s, se.eventID); ok {
 			entries = append(entries, e)
@@ -85,7 +66,7 @@ func (a *Applier) applySettlements(ctx context.Context, tx pgx.Tx, evs []settlem
 			fp := checks.FailedPayout(checks.Payout{Provider: s.Provider, Account: s.Account,
 				TransactionID: s.TransactionID, SettlementID: s.SettlementID, TrackID: s.TrackID, IBAN: s.IBAN,
 				Amount: s.Amount, Currency: s.Currency, Status: s.Status, Returned: &returned, At: s.ObservedAt,
-				Reason: "Vandar reports the settlement " + strings.ToLower(s.Status)})
+				Reason: s.Provider + " reports the settlement " + strings.ToLower(s.Status)})
 			fp.EventID = se.eventID
 			results = append(results, fp)
 		}
@@ -115,40 +96,30 @@ func (a *Applier) applySettlements(ctx context.Context, tx pgx.Tx, evs []settlem
 // resolves any alert about that money missing.
 func (a *Applier) markReturns(ctx context.Context, tx pgx.Tx, items []itemEvent) ([]checks.Result, error) {
 	var results []checks.Result
+	q := applydb.New(tx)
 	for _, ie := range items {
 		it := ie.item
 		if it.Kind != events.KindReturned || it.ReturnsItemID == "" || !it.MovedWallet {
 			continue
 		}
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO recon.settlement_returns (provider, account, transaction_id, return_item_id, returned_at)
-			VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-			it.Provider, it.Account, it.ReturnsItemID, it.ItemID, it.EffectiveAt); err != nil {
+		if err := q.RecordSettlementReturn(ctx, applydb.RecordSettlementReturnParams{Provider: it.Provider,
+			Account: it.Account, TransactionID: it.ReturnsItemID, ReturnItemID: it.ItemID, ReturnedAt: it.EffectiveAt}); err != nil {
 			return nil, fmt.Errorf("record return of %s: %w", it.ReturnsItemID, err)
 		}
-		rows, err := tx.Query(ctx, `
-			UPDATE recon.settlements SET returned_at = coalesce(returned_at, $4), updated_at = now()
-			WHERE provider = $1 AND account = $2 AND transaction_id = $3
-			RETURNING settlement_id, status, amount, currency, coalesce(iban, ''), coalesce(track_id, ''), status_since`,
-			it.Provider, it.Account, it.ReturnsItemID, it.EffectiveAt)
+		marked, err := q.MarkSettlementsReturned(ctx, applydb.MarkSettlementsReturnedParams{ReturnedAt: it.EffectiveAt,
+			Provider: it.Provider, Account: it.Account, TransactionID: it.ReturnsItemID})
 		if err != nil {
 			return nil, fmt.Errorf("mark return of %s: %w", it.ReturnsItemID, err)
 		}
-		for rows.Next() {
-			s := events.Settlement{Provider: it.Provider, Account: it.Account, TransactionID: it.ReturnsItemID}
-			if err := rows.Scan(&s.SettlementID, &s.Status, &s.Amount, &s.Currency, &s.IBAN, &s.TrackID, &s.ObservedAt); err != nil {
-				rows.Close()
-				return nil, err
-			}
+		for _, m := range marked {
+			s := events.Settlement{Provider: it.Provider, Account: it.Account, TransactionID: it.ReturnsItemID,
+				SettlementID: m.SettlementID, Status: m.Status, Amount: m.Amount, Currency: m.Currency, IBAN: m.Iban,
+				TrackID: m.TrackID, ObservedAt: m.StatusSince}
 			if s.Status == events.SettlementFailed || s.Status == events.SettlementCanceled {
 				res := checks.Settlement(s, it.EffectiveAt, a.cfg.SettlementGrace, true)
 				res.EventID = ie.eventID
 				results = append(results, res)
 			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
 		}
 		// A payout awaiting its bank's credit that came back is awaited no more.
 		back, err := bankReturn(ctx, tx, it.Provider, it.Account, it.ReturnsItemID)
@@ -158,15 +129,9 @@ func (a *Applier) markReturns(ctx context.Context, tx pgx.Tx, items []itemEvent)
 		results = append(results, back...)
 		// A return of a payout the ledger had moved to the bank (reported DONE, or its batch item SUBMITTED):
 		// the recipient did not keep the money after all.
-		var iban, settlementID, batchID, trackID string
-		err = tx.QueryRow(ctx, `
-			SELECT coalesce(d.metadata->>'iban', ''), coalesce(d.metadata->>'settlement_id', ''),
-				coalesce(d.metadata->>'batch_id', ''), coalesce(d.metadata->>'track_id', '')
-			FROM ledger.entries r JOIN ledger.entries d ON d.idempotency_key = $2
-			WHERE r.idempotency_key = $1`,
-			posting.PayoutReturnedKey(it.Provider, it.Account, it.ReturnsItemID),
-			posting.PayoutDoneKey(it.Provider, it.Account, it.ReturnsItemID, "")).
-			Scan(&iban, &settlementID, &batchID, &trackID)
+		paid, err := q.PaidPayout(ctx, applydb.PaidPayoutParams{
+			ReturnedKey: posting.PayoutReturnedKey(it.Provider, it.Account, it.ReturnsItemID),
+			DoneKey:     posting.PayoutDoneKey(it.Provider, it.Account, it.ReturnsItemID, "")})
 		switch {
 		case errors.Is(err, pgx.ErrNoRows):
 		case err != nil:
@@ -174,8 +139,8 @@ func (a *Applier) markReturns(ctx context.Context, tx pgx.Tx, items []itemEvent)
 		default:
 			yes := true
 			fp := checks.FailedPayout(checks.Payout{Provider: it.Provider, Account: it.Account,
-				TransactionID: it.ReturnsItemID, SettlementID: settlementID, BatchID: batchID, TrackID: trackID,
-				IBAN: iban, Amount: it.Amount, Currency: it.Currency, Status: events.SettlementDone, Returned: &yes,
+				TransactionID: it.ReturnsItemID, SettlementID: paid.SettlementID, BatchID: paid.BatchID,
+				TrackID: paid.TrackID, IBAN: paid.Iban, Amount: it.Amount, Currency: it.Currency, Status: events.SettlementDone, Returned: &yes,
 				At: it.EffectiveAt, Reason: "the bank sent it back (statement item " + it.ItemID +
 					") after it was reported paid"})
 			fp.EventID = ie.eventID
@@ -202,9 +167,7 @@ func returnContexts(ctx context.Context, tx pgx.Tx, items []itemEvent) (map[stri
 	if len(keys) == 0 {
 		return nil, nil
 	}
-	rows, err := tx.Query(ctx, `SELECT idempotency_key, coalesce(metadata->>'kind', ''), coalesce(metadata->>'iban', ''),
-			coalesce((metadata->>'awaits_bank')::boolean, false)
-		FROM ledger.entries WHERE idempotency_key = ANY($1)`, keys)
+	rows, err := applydb.New(tx).EntryKinds(ctx, keys)
 	if err != nil {
 		return nil, fmt.Errorf("look up returned items: %w", err)
 	}
@@ -213,18 +176,8 @@ func returnContexts(ctx context.Context, tx pgx.Tx, items []itemEvent) (map[stri
 		awaited    bool
 	}
 	byKey := map[string]found{}
-	for rows.Next() {
-		var k string
-		var f found
-		if err := rows.Scan(&k, &f.kind, &f.iban, &f.awaited); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		byKey[k] = f
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, err
+	for _, r := range rows {
+		byKey[r.IdempotencyKey] = found{kind: r.Kind, iban: r.Iban, awaited: r.AwaitsBank}
 	}
 	out := map[string]posting.Returned{}
 	for _, ie := range items {
@@ -266,14 +219,8 @@ func unreturned(ctx context.Context, tx pgx.Tx, entries []ledger.Entry) ([]ledge
 	if len(txIDs) == 0 {
 		return entries, nil
 	}
-	rows, err := tx.Query(ctx, `
-		SELECT r.provider || ':' || r.account || ':' || r.transaction_id FROM recon.settlement_returns r
-		JOIN unnest($1::text[], $2::text[], $3::text[]) AS t(p, a, id)
-		  ON r.provider = t.p AND r.account = t.a AND r.transaction_id = t.id`, providers, accounts, txIDs)
-	if err != nil {
-		return nil, fmt.Errorf("find returned payouts: %w", err)
-	}
-	done, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	done, err := applydb.New(tx).ReturnedPayouts(ctx, applydb.ReturnedPayoutsParams{Providers: providers,
+		Accounts: accounts, TransactionIds: txIDs})
 	if err != nil {
 		return nil, fmt.Errorf("find returned payouts: %w", err)
 	}
@@ -304,18 +251,12 @@ func (a *Applier) settlementAsOf(ctx context.Context, tx pgx.Tx, provider, accou
 	if status != events.SettlementFailed && status != events.SettlementCanceled {
 		return seen, nil
 	}
-	var through *time.Time
-	err := tx.QueryRow(ctx, `
-		SELECT w.through FROM recon.watermarks w
-		WHERE w.provider = $1 AND w.account = $2 AND w.feed = 'statement'
-		  AND (w.last_event IS NULL OR w.last_event = ''
-		       OR EXISTS (SELECT 1 FROM recon.processed_events p WHERE p.event_id = w.last_event))`,
-		provider, account).Scan(&through)
-	if errors.Is(err, pgx.ErrNoRows) || through == nil {
+	through, err := applydb.New(tx).StatementThrough(ctx, applydb.StatementThroughParams{Provider: provider, Account: account})
+	if errors.Is(err, pgx.ErrNoRows) {
 		return time.Time{}, nil
 	}
 	if err != nil {
 		return time.Time{}, fmt.Errorf("statement watermark of %s/%s: %w", provider, account, err)
 	}
-	return *through, nil
+	return through, nil
 }

@@ -25,16 +25,20 @@ const (
 
 // Check names, as stored in recon.check_results and used as alert kinds.
 const (
-	CheckRunningBalance    = "running_balance"
-	CheckBalance           = "balance"
-	CheckSettlement        = "settlement"
-	CheckSettlementReturn  = "settlement_return"
-	CheckBatch             = "batch"
-	CheckChangedItem       = "changed_item"
-	CheckYabandPayMovement = "yabandpay_movement"
-	CheckStaleness         = "staleness"
-	CheckConsistency       = "consistency"
-	CheckPayoutFailed      = "payout_failed"
+	CheckRunningBalance   = "running_balance"
+	CheckBalance          = "balance"
+	CheckSettlement       = "settlement"
+	CheckSettlementReturn = "settlement_return"
+	CheckBatch            = "batch"
+	CheckChangedItem      = "changed_item"
+	// CheckSnapshotMovement: a balance snapshot's figures moved between two snapshots. Its stored name keeps
+	// the provider that first reported such snapshots: it is in every alert and check result recorded so far
+	// (dedup keys start with it), in analytics.check_results' documentation and in users' queries, and
+	// renaming it would orphan the open alerts.
+	CheckSnapshotMovement = "yabandpay_movement"
+	CheckStaleness        = "staleness"
+	CheckConsistency      = "consistency"
+	CheckPayoutFailed     = "payout_failed"
 )
 
 // Severities of alerts.
@@ -46,7 +50,7 @@ const (
 // Result is one evaluation of a check.
 type Result struct {
 	Check       string
-	Subject     string // what was checked: vandar/acme/wallet, vandar/acme/item/123, …
+	Subject     string // what was checked: <provider>/<account>/wallet, <provider>/<account>/item/123, …
 	WindowStart time.Time
 	WindowEnd   time.Time
 	Watermark   time.Time
@@ -96,7 +100,7 @@ type LastReported struct {
 // opening balance takes up the difference). A break means an item missing between the two, a duplicated one,
 // or a mis-signed amount or fee; it names both items and the amount missing — and, where the item would have
 // kept the balance under the other fee convention (FeeConvention), says so: then it is not money missing but
-// Vandar writing its wage differently from how mizan posts it.
+// the provider writing its wage differently from how mizan posts it.
 func RunningBalance(prev *LastReported, it events.StatementItem, net decimal.Decimal) Result {
 	subject := WalletSubject(it.Provider, it.Account, it.Currency)
 	r := Result{Check: CheckRunningBalance, Subject: subject, WindowEnd: it.EffectiveAt,
@@ -134,7 +138,7 @@ func RunningBalance(prev *LastReported, it events.StatementItem, net decimal.Dec
 }
 
 // Fee conventions: how a statement item's wage relates to its amount, as the running balance shows it.
-// Vandar's documents do not say; mizan posts FeeOnTop (posting.NetEffect), and the running-balance check
+// The provider's documents do not say; mizan posts FeeOnTop (posting.NetEffect), and the running-balance check
 // tells from each item's reported wallet which one the statement follows.
 const (
 	// FeeOnTop: the wallet moves by the amount and, besides, by the wage: +(amount − wage) in,

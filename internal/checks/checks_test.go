@@ -109,14 +109,14 @@ func TestBatchMustAddUp(t *testing.T) {
 	}
 }
 
-func TestYabandPayMovements(t *testing.T) {
+func TestSnapshotMovements(t *testing.T) {
 	t.Parallel()
 	prev := events.Balance{Provider: "yabandpay", Account: "036870", Currency: "EUR", Amount: d(1_000), ObservedAt: t0,
 		Figures: map[string]decimal.Decimal{"reserve": d(200), "deposit": d(20)}}
 	cur := prev
 	cur.ObservedAt = t0.Add(time.Hour)
 	cur.Figures = map[string]decimal.Decimal{"reserve": d(250), "deposit": d(20)}
-	rs := YabandPayMovement(prev, cur, d(-5), d(10))
+	rs := SnapshotMovement(prev, cur, d(-5), d(10))
 	var mismatches []string
 	for _, r := range rs {
 		if r.Outcome == Mismatch {
@@ -126,7 +126,7 @@ func TestYabandPayMovements(t *testing.T) {
 	if len(mismatches) != 1 || !strings.HasSuffix(mismatches[0], "/reserve") {
 		t.Fatalf("mismatches %v", mismatches)
 	}
-	rs = YabandPayMovement(prev, prev, d(-50), d(10))
+	rs = SnapshotMovement(prev, prev, d(-50), d(10))
 	if rs[2].Outcome != Mismatch || !strings.Contains(rs[2].Summary, "fell by 50") {
 		t.Fatalf("%+v", rs[2])
 	}

@@ -19,9 +19,10 @@ type Config struct {
 	// StaleAfter is how long a feed may go without a complete poll before its checks are UNKNOWN and an alert
 	// says so. Default 30m. (MIZAN_STALE_AFTER)
 	StaleAfter time.Duration
-	// YabandPayMaxFall is how far a YabandPay available balance may fall between snapshots with nothing in the
-	// ledger explaining it, before an alert. Default 0. (MIZAN_YABANDPAY_MAX_FALL)
-	YabandPayMaxFall decimal.Decimal
+	// SnapshotMaxFall is how far the available figure of a balance snapshot (a provider that reports balances
+	// and no statement) may fall between snapshots with nothing in the ledger explaining it, before an alert.
+	// Default 0. (MIZAN_YABANDPAY_MAX_FALL: the variable keeps the name users have set.)
+	SnapshotMaxFall decimal.Decimal
 	// Interval is how often the time-driven checks (staleness, stuck settlements, missing returns) run while
 	// the reconciler consumes. Default 1m. (MIZAN_CHECK_INTERVAL)
 	Interval time.Duration

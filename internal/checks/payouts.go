@@ -127,17 +127,18 @@ func Batch(b events.Batch) Result {
 	return r
 }
 
-// YabandPayMovement compares a YabandPay balance snapshot with the previous one of the same currency: a
-// change of the reserve or the frozen deposit is an alert, and so is a fall of available by more than maxFall
-// that no ledger entry explains (unexplained is the part of the change no entry accounts for).
-func YabandPayMovement(prev, cur events.Balance, unexplained, maxFall decimal.Decimal) []Result {
+// SnapshotMovement compares a multi-figure balance snapshot (posting.Snapshot: a provider that reports
+// balances and no statement) with the previous one of the same currency: a change of the reserve or the
+// frozen deposit is an alert, and so is a fall of available by more than maxFall that no ledger entry explains
+// (unexplained is the part of the change no entry accounts for).
+func SnapshotMovement(prev, cur events.Balance, unexplained, maxFall decimal.Decimal) []Result {
 	subject := WalletSubject(cur.Provider, cur.Account, cur.Currency)
 	var out []Result
 	for _, fig := range []string{"reserve", "deposit"} {
 		before, after := prev.Figures[fig], cur.Figures[fig]
-		r := Result{Check: CheckYabandPayMovement, Subject: subject + "/" + fig, WindowStart: prev.ObservedAt,
+		r := Result{Check: CheckSnapshotMovement, Subject: subject + "/" + fig, WindowStart: prev.ObservedAt,
 			WindowEnd: cur.ObservedAt, Expected: dec(before), Actual: dec(after), Difference: dec(after.Sub(before)),
-			DedupKey: fmt.Sprintf("%s:%s/%s:%s", CheckYabandPayMovement, subject, fig, cur.ObservedAt.UTC().Format(time.RFC3339)),
+			DedupKey: fmt.Sprintf("%s:%s/%s:%s", CheckSnapshotMovement, subject, fig, cur.ObservedAt.UTC().Format(time.RFC3339)),
 			Details:  map[string]any{"figure": fig}}
 		if before.Equal(after) {
 			r.Outcome = OK
@@ -152,14 +153,14 @@ func YabandPayMovement(prev, cur events.Balance, unexplained, maxFall decimal.De
 		out = append(out, r)
 	}
 	fall := unexplained.Neg()
-	r := Result{Check: CheckYabandPayMovement, Subject: subject + "/available", WindowStart: prev.ObservedAt,
+	r := Result{Check: CheckSnapshotMovement, Subject: subject + "/available", WindowStart: prev.ObservedAt,
 		WindowEnd: cur.ObservedAt, Expected: dec(prev.Amount), Actual: dec(cur.Amount), Difference: dec(unexplained),
 		Details: map[string]any{"figure": "available", "max_fall": maxFall.String()}}
 	if fall.GreaterThan(maxFall) {
 		r.Outcome = Mismatch
 		r.Severity = SeverityCritical
 		r.Sticky = true
-		r.DedupKey = fmt.Sprintf("%s:%s/available:%s", CheckYabandPayMovement, subject, cur.ObservedAt.UTC().Format(time.RFC3339))
+		r.DedupKey = fmt.Sprintf("%s:%s/available:%s", CheckSnapshotMovement, subject, cur.ObservedAt.UTC().Format(time.RFC3339))
 		r.Summary = fmt.Sprintf("%s %s %s: available fell by %s with no ledger entry explaining it (allowed %s), from %s to %s",
 			cur.Provider, cur.Account, cur.Currency, fall, maxFall, prev.Amount, cur.Amount)
 	} else {
@@ -236,7 +237,7 @@ func FailedPayout(p Payout) Result {
 }
 
 // FailedBatchItems are the FailedPayout alerts of a batch's failed and cancelled items, with the reason
-// Vandar gives (error_message) where it gives one. A batch whose counters say items failed while its item
+// the provider gives (the item's ErrorMessage) where it gives one. A batch whose counters say items failed while its item
 // list is not read (or does not show them) raises one alert for the batch, naming the count and amount.
 func FailedBatchItems(b events.Batch) []Result {
 	var out []Result
@@ -272,11 +273,11 @@ func FailedBatchItems(b events.Batch) []Result {
 	return out
 }
 
-// YabandPayReserve reports which of its document's two readings a YabandPay snapshot's figures fit
-// (posting.YabandPayReserveConvention, passed in as convention): OK naming it, or — where usable fits
-// neither usable = available − reserve nor usable = available + reserve — a consistency warning: the ledger
-// then follows the document's text (the reserve inside available), and a person should ask YabandPay.
-func YabandPayReserve(b events.Balance, convention string, undecided bool) Result {
+// SnapshotReserve reports which of its provider document's two readings a balance snapshot's figures fit
+// (posting.SnapshotReserveConvention, passed in as convention): OK naming it, or — where usable fits neither
+// usable = available − reserve nor usable = available + reserve — a consistency warning: the ledger then
+// follows the document's text (the reserve inside available), and a person should ask the provider.
+func SnapshotReserve(b events.Balance, convention string, undecided bool) Result {
 	subject := WalletSubject(b.Provider, b.Account, b.Currency) + "/reserve_convention"
 	r := Result{Check: CheckConsistency, Subject: subject, WindowEnd: b.ObservedAt,
 		DedupKey: fmt.Sprintf("%s:%s", CheckConsistency, subject),
@@ -289,7 +290,7 @@ func YabandPayReserve(b events.Balance, convention string, undecided bool) Resul
 	r.Outcome = Mismatch
 	r.Severity = SeverityWarning
 	r.Summary = fmt.Sprintf("%s %s %s: usable %s is neither available %s − reserve %s nor available + reserve; "+
-		"the ledger takes the reserve to be inside available, as YabandPay's text says", b.Provider, b.Account,
+		"the ledger takes the reserve to be inside available, as the provider's text says", b.Provider, b.Account,
 		b.Currency, b.Figures["usable"], b.Figures["available"], b.Figures["reserve"])
 	return r
 }

@@ -21,7 +21,7 @@ func ReadChecks(getenv func(string) string) (checks.Config, error) {
 	if c.BalanceTolerance, err = readDecimal(getenv, "MIZAN_BALANCE_TOLERANCE"); err != nil {
 		return c, err
 	}
-	if c.YabandPayMaxFall, err = readDecimal(getenv, "MIZAN_YABANDPAY_MAX_FALL"); err != nil {
+	if c.SnapshotMaxFall, err = readDecimal(getenv, "MIZAN_YABANDPAY_MAX_FALL"); err != nil {
 		return c, err
 	}
 	for name, dst := range map[string]*time.Duration{"MIZAN_SETTLEMENT_GRACE": &c.SettlementGrace,

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -30,6 +29,7 @@ import (
 	"github.com/mizanhq/mizan/internal/posting"
 	"github.com/mizanhq/mizan/internal/reconciler"
 	"github.com/mizanhq/mizan/internal/sources/registry"
+	"github.com/mizanhq/mizan/internal/sources/sourcetest"
 	"github.com/mizanhq/mizan/internal/sources/vandar"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 	"github.com/mizanhq/mizan/internal/sources/yabandpay"
@@ -54,7 +54,7 @@ type bundle struct {
 	kafka  kafka.Config
 	sim    *vandartest.Server
 	src    config.Source
-	logs   *syncBuffer
+	logs   *sourcetest.LogBuffer
 	log    *slog.Logger
 	keys   events.Keyring
 	pub    *trust.SigningPublisher // the poller's: signs with the active key
@@ -77,24 +77,6 @@ func (b *bundle) setNow(t time.Time) { b.now.Store(&t) }
 // clock reads the shared clock.
 func (b *bundle) clock() time.Time { return *b.now.Load() }
 
-// syncBuffer collects log lines from several goroutines, so tests can search them for secrets.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // setup starts a simulator with opts and wires a poller for its business "acme" to a fresh database and
 // fresh topics. The simulator's clock stands still at now (setNow moves it), and the poller reads it.
 func setup(t *testing.T, now time.Time, opts vandartest.Options) *bundle {
@@ -105,7 +87,7 @@ func setup(t *testing.T, now time.Time, opts vandartest.Options) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &bundle{t: t, pool: pool, dbURL: dbURL, appURL: pgtest.AppURL(t, dbURL), kafka: kcfg, logs: &syncBuffer{}, keys: keys}
+	b := &bundle{t: t, pool: pool, dbURL: dbURL, appURL: pgtest.AppURL(t, dbURL), kafka: kcfg, logs: &sourcetest.LogBuffer{}, keys: keys}
 	b.app = pgtest.AppPool(t, dbURL)
 	b.setNow(now)
 	opts.Now = b.clock

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mizanhq/mizan/internal/sources/sourcetest"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 	"github.com/mizanhq/mizan/internal/testpoint"
 )
@@ -169,7 +170,7 @@ type pausedProc struct {
 	cmd   *exec.Cmd
 	dir   string
 	point string
-	out   *syncBuffer
+	out   *sourcetest.LogBuffer
 	done  chan struct{}
 	err   error
 }
@@ -180,7 +181,7 @@ type pausedProc struct {
 func startPaused(t *testing.T, bin string, env []string, point, name string, args ...string) *pausedProc {
 	t.Helper()
 	dir := t.TempDir()
-	p := &pausedProc{dir: dir, point: point, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &pausedProc{dir: dir, point: point, out: &sourcetest.LogBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(filepath.Join(bin, name), args...)
 	p.cmd.Env = append(append([]string(nil), env...), testpoint.EnvPauseAt+"="+point, testpoint.EnvPauseDir+"="+dir)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

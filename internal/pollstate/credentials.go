@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/mizanhq/mizan/internal/pollstate/pollstatedb"
 	"github.com/mizanhq/mizan/internal/sources"
 )
 
@@ -28,33 +29,21 @@ var _ sources.Credentials = (*Credentials)(nil)
 
 // Load returns every credential stored for the source, opened.
 func (c *Credentials) Load(ctx context.Context) (map[string]sources.Credential, error) {
-	rows, err := c.pool.Query(ctx, `
-		SELECT name, sealed, expires_at, updated_at FROM poller.credentials WHERE source = $1`, c.source)
+	rows, err := pollstatedb.New(c.pool).LoadCredentials(ctx, c.source)
 	if err != nil {
 		return nil, fmt.Errorf("load credentials of %s: %w", c.source, err)
 	}
-	defer rows.Close()
 	out := map[string]sources.Credential{}
-	for rows.Next() {
-		var name string
-		var sealed []byte
-		var expires *time.Time
-		var cred sources.Credential
-		if err := rows.Scan(&name, &sealed, &expires, &cred.UpdatedAt); err != nil {
-			return nil, fmt.Errorf("load credentials of %s: %w", c.source, err)
-		}
-		plain, err := c.sealer.Open(c.source, sealed)
+	for _, row := range rows {
+		plain, err := c.sealer.Open(c.source, row.Sealed)
 		if err != nil {
-			return nil, fmt.Errorf("load credential %s of %s: %w", name, c.source, err)
+			return nil, fmt.Errorf("load credential %s of %s: %w", row.Name, c.source, err)
 		}
-		cred.Value = []byte(plain)
-		if expires != nil {
-			cred.ExpiresAt = *expires
+		cred := sources.Credential{Value: []byte(plain), UpdatedAt: row.UpdatedAt}
+		if row.ExpiresAt != nil {
+			cred.ExpiresAt = *row.ExpiresAt
 		}
-		out[name] = cred
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("load credentials of %s: %w", c.source, err)
+		out[row.Name] = cred
 	}
 	return out, nil
 }
@@ -63,10 +52,10 @@ func (c *Credentials) Load(ctx context.Context) (map[string]sources.Credential, 
 // committed.
 func (c *Credentials) Save(ctx context.Context, creds map[string]sources.Credential) error {
 	return pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		q := pollstatedb.New(tx)
 		for name, cred := range creds {
 			if cred.Value == nil {
-				if _, err := tx.Exec(ctx, `DELETE FROM poller.credentials WHERE source = $1 AND name = $2`,
-					c.source, name); err != nil {
+				if err := q.DeleteCredential(ctx, pollstatedb.DeleteCredentialParams{Source: c.source, Name: name}); err != nil {
 					return fmt.Errorf("save credentials of %s: delete %s: %w", c.source, name, err)
 				}
 				continue
@@ -75,12 +64,8 @@ func (c *Credentials) Save(ctx context.Context, creds map[string]sources.Credent
 			if err != nil {
 				return err
 			}
-			_, err = tx.Exec(ctx, `
-				INSERT INTO poller.credentials (source, name, sealed, expires_at, updated_at)
-				VALUES ($1, $2, $3, $4, now())
-				ON CONFLICT (source, name) DO UPDATE SET sealed = EXCLUDED.sealed,
-					expires_at = EXCLUDED.expires_at, updated_at = now()`,
-				c.source, name, sealed, nullTime(cred.ExpiresAt))
+			err = q.SaveCredential(ctx, pollstatedb.SaveCredentialParams{Source: c.source, Name: name, Sealed: sealed,
+				ExpiresAt: nullTime(cred.ExpiresAt)})
 			if err != nil {
 				return fmt.Errorf("save credentials of %s: %s: %w", c.source, name, err)
 			}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/mizanhq/mizan/internal/pollstate/pollstatedb"
 )
 
 // Cursors reads and writes feed cursors. A cursor is opaque JSON owned by the source that wrote it; it is
@@ -28,8 +30,7 @@ func NewCursors(pool *pgxpool.Pool) *Cursors { return &Cursors{pool: pool} }
 
 // Load returns the cursor of (source, feed), or nil when there is none yet.
 func (c *Cursors) Load(ctx context.Context, source, feed string) ([]byte, error) {
-	var raw []byte
-	err := c.pool.QueryRow(ctx, `SELECT cursor FROM poller.cursors WHERE source = $1 AND feed = $2`, source, feed).Scan(&raw)
+	raw, err := pollstatedb.New(c.pool).LoadCursor(ctx, pollstatedb.LoadCursorParams{Source: source, Feed: feed})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -45,9 +46,7 @@ func (c *Cursors) Save(ctx context.Context, source, feed string, raw []byte) err
 	if !json.Valid(raw) {
 		return fmt.Errorf("save cursor %s/%s: the source's cursor is not JSON", source, feed)
 	}
-	_, err := c.pool.Exec(ctx, `
-		INSERT INTO poller.cursors (source, feed, cursor, updated_at) VALUES ($1, $2, $3, now())
-		ON CONFLICT (source, feed) DO UPDATE SET cursor = EXCLUDED.cursor, updated_at = now()`, source, feed, raw)
+	err := pollstatedb.New(c.pool).SaveCursor(ctx, pollstatedb.SaveCursorParams{Source: source, Feed: feed, Cursor: raw})
 	if err != nil {
 		return fmt.Errorf("save cursor %s/%s: %w", source, feed, err)
 	}
@@ -66,8 +65,8 @@ func Lock(ctx context.Context, pool *pgxpool.Pool, source string) (release func(
 		return nil, fmt.Errorf("lock source %s: %w", source, err)
 	}
 	key := lockKey(source)
-	var ok bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
+	ok, err := pollstatedb.New(conn).TryAdvisoryLock(ctx, key)
+	if err != nil {
 		conn.Release()
 		return nil, fmt.Errorf("lock source %s: %w", source, err)
 	}
@@ -93,8 +92,8 @@ func lockWait(ctx context.Context, pool *pgxpool.Pool, name string) (release fun
 		if err != nil {
 			return nil, fmt.Errorf("lock %s: %w", name, err)
 		}
-		var ok bool
-		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
+		ok, err := pollstatedb.New(conn).TryAdvisoryLock(ctx, key)
+		if err != nil {
 			conn.Release()
 			return nil, fmt.Errorf("lock %s: %w", name, err)
 		}
@@ -118,7 +117,7 @@ func unlock(conn *pgxpool.Conn, key int64) {
 	// A fresh context: the caller's may be cancelled already (SIGTERM), and the lock must still go.
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, key); err != nil {
+	if err := pollstatedb.New(conn).AdvisoryUnlock(ctx, key); err != nil {
 		// The lock dies with the session: make sure the session dies.
 		conn.Conn().Close(ctx)
 	}

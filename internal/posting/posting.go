@@ -359,16 +359,18 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// YabandPay figures mizan keeps as accounts: available is the wallet, the frozen deposit is money of the
-// merchant's held apart, and the reserve is an account of its own only where it is not already inside
-// available (YabandPayReserveConvention). usable is recorded with each observation but never kept as an
-// account: it is available less or plus the reserve, and which the snapshot itself says.
-var yabandPayFigures = []struct{ figure, name string }{{"available", "wallet"}, {"reserve", "reserve"}, {"deposit", "deposit"}}
+// The figures of a balance snapshot that mizan keeps as accounts, for a provider that reports balances and no
+// statement (the snapshots are the ledger's only record of the account): available is the wallet, the frozen
+// deposit is money of the merchant's held apart, and the reserve is an account of its own only where it is
+// not already inside available (SnapshotReserveConvention). usable is recorded with each observation but
+// never kept as an account: it is available less or plus the reserve, and which the snapshot itself says.
+// The figure names are the ones such a snapshot carries in events.Balance.Figures (YabandPay's own names).
+var snapshotFigures = []struct{ figure, name string }{{"available", "wallet"}, {"reserve", "reserve"}, {"deposit", "deposit"}}
 
-// How a YabandPay snapshot's reserve relates to its available balance. YabandPay's document states it two
-// ways: its text says usable = available − reserve, which puts the reserve inside available; its own example
-// has usable = available + reserve (9999988.98 = 9999788.98 + 200.00), which puts it beside. Each snapshot's
-// own figures say which holds for it.
+// How a snapshot's reserve relates to its available balance. The one provider that reports these figures
+// (YabandPay) states it two ways in its document: its text says usable = available − reserve, which puts the
+// reserve inside available; its own example has usable = available + reserve (9999988.98 = 9999788.98 +
+// 200.00), which puts it beside. Each snapshot's own figures say which holds for it.
 const (
 	// ReserveInsideAvailable: usable = available − reserve. The merchant holds available (+ deposit); the
 	// reserve is part of it, not more money.
@@ -381,9 +383,9 @@ const (
 	ReserveUndecided = "undecided"
 )
 
-// YabandPayReserveConvention says which of the document's two readings a snapshot's figures fit. A zero
+// SnapshotReserveConvention says which of the document's two readings a snapshot's figures fit. A zero
 // reserve fits both: it is inside available, trivially.
-func YabandPayReserveConvention(b events.Balance) string {
+func SnapshotReserveConvention(b events.Balance) string {
 	available, reserve, usable := b.Figures["available"], b.Figures["reserve"], b.Figures["usable"]
 	_, hasUsable := b.Figures["usable"]
 	switch {
@@ -399,51 +401,53 @@ func YabandPayReserveConvention(b events.Balance) string {
 	return ReserveUndecided
 }
 
-// yabandPayHeld is what each of a snapshot's accounts must hold, by figure: available and deposit as
-// reported, the reserve only where it is beside available — so that the merchant's money at YabandPay,
+// snapshotHeld is what each of a snapshot's accounts must hold, by figure: available and deposit as
+// reported, the reserve only where it is beside available — so that the merchant's money at the provider,
 // the sum of the accounts, counts the reserve exactly once.
-func yabandPayHeld(b events.Balance) map[string]decimal.Decimal {
+func snapshotHeld(b events.Balance) map[string]decimal.Decimal {
 	held := map[string]decimal.Decimal{}
-	for _, f := range yabandPayFigures {
+	for _, f := range snapshotFigures {
 		if v, ok := b.Figures[f.figure]; ok {
 			held[f.figure] = v
 		}
 	}
-	if _, ok := held["reserve"]; ok && YabandPayReserveConvention(b) != ReserveBesideAvailable {
+	if _, ok := held["reserve"]; ok && SnapshotReserveConvention(b) != ReserveBesideAvailable {
 		held["reserve"] = decimal.Zero
 	}
 	return held
 }
 
-// YabandPayAccount is one of a merchant's YabandPay balances in one currency.
-func YabandPayAccount(user, name, currency string) ledger.Account {
-	return ledger.Account{Code: fmt.Sprintf("assets:yabandpay:%s:%s:%s", user, name, strings.ToLower(currency)),
+// SnapshotAccount is one of a merchant's balances at a provider, in one currency, as its snapshots keep it.
+// The provider's name is part of the code (assets:yabandpay:<user>:wallet:eur), as it is of every account.
+func SnapshotAccount(provider, user, name, currency string) ledger.Account {
+	return ledger.Account{Code: fmt.Sprintf("assets:%s:%s:%s:%s", provider, user, name, strings.ToLower(currency)),
 		Type: ledger.AccountAsset, Currency: currency}
 }
 
-// YabandPaySnapshotKey is the idempotency key of the entry one snapshot posts.
-func YabandPaySnapshotKey(b events.Balance) string {
-	return fmt.Sprintf("yabandpay:%s:snapshot:%s:%s", b.Account, b.Currency, b.ObservedAt.UTC().Format(time.RFC3339Nano))
+// SnapshotKey is the idempotency key of the entry one snapshot posts.
+func SnapshotKey(b events.Balance) string {
+	return fmt.Sprintf("%s:%s:snapshot:%s:%s", b.Provider, b.Account, b.Currency, b.ObservedAt.UTC().Format(time.RFC3339Nano))
 }
 
-// YabandPaySnapshot returns the entry that brings a merchant's ledger balances to what a snapshot reports:
-// the wallet to available, the deposit account to deposit, the reserve account to the reserve where it is
-// beside available and to zero where it is inside (yabandPayHeld).
-// YabandPay reports only balances, so a change no entry explains is posted against suspense for a person to
-// attribute — or, for the first snapshot of a currency, against the opening balance (no alert: the ledger
-// must agree with the provider from the start). ledger holds the accounts' current balances by figure.
-func YabandPaySnapshot(b events.Balance, ledgerBal map[string]decimal.Decimal, first bool, eventID string) (ledger.Entry, map[string]decimal.Decimal, bool) {
-	counter := ledger.Account{Code: fmt.Sprintf("liabilities:yabandpay:%s:suspense:%s", b.Account, strings.ToLower(b.Currency)),
+// Snapshot returns the entry that brings a merchant's ledger balances to what a snapshot reports: the wallet
+// to available, the deposit account to deposit, the reserve account to the reserve where it is beside
+// available and to zero where it is inside (snapshotHeld).
+// Such a provider reports only balances, so a change no entry explains is posted against suspense for a
+// person to attribute — or, for the first snapshot of a currency, against the opening balance (no alert: the
+// ledger must agree with the provider from the start). ledgerBal holds the accounts' current balances by
+// figure.
+func Snapshot(b events.Balance, ledgerBal map[string]decimal.Decimal, first bool, eventID string) (ledger.Entry, map[string]decimal.Decimal, bool) {
+	counter := ledger.Account{Code: fmt.Sprintf("liabilities:%s:%s:suspense:%s", b.Provider, b.Account, strings.ToLower(b.Currency)),
 		Type: ledger.AccountLiability, Currency: b.Currency}
 	if first {
-		counter = ledger.Account{Code: fmt.Sprintf("equity:yabandpay:%s:opening_balance:%s", b.Account, strings.ToLower(b.Currency)),
+		counter = ledger.Account{Code: fmt.Sprintf("equity:%s:%s:opening_balance:%s", b.Provider, b.Account, strings.ToLower(b.Currency)),
 			Type: ledger.AccountEquity, Currency: b.Currency}
 	}
 	deltas := map[string]decimal.Decimal{}
 	var postings []ledger.Posting
 	total := decimal.Zero
-	held := yabandPayHeld(b)
-	for _, f := range yabandPayFigures {
+	held := snapshotHeld(b)
+	for _, f := range snapshotFigures {
 		reported, ok := held[f.figure]
 		if !ok {
 			continue
@@ -453,7 +457,7 @@ func YabandPaySnapshot(b events.Balance, ledgerBal map[string]decimal.Decimal, f
 		if delta.IsZero() {
 			continue
 		}
-		postings = append(postings, ledger.Posting{Account: YabandPayAccount(b.Account, f.name, b.Currency), Amount: delta})
+		postings = append(postings, ledger.Posting{Account: SnapshotAccount(b.Provider, b.Account, f.name, b.Currency), Amount: delta})
 		total = total.Add(delta)
 	}
 	if len(postings) == 0 {
@@ -467,20 +471,42 @@ func YabandPaySnapshot(b events.Balance, ledgerBal map[string]decimal.Decimal, f
 		return ledger.Entry{}, deltas, false
 	}
 	return ledger.Entry{
-		IdempotencyKey: YabandPaySnapshotKey(b),
+		IdempotencyKey: SnapshotKey(b),
 		EffectiveAt:    b.ObservedAt,
-		Description:    fmt.Sprintf("yabandpay %s %s snapshot", b.Account, b.Currency),
-		Metadata: map[string]any{"event_id": eventID, "kind": "yabandpay_snapshot", "first": first,
-			"reserve_convention": YabandPayReserveConvention(b)},
+		Description:    fmt.Sprintf("%s %s %s snapshot", b.Provider, b.Account, b.Currency),
+		// The kind is <provider>_snapshot ("yabandpay_snapshot"), as the ledger has always recorded it and
+		// analytics.wallet_movements documents it.
+		Metadata: map[string]any{"event_id": eventID, "kind": b.Provider + "_snapshot", "first": first,
+			"reserve_convention": SnapshotReserveConvention(b)},
 		Postings: postings,
 	}, deltas, true
 }
 
-// YabandPayFigureAccounts lists, by figure, the accounts a snapshot keeps.
-func YabandPayFigureAccounts(user, currency string) map[string]ledger.Account {
+// SnapshotFigureAccounts lists, by figure, the accounts a provider's snapshots keep for one merchant and
+// currency.
+func SnapshotFigureAccounts(provider, user, currency string) map[string]ledger.Account {
 	out := map[string]ledger.Account{}
-	for _, f := range yabandPayFigures {
-		out[f.figure] = YabandPayAccount(user, f.name, currency)
+	for _, f := range snapshotFigures {
+		out[f.figure] = SnapshotAccount(provider, user, f.name, currency)
 	}
 	return out
+}
+
+// YabandPayReserveConvention is SnapshotReserveConvention.
+//
+// Deprecated: use SnapshotReserveConvention. Kept while internal/chaos still calls it.
+func YabandPayReserveConvention(b events.Balance) string { return SnapshotReserveConvention(b) }
+
+// YabandPaySnapshot is Snapshot; b.Provider must be set.
+//
+// Deprecated: use Snapshot. Kept while internal/analysts' tests still call it.
+func YabandPaySnapshot(b events.Balance, ledgerBal map[string]decimal.Decimal, first bool, eventID string) (ledger.Entry, map[string]decimal.Decimal, bool) {
+	return Snapshot(b, ledgerBal, first, eventID)
+}
+
+// YabandPayFigureAccounts is SnapshotFigureAccounts of YabandPay.
+//
+// Deprecated: use SnapshotFigureAccounts. Kept while internal/analysts' tests still call it.
+func YabandPayFigureAccounts(user, currency string) map[string]ledger.Account {
+	return SnapshotFigureAccounts(events.ProviderYabandPay, user, currency)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/mizanhq/mizan/internal/alerts"
 	"github.com/mizanhq/mizan/internal/checks"
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/reconciler/reconcilerdb"
 )
 
 // Size bounds of a dead letter. Kafka producers refuse a message over 1 MiB by default (kafka-go's
@@ -93,14 +94,12 @@ func (r *Reconciler) recordDeadLetters(ctx context.Context, tx pgx.Tx, batch []*
 			continue
 		}
 		l := newLetter(d, cause, r.cfg.Group, r.cfg.Clock())
-		err := tx.QueryRow(ctx, `
-			INSERT INTO recon.dead_letters (topic, partition, "offset", event_id, event_type, source, message_key,
-				reason_code, reason, error_class, size, sha256, original, truncated, refused_by, refused_at)
-			VALUES ($1, $2, $3, nullif($4, ''), nullif($5, ''), nullif($6, ''), nullif($7, ''), $8, $9, 'message',
-				$10, $11, $12, $13, $14, $15)
-			ON CONFLICT (topic, partition, "offset") DO NOTHING
-			RETURNING id`, l.Topic, l.Partition, l.Offset, l.EventID, l.EventType, l.Source, l.Key, l.ReasonCode,
-			l.Reason, l.Size, hex.EncodeToString(l.SHA256), l.Original, l.Truncated, l.RefusedBy, l.RefusedAt).Scan(&l.ID)
+		var err error
+		l.ID, err = reconcilerdb.New(tx).RecordDeadLetter(ctx, reconcilerdb.RecordDeadLetterParams{Topic: l.Topic,
+			Partition: int32(l.Partition), MessageOffset: l.Offset, EventID: l.EventID, EventType: l.EventType,
+			Source: l.Source, MessageKey: l.Key, ReasonCode: l.ReasonCode, Reason: l.Reason, Size: int32(l.Size),
+			Sha256: hex.EncodeToString(l.SHA256), Original: l.Original, Truncated: l.Truncated, RefusedBy: l.RefusedBy,
+			RefusedAt: l.RefusedAt})
 		if errors.Is(err, pgx.ErrNoRows) {
 			continue // recorded before
 		}
@@ -202,7 +201,7 @@ func (r *Reconciler) publish(ctx context.Context, ls []letter) bool {
 		}
 		return false
 	}
-	if _, err := r.pool.Exec(pctx, `UPDATE recon.dead_letters SET published_at = now() WHERE id = ANY($1)`, ids); err != nil {
+	if err := reconcilerdb.New(r.pool).MarkDeadLettersPublished(pctx, ids); err != nil {
 		// Published but not marked: the next round publishes them again, the same events (same ids).
 		r.log.Warn("could not mark dead letters as published", "err", err)
 	}
@@ -216,7 +215,7 @@ func (r *Reconciler) republish(ctx context.Context) {
 	}
 	after := int64(0)
 	for ctx.Err() == nil {
-		ls, err := readLetters(ctx, r.pool, `WHERE published_at IS NULL AND id > $1 ORDER BY id LIMIT 100`, after)
+		ls, err := readLetters(reconcilerdb.New(r.pool).UnpublishedDeadLetters(ctx, after))
 		if err != nil {
 			r.log.Warn("could not read unpublished dead letters", "err", err)
 			return
@@ -228,28 +227,29 @@ func (r *Reconciler) republish(ctx context.Context) {
 	}
 }
 
-// queryer is what reading letters needs: a pool, a connection or a transaction.
-type queryer interface {
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-}
-
-// readLetters reads dead letters; where is the clause after FROM (WHERE … ORDER BY … LIMIT …).
-func readLetters(ctx context.Context, db queryer, where string, args ...any) ([]letter, error) {
-	rows, err := db.Query(ctx, `
-		SELECT id, topic, partition, "offset", coalesce(message_key, ''), coalesce(event_id, ''), coalesce(event_type, ''),
-			coalesce(source, ''), reason_code, reason, size, sha256, original, truncated, refused_by, refused_at
-		FROM recon.dead_letters `+where, args...)
+// readLetters turns the dead letters one of the queries read into letters.
+func readLetters(rows []reconcilerdb.ReconDeadLetter, err error) ([]letter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (letter, error) {
-		var l letter
-		var sum string
-		err := row.Scan(&l.ID, &l.Topic, &l.Partition, &l.Offset, &l.Key, &l.EventID, &l.EventType, &l.Source,
-			&l.ReasonCode, &l.Reason, &l.Size, &sum, &l.Original, &l.Truncated, &l.RefusedBy, &l.RefusedAt)
-		if err == nil {
-			l.SHA256, err = hex.DecodeString(sum)
+	out := make([]letter, 0, len(rows))
+	for _, row := range rows {
+		l := letter{ID: row.ID, Topic: row.Topic, Partition: int(row.Partition), Offset: row.Offset,
+			Key: deref(row.MessageKey), EventID: deref(row.EventID), EventType: deref(row.EventType),
+			Source: deref(row.Source), ReasonCode: row.ReasonCode, Reason: row.Reason, Size: int(row.Size),
+			Original: row.Original, Truncated: row.Truncated, RefusedBy: row.RefusedBy, RefusedAt: row.RefusedAt}
+		if l.SHA256, err = hex.DecodeString(row.Sha256); err != nil {
+			return nil, fmt.Errorf("dead letter %d: sha256: %w", row.ID, err)
 		}
-		return l, err
-	})
+		out = append(out, l)
+	}
+	return out, nil
+}
+
+// deref is a nullable text column's value, "" for NULL.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -13,51 +13,32 @@ import (
 
 	"github.com/mizanhq/mizan/internal/alerts"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/reconciler/reconcilerdb"
 )
 
 // ListDeadLetters writes the dead letters refused at or after since (zero: all), oldest first, one line
 // each, to w, and returns how many it listed.
 func ListDeadLetters(ctx context.Context, pool *pgxpool.Pool, since time.Time, w io.Writer) (int, error) {
-	rows, err := pool.Query(ctx, `
-		SELECT id, refused_at, topic, partition, "offset", coalesce(event_id, ''), reason_code, size, truncated,
-			published_at IS NOT NULL, coalesce(replay_outcome, ''), reason
-		FROM recon.dead_letters WHERE refused_at >= $1 ORDER BY id`, since)
+	rows, err := reconcilerdb.New(pool).ListDeadLetters(ctx, since)
 	if err != nil {
 		return 0, fmt.Errorf("list dead letters: %w", err)
 	}
-	defer rows.Close()
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tREFUSED AT\tWHERE\tEVENT\tCODE\tBYTES\tON TOPIC\tREPLAY\tREASON")
-	n := 0
-	for rows.Next() {
-		var (
-			id, offset                  int64
-			at                          time.Time
-			topic, event, code, outcome string
-			reason                      string
-			partition, size             int
-			truncated, published        bool
-		)
-		if err := rows.Scan(&id, &at, &topic, &partition, &offset, &event, &code, &size, &truncated, &published,
-			&outcome, &reason); err != nil {
-			return n, fmt.Errorf("list dead letters: %w", err)
-		}
-		bytes := fmt.Sprint(size)
-		if truncated {
+	for _, row := range rows {
+		bytes := fmt.Sprint(row.Size)
+		if row.Truncated {
 			bytes += " (truncated)"
 		}
 		onTopic := "yes"
-		if !published {
+		if !row.Published {
 			onTopic = "not yet"
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s/%d@%d\t%s\t%s\t%s\t%s\t%s\t%s\n", id, at.UTC().Format(time.RFC3339), topic, partition,
-			offset, cmpOr(event, "-"), code, bytes, onTopic, cmpOr(outcome, "-"), oneLine(truncateText(reason, 160)))
-		n++
+		fmt.Fprintf(tw, "%d\t%s\t%s/%d@%d\t%s\t%s\t%s\t%s\t%s\t%s\n", row.ID, row.RefusedAt.UTC().Format(time.RFC3339),
+			row.Topic, row.Partition, row.Offset, cmpOr(row.EventID, "-"), row.ReasonCode, bytes, onTopic,
+			cmpOr(row.ReplayOutcome, "-"), oneLine(truncateText(row.Reason, 160)))
 	}
-	if err := rows.Err(); err != nil {
-		return n, fmt.Errorf("list dead letters: %w", err)
-	}
-	return n, tw.Flush()
+	return len(rows), tw.Flush()
 }
 
 // ReplayResult counts what a replay did.
@@ -92,13 +73,12 @@ func (r *Reconciler) Replay(ctx context.Context, ids []int64, since time.Time, o
 	var ls []letter
 	var err error
 	if len(ids) > 0 {
-		ls, err = readLetters(ctx, r.pool, `WHERE id = ANY($1) ORDER BY id`, ids)
+		ls, err = readLetters(reconcilerdb.New(r.pool).DeadLettersByID(ctx, ids))
 		if err == nil && len(ls) < len(ids) {
 			err = fmt.Errorf("%d of the %d dead letters asked for do not exist", len(ids)-len(ls), len(ids))
 		}
 	} else {
-		ls, err = readLetters(ctx, r.pool, `WHERE refused_at >= $1
-			AND replay_outcome IS DISTINCT FROM 'applied' AND replay_outcome IS DISTINCT FROM 'duplicate' ORDER BY id`, since)
+		ls, err = readLetters(reconcilerdb.New(r.pool).DeadLettersToReplay(ctx, since))
 	}
 	if err != nil {
 		return res, fmt.Errorf("read dead letters: %w", err)
@@ -131,11 +111,7 @@ func (r *Reconciler) Replay(ctx context.Context, ids []int64, since time.Time, o
 	}
 	// A dead_letter alert whose every letter has now been applied is resolved.
 	for k := range resolved {
-		var left bool
-		err := r.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM recon.dead_letters
-			WHERE coalesce(nullif(message_key, ''), nullif(source, ''), topic) = $1 AND reason_code = $2
-			  AND replay_outcome IS DISTINCT FROM 'applied' AND replay_outcome IS DISTINCT FROM 'duplicate')`,
-			k[0], k[1]).Scan(&left)
+		left, err := reconcilerdb.New(r.pool).DeadLettersLeft(ctx, reconcilerdb.DeadLettersLeftParams{Origin: k[0], ReasonCode: k[1]})
 		if err == nil && !left {
 			_, err = alerts.Resolve(ctx, r.pool, fmt.Sprintf("%s:%s:%s", alerts.KindDeadLetter, k[0], k[1]))
 		}
@@ -155,9 +131,8 @@ func (r *Reconciler) Replay(ctx context.Context, ids []int64, since time.Time, o
 // duplicate, failed (with why) or not_replayable. err is an infrastructure or environment failure.
 func (r *Reconciler) replayOne(ctx context.Context, l letter) (outcome, why string, err error) {
 	record := func(ctx context.Context, tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE recon.dead_letters SET replayed_at = now(), replay_outcome = $2,
-			replay_error = nullif($3, '') WHERE id = $1`, l.ID, outcome, alerts.Storable(truncateText(why, maxText)))
-		return err
+		return reconcilerdb.New(tx).RecordReplay(ctx, reconcilerdb.RecordReplayParams{ID: l.ID, Outcome: outcome,
+			Error: alerts.Storable(truncateText(why, maxText))})
 	}
 	if l.Truncated {
 		outcome = "not_replayable"

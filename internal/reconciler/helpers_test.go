@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/mizanhq/mizan/internal/metrics"
 	"github.com/mizanhq/mizan/internal/pgtest"
 	"github.com/mizanhq/mizan/internal/reconciler"
+	"github.com/mizanhq/mizan/internal/sources/sourcetest"
 )
 
 var t0 = time.Date(2026, 9, 1, 8, 0, 0, 0, time.UTC)
@@ -38,7 +38,7 @@ type bundle struct {
 	pub   *kafka.Publisher
 	slack *slacktest.Sink
 	log   *slog.Logger
-	logs  *syncBuffer
+	logs  *sourcetest.LogBuffer
 }
 
 func setup(t *testing.T) *bundle {
@@ -46,29 +46,11 @@ func setup(t *testing.T) *bundle {
 	pool, url := pgtest.NewDB(t)
 	kcfg := kafkatest.Config(t)
 	b := &bundle{t: t, pool: pool, dbURL: url, kafka: kcfg, pub: kafka.NewPublisher(kcfg), slack: slacktest.New(nil),
-		logs: &syncBuffer{}}
+		logs: &sourcetest.LogBuffer{}}
 	t.Cleanup(func() { b.pub.Close() })
 	t.Cleanup(b.slack.Close)
 	b.log = slog.New(slog.NewJSONHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	return b
-}
-
-// syncBuffer collects log lines from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 // reconciler returns a reconciler over pool (the bundle's by default) as a member of a new consumer group,

@@ -16,7 +16,7 @@ import (
 // the constants of those packages.
 var CheckNames = []string{
 	checks.CheckRunningBalance, checks.CheckBalance, checks.CheckSettlement, checks.CheckSettlementReturn,
-	checks.CheckBatch, checks.CheckChangedItem, checks.CheckYabandPayMovement, checks.CheckStaleness,
+	checks.CheckBatch, checks.CheckChangedItem, checks.CheckSnapshotMovement, checks.CheckStaleness,
 	checks.CheckConsistency, checks.CheckPayoutFailed,
 	checks.CheckBankCreditMissing, checks.CheckBankCreditUnexpected, checks.CheckBankAmountDiffers,
 	checks.CheckBankBalance, checks.CheckBankStatementStale,

@@ -30,6 +30,7 @@ import (
 	"github.com/mizanhq/mizan/internal/kafka"
 	"github.com/mizanhq/mizan/internal/matching"
 	"github.com/mizanhq/mizan/internal/metrics"
+	"github.com/mizanhq/mizan/internal/reconciler/reconcilerdb"
 )
 
 // Consumer is what the reconciler needs of a Kafka consumer group member. FetchBatch is called from one
@@ -350,32 +351,17 @@ func (r *Reconciler) periodic(ctx context.Context) error {
 // changes Slack has not accepted yet (the dispatcher's outbox, alerts.Dispatcher.Deliver).
 func (r *Reconciler) gauges(ctx context.Context) {
 	r.refreshLag(ctx)
-	rows, err := r.pool.Query(ctx, `
-		SELECT kind, severity, count(*) FILTER (WHERE resolved_at IS NULL),
-			count(*) FILTER (WHERE open_sent_at IS NULL OR (resolved_at IS NOT NULL AND resolved_sent_at IS NULL))
-		FROM recon.alerts
-		WHERE resolved_at IS NULL OR resolved_sent_at IS NULL
-		GROUP BY 1, 2`)
+	rows, err := reconcilerdb.New(r.pool).AlertCounts(ctx)
 	if err != nil {
 		return
 	}
-	defer rows.Close()
 	var counts []metrics.AlertCount
 	undelivered := 0
-	for rows.Next() {
-		var c metrics.AlertCount
-		var open, unsent int64
-		if err := rows.Scan(&c.Kind, &c.Severity, &open, &unsent); err != nil {
-			return
+	for _, row := range rows {
+		undelivered += int(row.Unsent)
+		if row.Open > 0 {
+			counts = append(counts, metrics.AlertCount{Kind: row.Kind, Severity: row.Severity, Open: int(row.Open)})
 		}
-		undelivered += int(unsent)
-		if open > 0 {
-			c.Open = int(open)
-			counts = append(counts, c)
-		}
-	}
-	if rows.Err() != nil {
-		return
 	}
 	r.cfg.Metrics.SetAlerts(counts, undelivered)
 }

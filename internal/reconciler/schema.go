@@ -40,6 +40,8 @@ func CheckSchema(ctx context.Context, db interface {
 			Err: errors.New("the database's schema is newer than this binary: deploy the reconciler built for it")}
 	}
 	var missing []int64
+	// Here, not in queries.sql: goose_db_version is goose's own table, which no migration creates, so sqlc
+	// cannot check a query against it.
 	if err := db.QueryRow(ctx, `SELECT coalesce(array_agg(v ORDER BY v), '{}') FROM unnest($1::bigint[]) AS v
 		WHERE NOT EXISTS (SELECT 1 FROM goose_db_version g WHERE g.version_id = v AND g.is_applied)`, embedded).
 		Scan(&missing); err != nil {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mizanhq/mizan/internal/apply"
 	"github.com/mizanhq/mizan/internal/metrics"
+	"github.com/mizanhq/mizan/internal/reconciler/reconcilerdb"
 )
 
 // applyJob applies a worker's batch in one transaction: the messages that apply, and a dead letter for each
@@ -208,15 +209,8 @@ func (r *Reconciler) applyFacts(ctx context.Context, tx pgx.Tx, batch []*decoded
 	if len(todo) == 0 {
 		return nil
 	}
-	rows, err := tx.Query(ctx, `
-		INSERT INTO recon.processed_events (event_id, topic, partition, "offset")
-		SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[])
-		ON CONFLICT (event_id) DO NOTHING
-		RETURNING event_id`, ids, topics, partitions, offsets)
-	if err != nil {
-		return fmt.Errorf("record event ids: %w", err)
-	}
-	fresh, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	fresh, err := reconcilerdb.New(tx).RecordProcessedEvents(ctx, reconcilerdb.RecordProcessedEventsParams{
+		EventIds: ids, Topics: topics, Partitions: partitions, Offsets: offsets})
 	if err != nil {
 		return fmt.Errorf("record event ids: %w", err)
 	}

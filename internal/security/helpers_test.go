@@ -5,7 +5,6 @@
 package security_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
+
+	"github.com/mizanhq/mizan/internal/sources/sourcetest"
 )
 
 // secrets is every credential the run handed out or learned, by a name that says what it is.
@@ -132,22 +133,9 @@ func random(prefix string) string {
 	return prefix + "-" + base64.RawURLEncoding.EncodeToString(b)
 }
 
-// syncBuffer collects log lines from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Split(strings.TrimRight(b.buf.String(), "\n"), "\n")
+// logLines are the lines written to a log buffer so far.
+func logLines(b *sourcetest.LogBuffer) []string {
+	return strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
 }
 
 // readTopic reads every message of every partition of a topic (its full name), first offset to last.

@@ -29,6 +29,7 @@ import (
 	"github.com/mizanhq/mizan/internal/pollstate"
 	"github.com/mizanhq/mizan/internal/reconciler"
 	"github.com/mizanhq/mizan/internal/sources/registry"
+	"github.com/mizanhq/mizan/internal/sources/sourcetest"
 	"github.com/mizanhq/mizan/internal/sources/vandar"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 	"github.com/mizanhq/mizan/internal/sources/yabandpay"
@@ -49,7 +50,7 @@ var (
 type pipeline struct {
 	pool     *pgxpool.Pool
 	kcfg     kafka.Config
-	logs     *syncBuffer
+	logs     *sourcetest.LogBuffer
 	secrets  *secrets
 	errs     []string
 	regs     []*metrics.Registry
@@ -63,7 +64,7 @@ type pipeline struct {
 func runPipeline(t *testing.T) *pipeline {
 	t.Helper()
 	ctx := context.Background()
-	p := &pipeline{logs: &syncBuffer{}, secrets: &secrets{}, pollerMK: random("mizan-secret-key"),
+	p := &pipeline{logs: &sourcetest.LogBuffer{}, secrets: &secrets{}, pollerMK: random("mizan-secret-key"),
 		wrongMK: random("another-mizan-secret-key")}
 	var dbURL string
 	p.pool, dbURL = pgtest.NewDB(t)
@@ -261,7 +262,7 @@ func TestNoCredentialReachesALogAnErrorAnEventOrAMetric(t *testing.T) {
 	p := runPipeline(t)
 	ctx := context.Background()
 	t.Run("logs", func(t *testing.T) {
-		lines := p.logs.lines()
+		lines := logLines(p.logs)
 		if len(lines) < 50 {
 			t.Fatalf("only %d log lines: the run logged less than it should", len(lines))
 		}

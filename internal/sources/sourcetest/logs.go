@@ -6,8 +6,9 @@ import (
 	"sync"
 )
 
-// LogBuffer collects log output from concurrent goroutines: the one log buffer the sources' and the poller's
-// tests share, to check what was logged (and that no secret was).
+// LogBuffer collects log output from concurrent goroutines: the one log buffer mizan's tests share (the
+// sources', the poller's, the reconciler's, the end-to-end and the security tests), to check what was logged
+// (and that no secret was).
 type LogBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
