@@ -6,6 +6,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -166,6 +167,10 @@ func TestVersion(t *testing.T) {
 
 // The table of environment variables is the one list: every variable the commands' code names is in it,
 // and README's configuration table shows exactly the poller's and the reconciler's.
+// testHooks are variables only the project's own tests set (internal/testpoint's kill points); a user never
+// sets them, so the help does not list them.
+var testHooks = map[string]bool{"MIZAN_TEST_PAUSE_AT": true, "MIZAN_TEST_PAUSE_DIR": true}
+
 func TestVariablesTableMatchesCodeAndREADME(t *testing.T) {
 	t.Parallel()
 	inTable := map[string]cli.Var{}
@@ -179,11 +184,19 @@ func TestVariablesTableMatchesCodeAndREADME(t *testing.T) {
 	// Every string literal that looks like one of mizan's variables, in the code that reads the environment.
 	nameRE := regexp.MustCompile(`^(MIZAN|KAFKA|SLACK)_[A-Z0-9_]+$|^(TEST_)?DATABASE_URL$`)
 	fset := token.NewFileSet()
+	// All of the code, not a list of packages: a variable named through a constant in a package nobody thought
+	// of (MIZAN_MATCHING_FILE in internal/matching once) must still be in the table.
 	var files []string
-	for _, dir := range []string{"cmd/poller", "cmd/reconciler", "cmd/demo", "cmd/bench", "internal/config",
-		"internal/cli", "internal/devstack", "internal/pgtest", "internal/demo", "internal/reconciler", "internal/kafka/apachekafka"} {
-		m, _ := filepath.Glob(filepath.Join(repoRoot, dir, "*.go"))
-		files = append(files, m...)
+	for _, dir := range []string{"cmd", "internal"} {
+		err := filepath.WalkDir(filepath.Join(repoRoot, dir), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(path, ".go") {
+				files = append(files, path)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
 	seen := 0
 	for _, f := range files {
@@ -204,7 +217,7 @@ func TestVariablesTableMatchesCodeAndREADME(t *testing.T) {
 				return true
 			}
 			s, _, _ = strings.Cut(s, "=") // "DATABASE_URL="+url
-			if nameRE.MatchString(s) {
+			if nameRE.MatchString(s) && !testHooks[s] {
 				seen++
 				if _, ok := inTable[s]; !ok {
 					t.Errorf("%s reads %s, which internal/cli's table of variables does not list", f, s)
