@@ -9,8 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/mizanhq/mizan/internal/cli"
-	"github.com/mizanhq/mizan/internal/config"
 	"github.com/mizanhq/mizan/internal/matching"
 )
 
@@ -48,11 +46,7 @@ func expect(ctx context.Context, args []string, getenv func(string) string, stdo
 		return fmt.Errorf("expect import: matching is disabled (%s says disabled: true): the expectations would be ignored",
 			matching.FileEnv)
 	}
-	env, err := config.ReadEnv(getenv, "DATABASE_URL")
-	if err != nil {
-		return err
-	}
-	pool, err := cli.Pool(ctx, env)
+	pool, err := connect(ctx, getenv)
 	if err != nil {
 		return err
 	}

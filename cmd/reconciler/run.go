@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
 	"io"
@@ -90,48 +91,51 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 }
 
 func migrate(ctx context.Context, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
-	env, err := config.ReadEnv(getenv, "DATABASE_URL")
-	if err != nil {
-		return err
-	}
-	pool, err := cli.Pool(ctx, env)
-	if err != nil {
-		return err
-	}
-	defer pool.Close()
-	db := stdlib.OpenDBFromPool(pool)
-	defer db.Close()
-	if err := migrations.UpWithLogger(ctx, db, log); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	v, err := migrations.Version(ctx, db)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "database migrated to version %d\n", v)
-	return nil
+	return withSQLDB(ctx, getenv, func(db *sql.DB) error {
+		if err := migrations.UpWithLogger(ctx, db, log); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		v, err := migrations.Version(ctx, db)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "database migrated to version %d\n", v)
+		return nil
+	})
 }
 
 // migrateStatus prints which migrations the database has applied and which are pending. It only reads: an
 // operator can run it against production before an upgrade.
 func migrateStatus(ctx context.Context, getenv func(string) string, stdout io.Writer) error {
+	return withSQLDB(ctx, getenv, func(db *sql.DB) error {
+		st, err := migrations.ReadStatus(ctx, db)
+		if err != nil {
+			return err
+		}
+		st.Print(stdout)
+		return nil
+	})
+}
+
+// connect opens a pool on DATABASE_URL for the one-shot subcommands.
+func connect(ctx context.Context, getenv func(string) string) (*pgxpool.Pool, error) {
 	env, err := config.ReadEnv(getenv, "DATABASE_URL")
 	if err != nil {
-		return err
+		return nil, err
 	}
-	pool, err := cli.Pool(ctx, env)
+	return cli.Pool(ctx, env)
+}
+
+// withSQLDB runs fn with DATABASE_URL as a database/sql handle: goose, which migrations wraps, needs one.
+func withSQLDB(ctx context.Context, getenv func(string) string, fn func(*sql.DB) error) error {
+	pool, err := connect(ctx, getenv)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	db := stdlib.OpenDBFromPool(pool)
 	defer db.Close()
-	st, err := migrations.ReadStatus(ctx, db)
-	if err != nil {
-		return err
-	}
-	st.Print(stdout)
-	return nil
+	return fn(db)
 }
 
 func topics(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer, log *slog.Logger) error {
