@@ -182,12 +182,30 @@ func parseBinary(name string) (*binary, error) {
 			}
 		}
 	}
+	// A case's functions and, in turn, the functions of this binary they call (migrate → withSQLDB → connect).
+	var envOf func(fn string, seen map[string]bool) []string
+	envOf = func(fn string, seen map[string]bool) []string {
+		fd := funcs[fn]
+		if fd == nil || seen[fn] {
+			return nil
+		}
+		seen[fn] = true
+		names := readEnv(fd)
+		ast.Inspect(fd, func(n ast.Node) bool {
+			if call, ok := n.(*ast.CallExpr); ok {
+				if id, ok := call.Fun.(*ast.Ident); ok {
+					names = append(names, envOf(id.Name, seen)...)
+				}
+			}
+			return true
+		})
+		return names
+	}
 	for name, sub := range b.subcommands {
 		sub.requiredEnv = append(sub.requiredEnv, common...)
+		seen := map[string]bool{}
 		for _, fn := range called[name] {
-			if fd := funcs[fn]; fd != nil {
-				sub.requiredEnv = append(sub.requiredEnv, readEnv(fd)...)
-			}
+			sub.requiredEnv = append(sub.requiredEnv, envOf(fn, seen)...)
 		}
 		slices.Sort(sub.requiredEnv)
 		sub.requiredEnv = slices.Compact(sub.requiredEnv)

@@ -298,7 +298,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintf(stdout, "  %s -c 'select * from ledger.balances'\n", psql)
 	fmt.Fprintf(stdout, "  kcat -b %s -t %s -C -e | head\n", broker.Addrs()[0], events.TopicStatement)
-	procs := []*exec.Cmd{}
+	// A poller or reconciler that stops by itself (its port taken, its database gone) must end make up with
+	// the reason, not leave it looking alive with half a pipeline: stop cancels the rest.
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
 	// From now on a new order is published within seconds of the simulator's clock reaching it, while the
 	// poller reads the statement every minute: a line may now arrive before its record (matchingFileLive).
 	published := make(chan struct{})
@@ -311,6 +314,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		fmt.Fprintf(stdout, "  curl -s 127.0.0.1:%d/metrics | grep ^mizan_   # the poller's metrics; the reconciler's on :%d\n",
 			*httpPort, *httpPort+1)
 	}
+	exited := make(chan error, 2)
+	running := 0
 	for i, args := range [][]string{{"poller", "run"}, {"reconciler", "run"}} {
 		cmd := exec.CommandContext(ctx, filepath.Join(bin, args[0]), args[1:]...)
 		addr := "off"
@@ -321,16 +326,35 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmd.Stdout, cmd.Stderr = indent(stdout), stderr
 		cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 		if err := cmd.Start(); err != nil {
+			stop()
+			for ; running > 0; running-- {
+				<-exited
+			}
+			<-published
 			return err
 		}
-		procs = append(procs, cmd)
+		running++
+		name := strings.Join(args, " ")
+		go func() {
+			err := cmd.Wait()
+			exited <- fmt.Errorf("%s stopped by itself (%v): make up stops too", name, err)
+		}()
 	}
-	<-ctx.Done()
+	var failed error
+	select {
+	case <-ctx.Done():
+	case err := <-exited:
+		running--
+		if ctx.Err() == nil { // not the SIGTERM of a Ctrl-C that raced with this select
+			failed = err
+		}
+		stop()
+	}
+	for ; running > 0; running-- {
+		<-exited
+	}
 	<-published // before the deferred shop.Close
-	for _, p := range procs {
-		_ = p.Wait()
-	}
-	return nil
+	return failed
 }
 
 // serve serves the simulator on a loopback port.
