@@ -1,7 +1,9 @@
 // Command bench measures how close mizan's pipeline runs to this machine's limits and prints a table:
-// PostgreSQL's raw idempotent ingest rate into mizan's ledger schema (the reference), the reconciler's
-// ingest and replay rates against it, the poller's backfill rate against Vandar's rate limit and its peak
-// memory, and the balance check's latency as an account's history grows. `make bench` runs it.
+// PostgreSQL's raw idempotent ingest rate into mizan's ledger schema, and into a minimal sound ledger of the
+// benchmark's own (the independent reference, at one connection and at the reconciler's workers), the
+// reconciler's ingest (one worker and its workers) and replay rates against them, the poller's backfill rate
+// against Vandar's rate limit and its peak memory, the balance check's latency as an account's history
+// grows, and matching's cost. `make bench` runs it.
 //
 //	bench [--quick] [--events N] [--backfill N] [--rss-items N] …   (bench --help lists every flag)
 package main

@@ -1,6 +1,7 @@
 // Package bench measures how close mizan's pipeline runs to this machine's limits: the raw idempotent
-// ingest rate of PostgreSQL into mizan's own ledger schema (the reference), the reconciler's ingest and replay
-// rates against it, the poller's backfill rate against Vandar's documented rate limit and its peak memory,
+// ingest rate of PostgreSQL into mizan's own ledger schema, and into a minimal sound ledger with a schema of
+// its own (ledgerref.go, the independent reference), the reconciler's ingest and replay rates against them,
+// the poller's backfill rate against Vandar's documented rate limit and its peak memory,
 // and the cost of the balance check as an account's history grows. cmd/bench runs it all and prints a table;
 // `make bench` is the one command.
 //

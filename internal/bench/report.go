@@ -150,8 +150,13 @@ func (r *Report) Print(w io.Writer) {
 		if lr.Entries > 0 {
 			target, verd = vs(in.Rate(), TargetIngestRef, lr.Rate(), "ingest-ref", fmt.Sprintf("(2) at %d connection(s)", lr.Conns), in.CPU, lr.CPU)
 		}
-		fmt.Fprintf(tw, "%s\treconciler ingest, %d worker(s): the same events, a new ledger\t%s events/s\t%s\t%s\n",
-			num, in.Workers, n(int(in.Rate())), target, verd)
+		what := "the same events, a new ledger"
+		if num != "" {
+			what = fmt.Sprintf("%s statement events over %d wallets, already on the topic → committed ledger", n(in.Messages),
+				r.Workload.Businesses)
+		}
+		fmt.Fprintf(tw, "%s\treconciler ingest, %d worker(s): %s\t%s events/s\t%s\t%s\n",
+			num, in.Workers, what, n(int(in.Rate())), target, verd)
 		if one := r.IngestOne; one.Messages > 0 && in.Workers > 1 {
 			target, verd := vs(in.Rate(), TargetScaling, one.Rate(), "scaling", "1 worker", in.CPU, one.CPU)
 			fmt.Fprintf(tw, "\treconciler ingest, %d workers against 1 worker (the same run)\t%.2f×\t%s\t%s\n",

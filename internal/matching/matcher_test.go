@@ -620,3 +620,30 @@ func TestLinesOfAnAccountWithoutExpectationsAreOnlyRecorded(t *testing.T) {
 		t.Fatalf("a second payment of the order: %q, want line 173 a duplicate", got)
 	}
 }
+
+// The check that spares accounts without expectations is itself a probe per account, never a scan of the
+// expectations: it must stay cheap however many there are.
+func TestTheAccountsWithExpectationsCheckProbesTheKey(t *testing.T) {
+	t.Parallel()
+	f := setup(t, matching.Config{})
+	if _, err := f.pool.Exec(f.ctx, `
+		INSERT INTO recon.expectations (provider, account, expectation_id, kind, reference, factor_number, amount,
+			currency, expected_by, status, origin, first_seen_at, updated_at)
+		SELECT 'vandar', 'acme' || g % 50, 'o' || g, 'payment', '{}', g::text, 1000, 'IRT', now(), 'open', 'csv', now(), now()
+		FROM generate_series(1, 20000) g;
+		ANALYZE recon.expectations`); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := f.pool.Query(f.ctx, "EXPLAIN "+sqlOf(t, "accounts_matched"), []string{"vandar", "vandar"}, []string{"acme7", "globex"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if strings.Contains(text, "Seq Scan on expectations") || !strings.Contains(text, "expectations_pkey") {
+		t.Errorf("the check does not probe the expectations' primary key:\n%s", text)
+	}
+}
