@@ -72,7 +72,7 @@ type Setting struct {
 // Settings are the named settings: ci for every CI run (a few minutes), long for a soak.
 var Settings = map[string]Setting{
 	"ci": {Name: "ci", Reconcilers: 3, Pollers: 2, PointKills: 1, ReconcilerKills: 10, PollerKills: 8, BrokerRestarts: 2, PostgresRestarts: 2,
-		Days: 30, PerDay: [2]int{120, 60}, LiveItems: 40, LiveSpan: time.Minute, ApplyWorkers: 3, Timeout: 12 * time.Minute},
+		Days: 30, PerDay: [2]int{120, 60}, LiveItems: 40, LiveSpan: 45 * time.Second, ApplyWorkers: 3, Timeout: 12 * time.Minute},
 	"long": {Name: "long", Reconcilers: 3, Pollers: 2, PointKills: 3, ReconcilerKills: 100, PollerKills: 50, BrokerRestarts: 6, PostgresRestarts: 6,
 		Days: 30, PerDay: [2]int{250, 125}, LiveItems: 300, LiveSpan: 15 * time.Minute, ApplyWorkers: 3, Timeout: 80 * time.Minute},
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/shopspring/decimal"
 
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
@@ -195,6 +196,15 @@ type got struct {
 	legs map[string]decimal.Decimal
 }
 
+// loadAccounts reads the code of every account of the ledger.
+func (s *suite) loadAccounts(ctx context.Context) ([]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT code FROM ledger.accounts`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 // loadLedger reads every entry with its postings.
 func (s *suite) loadLedger(ctx context.Context) (map[string]got, error) {
 	rows, err := s.pool.Query(ctx, `
@@ -230,9 +240,10 @@ type ledgerCompare struct {
 	AccountDiffs            []string
 }
 
-// compare compares the ledger's entries and account balances with the truth. Each YabandPay currency's
-// earliest snapshot entry stands for the pseudo-key of its first snapshot.
-func (t *truth) compare(ledger map[string]got) ledgerCompare {
+// compare compares the ledger's entries and account balances with the truth; accounts are every account
+// of ledger.accounts (one without postings holds 0). Each YabandPay currency's earliest snapshot entry stands
+// for the pseudo-key of its first snapshot.
+func (t *truth) compare(ledger map[string]got, accounts []string) ledgerCompare {
 	var c ledgerCompare
 	// Map each currency's first snapshot to its pseudo-key.
 	firstSnap := map[string]string{}
@@ -256,6 +267,9 @@ func (t *truth) compare(ledger map[string]got) ledgerCompare {
 	}
 
 	balances := map[string]decimal.Decimal{}
+	for _, code := range accounts {
+		balances[code] = decimal.Zero
+	}
 	for key, g := range renamed {
 		for code, a := range g.legs {
 			balances[code] = balances[code].Add(a)

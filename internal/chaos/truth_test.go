@@ -82,7 +82,7 @@ func TestCompareFindsEveryDifference(t *testing.T) {
 		"a": {at: t0, legs: map[string]decimal.Decimal{"assets:x": d(10), "income:y": d(-10)}},
 		"b": {at: t0, legs: map[string]decimal.Decimal{"assets:x": d(5), "income:y": d(-5)}},
 	}
-	if c := tr.compare(same); c.Accounts != 2 || c.AccountsEqual != 2 || c.EntriesEqual != 2 ||
+	if c := tr.compare(same, []string{"assets:x", "income:y"}); c.Accounts != 2 || c.AccountsEqual != 2 || c.EntriesEqual != 2 ||
 		len(c.Missing)+len(c.Extra)+len(c.Wrong)+len(c.Times)+len(c.AccountDiffs) != 0 {
 		t.Fatalf("the same ledger differs: %+v", c)
 	}
@@ -90,12 +90,13 @@ func TestCompareFindsEveryDifference(t *testing.T) {
 		"a": {at: t0.Add(time.Second), legs: map[string]decimal.Decimal{"assets:x": d(10), "income:z": d(-10)}},
 		"c": {at: t0, legs: map[string]decimal.Decimal{"assets:x": d(1), "income:y": d(-1)}},
 	}
-	c := tr.compare(other)
+	c := tr.compare(other, []string{"assets:x", "income:y", "income:z", "assets:unused"})
 	if len(c.Missing) != 1 || len(c.Extra) != 1 || len(c.Wrong) != 1 || len(c.Times) != 1 {
 		t.Fatalf("missing %v, extra %v, wrong %v, times %v", c.Missing, c.Extra, c.Wrong, c.Times)
 	}
 	diffs := strings.Join(c.AccountDiffs, "\n")
-	if c.Accounts != 3 || !strings.Contains(diffs, "income:z: the ledger holds -10, the truth has no such account") ||
+	if c.Accounts != 4 || !strings.Contains(diffs, "income:z: the ledger holds -10, the truth has no such account") ||
+		!strings.Contains(diffs, "assets:unused: the ledger holds 0, the truth has no such account") ||
 		!strings.Contains(diffs, "assets:x") {
 		t.Fatalf("accounts %d, diffs:\n%s", c.Accounts, diffs)
 	}

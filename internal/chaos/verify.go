@@ -162,7 +162,11 @@ func (s *suite) verifyLedger(ctx context.Context, m *Summary, bad func(string, .
 	if err != nil {
 		return err
 	}
-	c := t.compare(ledger)
+	accounts, err := s.loadAccounts(ctx)
+	if err != nil {
+		return err
+	}
+	c := t.compare(ledger, accounts)
 	m.Accounts, m.AccountsEqual, m.EntriesEqual = c.Accounts, c.AccountsEqual, c.EntriesEqual
 	m.Lost += len(c.Missing)
 	m.Duplicated += len(c.Extra)
