@@ -211,7 +211,7 @@ func (s *suite) run(ctx context.Context) (*Summary, error) {
 	moved := make(chan struct{})
 	go func() {
 		defer close(moved)
-		w.live.move(moveCtx, w.vsim, s.posted, s.logf)
+		w.live.move(moveCtx, w.vsim, s.logf)
 	}()
 	err = s.chaos(ctx)
 	stopMoving()
@@ -524,8 +524,11 @@ func (s *suite) disrupt(ctx context.Context) error {
 }
 
 // finish lets the pipeline complete: once the world has stopped moving, the poller until one run is clean,
-// then the reconciler until idle — and, if the chaos ended before the payment was restated, both again after
-// restating it.
+// then the reconciler until idle. Then it restates the payment where the order of events is certain
+// (live.restateOnce says why): with balance answers held back, a poll publishes a statement watermark past the
+// last balance observed, the reconciler checks that observation, the payment is restated, and only then are
+// balances answered again — and the pipeline runs twice more, so that the balances observed after the
+// restatement are checked too.
 func (s *suite) finish(ctx context.Context) error {
 	l := s.w.live
 	if wait := time.Until(l.end.Add(time.Second)); wait > 0 {
@@ -535,11 +538,53 @@ func (s *suite) finish(ctx context.Context) error {
 	if err := s.finishOnce(ctx); err != nil {
 		return err
 	}
-	if l.restate == nil || l.restate.done {
+	if l.restate == nil {
 		return nil
 	}
-	l.restateOnce(ctx, s.w.vsim, s.posted, s.logf)
+	biz := l.restate.biz
+	l.holdBalances(biz)
+	p, err := s.procs.start("poller", nil, "once")
+	if err != nil {
+		l.releaseBalances()
+		return err
+	}
+	// The business's statement feed completes while its balance request waits.
+	line := fmt.Sprintf(`"source":"vandar-%s","provider":"vandar","account":"%s","feed":"statement"`, biz, biz)
+	for deadline := time.Now().Add(2 * time.Minute); !logHasLine(p.log, "poll complete", line); {
+		if ctx.Err() != nil || p.exited() || time.Now().After(deadline) {
+			l.releaseBalances()
+			p.stop(time.Minute)
+			return fmt.Errorf("%s did not complete the statement poll of %s while its balance was held (log %s)", p.name, biz, p.log)
+		}
+		sleep(ctx, 100*time.Millisecond)
+	}
+	err = s.reconcileIdle(ctx)
+	if err == nil {
+		l.restateOnce(ctx, s.w.vsim, s.posted, s.logf)
+	}
+	l.releaseBalances()
+	<-p.done
+	if err != nil {
+		return err
+	}
+	if err := s.finishOnce(ctx); err != nil {
+		return err
+	}
 	return s.finishOnce(ctx)
+}
+
+// logHasLine reports whether a line of a process's log holds both texts.
+func logHasLine(path, a, b string) bool {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.Contains(line, a) && strings.Contains(line, b) {
+			return true
+		}
+	}
+	return false
 }
 
 // posted reports whether the ledger has an entry of the key.
@@ -563,9 +608,15 @@ func (s *suite) finishOnce(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the poller never completed a clean run after the chaos: %w", err)
 	}
+	return s.reconcileIdle(ctx)
+}
+
+// reconcileIdle runs `reconciler run --until-idle` until one run succeeds.
+func (s *suite) reconcileIdle(ctx context.Context) error {
+	var err error
 	for i := 0; i < 5; i++ {
-		p, err := s.procs.start("reconciler", nil, "run", "--until-idle")
-		if err != nil {
+		var p *proc
+		if p, err = s.procs.start("reconciler", nil, "run", "--until-idle"); err != nil {
 			return err
 		}
 		if err = s.untilIdle(ctx, p); err == nil {

@@ -22,8 +22,8 @@
 //     truncated and HTML-200 answers, connection resets), Slack answers 429 and 500 before it accepts, and
 //     poison messages sit on the statement topic, the biggest as large as the broker accepts;
 //   - the world moves meanwhile (live.go): live payments wait and then succeed or fail, settlements go from
-//     PENDING to DONE, FAILED or CANCELED with their money coming back later, refunds, cash-ins, transfers and
-//     corrections arrive, every access token expires three times (the pollers refresh and rotate their
+//     PENDING to DONE, FAILED or CANCELED with their money coming back later, a batch's items from INIT to
+//     paid, failed or cancelled, refunds, cash-ins, transfers and corrections arrive, every access token expires three times (the pollers refresh and rotate their
 //     pairs), and a posted payment is restated — all drawn from the seed, on the real clock.
 //
 // Then it lets the pipeline finish (`poller once` until a clean run, `reconciler run --until-idle`) and
