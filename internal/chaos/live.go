@@ -51,10 +51,6 @@ type live struct {
 	restate    *restatement
 	refresh    *refreshGate
 	expired    int
-
-	heldMu  sync.Mutex
-	held    chan struct{} // while balance requests of heldBiz wait (holdBalances)
-	heldBiz string
 }
 
 // balanceGuard is how long before a live change a balance request is held back until the change has
@@ -184,18 +180,9 @@ func maxTime(a, b time.Time) time.Time {
 	return a
 }
 
-// holdBalance holds a balance request of biz back while its balances are held (holdBalances), and while a live change
-// is due within balanceGuard, until it has happened.
-func (l *live) holdBalance(biz string) {
-	l.heldMu.Lock()
-	held := l.held
-	if l.heldBiz != biz {
-		held = nil
-	}
-	l.heldMu.Unlock()
-	if held != nil {
-		<-held
-	}
+// holdBalance holds a balance request back while a live change is due within balanceGuard, until it has
+// happened.
+func (l *live) holdBalance() {
 	for {
 		now := time.Now()
 		i, _ := slices.BinarySearchFunc(l.moves, now, func(m, t time.Time) int {
@@ -224,29 +211,14 @@ func (l *live) move(ctx context.Context, vsim *vandartest.Server, logf func(stri
 	}
 }
 
-// holdBalances makes the balance requests of biz wait until releaseBalances.
-func (l *live) holdBalances(biz string) {
-	l.heldMu.Lock()
-	defer l.heldMu.Unlock()
-	l.held, l.heldBiz = make(chan struct{}), biz
-}
-
-func (l *live) releaseBalances() {
-	l.heldMu.Lock()
-	defer l.heldMu.Unlock()
-	if l.held != nil {
-		close(l.held)
-		l.held = nil
-	}
-}
-
 // restateOnce restates the payment once mizan has posted it; a no-op once done or without one. The suite calls
 // it between two quiet runs of the pipeline, not during the chaos: a balance observed just before the
-// restatement and checked after the changed_item alert agrees with the ledger, and mizan takes that agreement
-// for the discrepancy gone — it resolves the changed_item alert and raises a balance alert for the same money
-// at the next observation (one discrepancy, two alerts; a run on Apache Kafka showed it). Until the
-// reconciler tells a balance observed before a restatement from one after it, the suite restates where the
-// order is certain.
+// restatement and checked after the changed_item alert (balance checks wait for a statement watermark past
+// the observation, which two pollers or `poller run`, polling a source's feeds at once, often leave for the
+// next poll) agrees with the ledger, and mizan takes that agreement for the discrepancy gone — it resolves the
+// changed_item alert and raises a balance alert for the same money at the next observation (one discrepancy,
+// two alerts; a run on Apache Kafka showed it). Until the reconciler tells a balance observed before a
+// restatement from one after it, the suite restates where the order is certain.
 func (l *live) restateOnce(ctx context.Context, vsim *vandartest.Server, posted func(context.Context, string) bool, logf func(string, ...any)) {
 	r := l.restate
 	if r == nil || r.done {

@@ -74,8 +74,8 @@ func newWorld(s Setting, now, liveStart time.Time, seed uint64) (*world, error) 
 		w.tokens[b] = [2]string{access, refresh}
 	}
 	balances := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if biz, ok := strings.CutSuffix(r.URL.Path, "/balance"); ok {
-			w.live.holdBalance(biz[strings.LastIndex(biz, "/")+1:])
+		if strings.HasSuffix(r.URL.Path, "/balance") {
+			w.live.holdBalance()
 		}
 		vsim.ServeHTTP(rw, r)
 	})
