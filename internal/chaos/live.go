@@ -3,6 +3,7 @@ package chaos
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -18,10 +19,9 @@ import (
 // the seed when the world is made and timed on the real clock from the chaos's start: payments that wait
 // (status 3) and then succeed or fail, settlements that are PENDING and then DONE, FAILED or CANCELED (the
 // last two bringing their money back as a later -6 item), a batch whose items are INIT and then paid, failed
-// or cancelled, refunds, cash-ins, internal transfers, corrections.
-// Access tokens are expired a few times on the same schedule, so the pollers refresh and rotate their pairs
-// mid-chaos, and one posted payment is restated (a new amount) once the chaos is over and every balance
-// observed before it has been checked (see restateOnce).
+// or cancelled, refunds, cash-ins, internal transfers, corrections. Access tokens are expired a few times on
+// the same schedule, so the pollers refresh and rotate their pairs mid-chaos, and one posted payment is
+// restated (a new amount) once the chaos is over, between two quiet runs of the pipeline (see restateOnce).
 //
 // The simulator runs on the real clock, not on one the suite steps: mizan's watermark ("everything up to the
 // cutoff, the poll's start, is published") and its balance observation time are the poller's clock, so a
@@ -55,9 +55,9 @@ type live struct {
 
 // balanceGuard is how long before a live change a balance request is held back until the change has
 // happened: the poller stamps a balance with the time its answer arrives, so an answer computed just before
-// an item moved the wallet and read just after would disagree with the ledger at that moment — a race of the
-// provider's answer, not of mizan's books. A second is far beyond the time an answer takes (the slow fault
-// delays one by 300ms).
+// an item moved the wallet and read just after would disagree with the ledger at that moment — a transient
+// balance alert no restart or kill caused, which the suite keeps out of its verdict. A second is far beyond
+// the time an answer takes (the slow fault delays one by 300ms).
 const balanceGuard = time.Second
 
 // liveTick is the grid the live changes fall on.
@@ -118,7 +118,7 @@ func planLive(vsim *vandartest.Server, seed uint64, start time.Time, span time.D
 			n.CreatedAt = at
 			it, err := vsim.AddItem(biz, n)
 			if err != nil {
-				if err == vandartest.ErrInsufficientFunds {
+				if errors.Is(err, vandartest.ErrInsufficientFunds) {
 					continue
 				}
 				return nil, fmt.Errorf("live item of %s: %w", biz, err)
@@ -144,7 +144,7 @@ func planLive(vsim *vandartest.Server, seed uint64, start time.Time, span time.D
 		}
 		n.CreatedAt = at
 		bt, err := vsim.AddBatch(biz, n)
-		if err == vandartest.ErrInsufficientFunds {
+		if errors.Is(err, vandartest.ErrInsufficientFunds) {
 			continue
 		}
 		if err != nil {
@@ -211,7 +211,7 @@ func (l *live) move(ctx context.Context, vsim *vandartest.Server, logf func(stri
 	}
 }
 
-// restateOnce restates the payment once mizan has posted it; a no-op once done or without one. The suite calls
+// restateOnce restates the payment, which mizan must have posted by then; a no-op once done or without one. The suite calls
 // it between two quiet runs of the pipeline, not during the chaos: a balance observed just before the
 // restatement and checked after the changed_item alert (balance checks wait for a statement watermark past
 // the observation, which two pollers or `poller run`, polling a source's feeds at once, often leave for the
@@ -225,10 +225,9 @@ func (l *live) restateOnce(ctx context.Context, vsim *vandartest.Server, posted 
 		return
 	}
 	key := fmt.Sprintf("vandar:%s:statement:%d", r.biz, r.id)
-	for ctx.Err() == nil && !posted(ctx, key) {
-		sleep(ctx, 200*time.Millisecond)
-	}
-	if ctx.Err() != nil {
+	if !posted(ctx, key) {
+		// The pipeline has finished and lost it: the verification names it; nothing to restate.
+		logf("world: %s is not in the ledger; not restated", key)
 		return
 	}
 	if err := vsim.ChangeAmount(r.biz, r.id, r.to); err != nil {
