@@ -106,6 +106,10 @@ func (a *Applier) Apply(ctx context.Context, tx pgx.Tx, facts []Fact) (Result, e
 	if err := lockBanks(ctx, tx, bankIBANs(facts)); err != nil {
 		return res, err
 	}
+	// Then the payouts, for a settlement and its return applied at once (payoutlock.go).
+	if err := lockPayouts(ctx, tx, payoutLocks(facts)); err != nil {
+		return res, err
+	}
 	touched := map[string]bool{} // bank accounts whose payouts or statements this batch moved
 	posted, err := a.postItems(ctx, tx, items, &res)
 	if err != nil {

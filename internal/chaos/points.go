@@ -91,6 +91,10 @@ func (s *suite) watchPoints(ctx context.Context) {
 					s.pointsMu.Unlock()
 					continue
 				}
+				if strings.HasPrefix(p.name, "poller") {
+					// Not while a poller stores a rotated token pair (live.go, refreshGate).
+					s.w.live.refresh.wait(ctx, 20*time.Second)
+				}
 				if !p.kill() {
 					continue // killed by a random kill in the same instant: it counts there
 				}

@@ -158,7 +158,8 @@ func (s *suite) run(ctx context.Context) (*Summary, error) {
 	s.logf("broker: %s, data in %s, ready in %s", s.broker, filepath.Join(s.dir, "kafka"), time.Since(brokerUp).Round(time.Millisecond))
 
 	// The simulators and Slack.
-	w, err := newWorld(s.o.Setting, time.Now(), s.o.Seed)
+	// The live items start a few seconds on, about when the chaos does (after the migrations and topics).
+	w, err := newWorld(s.o.Setting, time.Now(), time.Now().Add(10*time.Second), s.o.Seed)
 	if err != nil {
 		return nil, err
 	}
@@ -173,10 +174,12 @@ func (s *suite) run(ctx context.Context) (*Summary, error) {
 	for _, b := range w.vsim.Businesses() {
 		s.logf("vandar %s: %d items over %d days", b, len(w.vsim.Items(b)), s.o.Setting.Days)
 	}
+	s.logf("world: %d live items from %s to %s, %d token expiries, a restatement of %v",
+		len(w.live.items), w.live.start.Format("15:04:05"), w.live.end.Format("15:04:05"), len(w.live.expiries), w.live.restate != nil)
 	if err := w.writeSources(filepath.Join(s.dir, "sources.yaml")); err != nil {
 		return nil, err
 	}
-	s.procs = &procs{bin: s.o.BinDir, logDir: logDir, env: w.env(s.dir, s.dbURL, s.broker.addr()),
+	s.procs = &procs{bin: s.o.BinDir, logDir: logDir, env: w.env(s.dir, s.dbURL, s.broker.addr(), s.o.Setting.ApplyWorkers),
 		seq: map[string]int{}, running: map[*proc]bool{}, points: s.pointsToArm}
 	defer s.procs.killAll()
 	// Test points are watched from the first process to the last: a kill at Slack's acceptance can only land
@@ -204,7 +207,16 @@ func (s *suite) run(ctx context.Context) (*Summary, error) {
 	// Chaos.
 	go s.group.watch(watchCtx, s.broker.addr(), config.DefaultConsumerGroup, filepath.Join(logDir, "group.log")) // who owns which partition, as the coordinator says
 	chaosStart := time.Now()
-	if err := s.chaos(ctx); err != nil {
+	moveCtx, stopMoving := context.WithCancel(ctx)
+	moved := make(chan struct{})
+	go func() {
+		defer close(moved)
+		w.live.move(moveCtx, w.vsim, s.logf)
+	}()
+	err = s.chaos(ctx)
+	stopMoving()
+	<-moved
+	if err != nil {
 		return nil, err
 	}
 	chaosTook := time.Since(chaosStart)
@@ -496,6 +508,8 @@ func (s *suite) disrupt(ctx context.Context) error {
 		if d.crash {
 			mode = "immediate"
 		}
+		// Not while a poller stores a rotated token pair (live.go, refreshGate).
+		s.w.live.refresh.wait(ctx, 20*time.Second)
 		if err := s.pg.stop(bg, mode); err != nil {
 			return err
 		}
@@ -509,8 +523,37 @@ func (s *suite) disrupt(ctx context.Context) error {
 	return nil
 }
 
-// finish lets the pipeline complete: the poller until one run is clean, then the reconciler until idle.
+// finish lets the pipeline complete: once the world has stopped moving, the poller until one run is clean,
+// then the reconciler until idle; then it restates the payment and runs both again (live.restateOnce says
+// why only now). `poller once` polls a source's balance before its statement, so the run's statement
+// watermark passes its balance observation and the reconciler checks every balance observed before the
+// restatement before it sees the restatement.
 func (s *suite) finish(ctx context.Context) error {
+	l := s.w.live
+	if wait := time.Until(l.end.Add(time.Second)); wait > 0 {
+		s.logf("waiting %s for the world's last live change", wait.Round(time.Second))
+		sleep(ctx, wait)
+	}
+	if err := s.finishOnce(ctx); err != nil {
+		return err
+	}
+	if l.restate == nil {
+		return nil
+	}
+	l.restateOnce(ctx, s.w.vsim, s.posted, s.logf)
+	return s.finishOnce(ctx)
+}
+
+// posted reports whether the ledger has an entry of the key.
+func (s *suite) posted(ctx context.Context, key string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var ok bool
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM ledger.entries WHERE idempotency_key = $1)`, key).Scan(&ok)
+	return err == nil && ok
+}
+
+func (s *suite) finishOnce(ctx context.Context) error {
 	var err error
 	for i := 0; i < 10; i++ {
 		if _, err = s.procs.run(ctx, 5*time.Minute, "poller", nil, "once"); err == nil {
@@ -522,9 +565,15 @@ func (s *suite) finish(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("the poller never completed a clean run after the chaos: %w", err)
 	}
+	return s.reconcileIdle(ctx)
+}
+
+// reconcileIdle runs `reconciler run --until-idle` until one run succeeds.
+func (s *suite) reconcileIdle(ctx context.Context) error {
+	var err error
 	for i := 0; i < 5; i++ {
-		p, err := s.procs.start("reconciler", nil, "run", "--until-idle")
-		if err != nil {
+		var p *proc
+		if p, err = s.procs.start("reconciler", nil, "run", "--until-idle"); err != nil {
 			return err
 		}
 		if err = s.untilIdle(ctx, p); err == nil {

@@ -20,20 +20,28 @@
 //     once by a fast one that disconnects every client;
 //   - the simulators inject every fault kind they have (5xx in JSON and HTML, 429 with Retry-After, slow,
 //     truncated and HTML-200 answers, connection resets), Slack answers 429 and 500 before it accepts, and
-//     poison messages sit on the statement topic, the biggest as large as the broker accepts.
+//     poison messages sit on the statement topic, the biggest as large as the broker accepts;
+//   - the world moves meanwhile (live.go): live payments wait and then succeed or fail, settlements go from
+//     PENDING to DONE, FAILED or CANCELED with their money coming back later, a batch's items from INIT to
+//     paid, failed or cancelled, refunds, cash-ins, transfers and corrections arrive, every access token expires three times (the pollers refresh and rotate their
+//     pairs), and a posted payment is restated — all drawn from the seed, on the real clock.
 //
 // Then it lets the pipeline finish (`poller once` until a clean run, `reconciler run --until-idle`) and
-// proves that nothing was lost and nothing counted twice: each wallet, the money in transit and each bank
-// account equal what the simulator's data implies, to the last unit, with exactly one entry per item that
-// moved the wallet and per payout paid; every event id read from the topics was applied exactly once; every
-// ledger invariant holds (postings sum to zero, the balance chains recompute); every poison message is one
-// dead letter; and the one planted discrepancy (a drifting balance) is one alert, delivered to Slack once —
-// plus once more per kill after Slack's acceptance, or where a reconciler logged that Slack took a message
-// PostgreSQL could not record (the outbox is at least once), which the summary counts and shows. It prints a
-// summary line and returns an error naming every violation.
+// proves that nothing was lost and nothing counted twice, against a truth computed from the simulators' own
+// records with the posting rules written again from the documents (truth.go), not with internal/posting:
+// every entry present once with exactly its postings and the provider's effective time, and every account
+// mizan posted to — wallet, fees, income per channel, refunds, equity, in transit, bank, suspense — equal to
+// the truth to the last unit, an account on one side only failing the run; every event id read from the
+// topics was applied exactly once; every ledger invariant holds (postings sum to zero, the balance chains
+// recompute); every poison message is one dead letter; and the alerts are exactly the world's — the drifting
+// balance, a dead_letter per poison fault, a payout_failed per payout that failed or was cancelled, a
+// changed_item for the restated payment — each raised once and delivered to Slack once (plus once more per
+// kill after Slack's acceptance, or where a reconciler logged that Slack took a message PostgreSQL could not
+// record: the outbox is at least once), which the summary counts and shows. It prints a summary line and
+// returns an error naming every violation.
 //
-// The world (world.go) and the checks (verify.go) are apart from the chaos (run.go): a moving world or more
-// accounts to compare are added there without touching how processes are killed.
+// The world (world.go, live.go), the truth and the checks (truth.go, verify.go) are apart from the chaos
+// (run.go).
 package chaos
 
 import (
@@ -55,15 +63,18 @@ type Setting struct {
 	PostgresRestarts int           // alternately immediate (crash) and fast
 	Days             int           // of simulated history
 	PerDay           [2]int        // about how many statement items a day, for each of the two businesses
+	LiveItems        int           // items each business gets while the chaos runs (live.go)
+	LiveSpan         time.Duration // over which they are created, from the chaos's start
+	ApplyWorkers     int           // MIZAN_APPLY_WORKERS of every reconciler
 	Timeout          time.Duration // for the whole run
 }
 
 // Settings are the named settings: ci for every CI run (a few minutes), long for a soak.
 var Settings = map[string]Setting{
 	"ci": {Name: "ci", Reconcilers: 3, Pollers: 2, PointKills: 1, ReconcilerKills: 10, PollerKills: 8, BrokerRestarts: 2, PostgresRestarts: 2,
-		Days: 30, PerDay: [2]int{120, 60}, Timeout: 12 * time.Minute},
+		Days: 30, PerDay: [2]int{120, 60}, LiveItems: 40, LiveSpan: 45 * time.Second, ApplyWorkers: 3, Timeout: 12 * time.Minute},
 	"long": {Name: "long", Reconcilers: 3, Pollers: 2, PointKills: 3, ReconcilerKills: 100, PollerKills: 50, BrokerRestarts: 6, PostgresRestarts: 6,
-		Days: 30, PerDay: [2]int{250, 125}, Timeout: 80 * time.Minute},
+		Days: 30, PerDay: [2]int{250, 125}, LiveItems: 300, LiveSpan: 15 * time.Minute, ApplyWorkers: 3, Timeout: 80 * time.Minute},
 }
 
 // SettingNames lists the settings, for usage messages.
@@ -78,6 +89,7 @@ func SettingNames() string {
 
 func (s Setting) String() string {
 	return fmt.Sprintf("%s: %d reconcilers and %d pollers at once, %d reconciler kills, %d poller kills, %d at each test point, "+
-		"%d broker and %d PostgreSQL restarts, %d days of about %d+%d items a day", s.Name, s.Reconcilers, s.Pollers,
-		s.ReconcilerKills, s.PollerKills, s.PointKills, s.BrokerRestarts, s.PostgresRestarts, s.Days, s.PerDay[0], s.PerDay[1])
+		"%d broker and %d PostgreSQL restarts, %d days of about %d+%d items a day and %d live items each over %s, %d apply workers",
+		s.Name, s.Reconcilers, s.Pollers, s.ReconcilerKills, s.PollerKills, s.PointKills, s.BrokerRestarts, s.PostgresRestarts,
+		s.Days, s.PerDay[0], s.PerDay[1], s.LiveItems, s.LiveSpan, s.ApplyWorkers)
 }

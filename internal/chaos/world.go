@@ -1,11 +1,13 @@
 package chaos
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,18 +41,18 @@ type world struct {
 	closes []func()
 
 	kill *pollerKill
+	live *live
 }
 
-// newWorld builds the simulators. The Vandar history ends five days before now and the simulator's clock
-// stands still at now: every item, settlement and batch has reached its final state, so what the simulator
-// says at the end is what the ledger must hold, and no payout is late on the reconciler's real clock. The
-// YabandPay simulator keeps the real clock (it refuses requests signed more than five minutes from its own
-// time); its merchant is quiet, so its balances do not move.
-func newWorld(s Setting, now time.Time, seed uint64) (*world, error) {
+// newWorld builds the simulators. The Vandar history ends five days before now: every item, settlement and
+// batch of it has reached its final state, and no payout of it is late on the reconciler's clock. The live
+// items (live.go) start at liveStart. Both simulators keep the real clock (live.go says why; YabandPay
+// refuses requests signed more than five minutes from its own time); the merchant is quiet, so its balances
+// do not move.
+func newWorld(s Setting, now, liveStart time.Time, seed uint64) (*world, error) {
 	w := &world{tokens: map[string][2]string{}, kill: &pollerKill{}}
 	start := now.UTC().Truncate(24*time.Hour).AddDate(0, 0, -(s.Days + 5))
 	vsim, err := vandartest.New(vandartest.Options{
-		Now:  func() time.Time { return now },
 		Seed: int64(seed),
 		Businesses: []vandartest.BusinessOptions{
 			{Slug: clean, Seed: int64(seed) + 1, Start: start, Days: s.Days, PerDay: s.PerDay[0], OpeningWallet: openings[clean]},
@@ -63,11 +65,21 @@ func newWorld(s Setting, now time.Time, seed uint64) (*world, error) {
 		return nil, err
 	}
 	w.vsim = vsim
+	if w.live, err = planLive(vsim, seed, liveStart, s.LiveSpan, s.LiveItems); err != nil {
+		return nil, err
+	}
+	w.kill.gate = w.live.refresh
 	for _, b := range vsim.Businesses() {
 		access, refresh, _ := vsim.IssueTokens(b)
 		w.tokens[b] = [2]string{access, refresh}
 	}
-	if w.vURL, err = w.serve(w.kill.hook(vsim)); err != nil {
+	balances := http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/balance") {
+			w.live.holdBalance()
+		}
+		vsim.ServeHTTP(rw, r)
+	})
+	if w.vURL, err = w.serve(w.kill.hook(w.live.refresh.hook(balances))); err != nil {
 		return nil, err
 	}
 
@@ -136,7 +148,7 @@ func (w *world) writeSources(path string) error {
 
 // env is the environment every command runs with: nothing of the suite's own environment but PATH and HOME,
 // so that a DATABASE_URL or KAFKA_BROKERS of the machine can never point a killed process at real data.
-func (w *world) env(dir, dbURL, brokers string) []string {
+func (w *world) env(dir, dbURL, brokers string, workers int) []string {
 	env := []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + os.Getenv("HOME"),
@@ -151,6 +163,7 @@ func (w *world) env(dir, dbURL, brokers string) []string {
 		"MIZAN_HTTP_ADDR=off",
 		"KAFKA_SESSION_TIMEOUT=6s", // a killed member holds its partitions this long (kfake's minimum)
 		"MIZAN_SETTLEMENT_GRACE=24h",
+		"MIZAN_APPLY_WORKERS=" + strconv.Itoa(max(1, workers)),
 		"YABANDPAY_SECRET_KEY=" + w.ykey,
 	}
 	for biz, pair := range w.tokens {
@@ -222,6 +235,7 @@ type pollerKill struct {
 	requests  int
 	delay     func() time.Duration
 	killed    func(*proc)
+	gate      *refreshGate
 }
 
 // begin starts counting a new poller run's requests — every request, or only statement pages — armed to
@@ -259,6 +273,7 @@ func (k *pollerKill) hook(next http.Handler) http.Handler {
 				k.at = 0
 				go func() {
 					time.Sleep(d)
+					k.gate.wait(context.Background(), 20*time.Second)
 					if !p.exited() {
 						p.kill()
 						k.killed(p)

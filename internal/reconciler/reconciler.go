@@ -200,6 +200,9 @@ func (r *Reconciler) Run(ctx context.Context, untilIdle bool) error {
 	}
 	bg.Go(func() { r.lagLoop(bgCtx) })
 	if err := r.waitForSchema(ctx, untilIdle); err != nil {
+		if ctx.Err() != nil && !untilIdle {
+			return nil // stopped while starting: as clean a stop as one while running
+		}
 		return err
 	}
 	bg.Go(func() { r.publishLoop(bgCtx, untilIdle) })
