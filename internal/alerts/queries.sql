@@ -15,8 +15,12 @@ UPDATE recon.alerts SET resolved_at = now(), last_seen_at = now()
 WHERE dedup_key = $1 AND resolved_at IS NULL;
 
 -- name: ResolveAlertsByPrefix :exec
+-- An alert whose report reached mizan at or after before stays open (checks.Result.ResolvesBefore); one
+-- without a reported time (raised before mizan recorded it) resolves as it always did.
 UPDATE recon.alerts SET resolved_at = now(), last_seen_at = now()
-WHERE starts_with(dedup_key, sqlc.arg(prefix)::text) AND resolved_at IS NULL;
+WHERE starts_with(dedup_key, sqlc.arg(prefix)::text) AND resolved_at IS NULL
+  AND (sqlc.narg(before)::timestamptz IS NULL OR NOT details ? 'reported_at'
+       OR (details->>'reported_at')::timestamptz < sqlc.narg(before)::timestamptz);
 
 -- name: Explained :one
 -- What the open alerts of a wallet (the wallet's subject, or one of its items') already account for.

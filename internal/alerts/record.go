@@ -72,7 +72,8 @@ func applyAlert(ctx context.Context, tx pgx.Tx, r checks.Result) (opened int, er
 			}
 		}
 		for _, prefix := range r.ResolvesWith {
-			if err := q.ResolveAlertsByPrefix(ctx, prefix); err != nil {
+			if err := q.ResolveAlertsByPrefix(ctx, alertsdb.ResolveAlertsByPrefixParams{Prefix: prefix,
+				Before: timePtr(r.ResolvesBefore)}); err != nil {
 				return 0, fmt.Errorf("resolve alerts %s*: %w", prefix, err)
 			}
 		}

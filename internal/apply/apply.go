@@ -28,7 +28,10 @@ import (
 // Fact is one event's decoded payload, new to the ledger: one of the fact types of package events.
 type Fact struct {
 	EventID string
-	Value   any // events.StatementItem, events.Balance, events.Watermark, events.Settlement, events.Batch, events.Expectation or events.Quarantined
+	// Published is when the poller published the fact (its Kafka record's time); zero where unknown. A
+	// restated item's alert records it, so that only a balance observed after it can resolve the alert.
+	Published time.Time
+	Value     any // events.StatementItem, events.Balance, events.Watermark, events.Settlement, events.Batch, events.Expectation or events.Quarantined
 }
 
 // FactError is an error that one fact's own content causes: applying it again fails the same way. The caller
@@ -81,7 +84,7 @@ func (a *Applier) Apply(ctx context.Context, tx pgx.Tx, facts []Fact) (Result, e
 	for _, f := range facts {
 		switch v := f.Value.(type) {
 		case events.StatementItem:
-			items = append(items, itemEvent{v, f.EventID})
+			items = append(items, itemEvent{v, f.EventID, f.Published})
 		case events.Watermark:
 			marks = append(marks, v)
 		case events.Balance:
@@ -235,8 +238,9 @@ func (a *Applier) Apply(ctx context.Context, tx pgx.Tx, facts []Fact) (Result, e
 }
 
 type itemEvent struct {
-	item    events.StatementItem
-	eventID string
+	item      events.StatementItem
+	eventID   string
+	published time.Time
 }
 
 type balanceEvent struct {

@@ -90,7 +90,7 @@ func (a *Applier) checkItems(ctx context.Context, tx pgx.Tx, items []itemEvent, 
 					agg.Actual, agg.Expected = &w, &w
 				}
 			} else {
-				results = append(results, res)
+				results = append(results, reported(res, ie.published))
 			}
 			if it.WalletAfter != nil {
 				state[subject] = &checks.LastReported{ItemID: it.ItemID, Wallet: *it.WalletAfter}
@@ -102,7 +102,7 @@ func (a *Applier) checkItems(ctx context.Context, tx pgx.Tx, items []itemEvent, 
 			old := posting.NetEffect(events.StatementItem{MovedWallet: true, Direction: p.Direction, Amount: p.Amount, Fee: p.Fee})
 			res := checks.ChangedItem(p, it, old, net)
 			res.EventID = ie.eventID
-			results = append(results, res)
+			results = append(results, reported(res, ie.published))
 		}
 		// The provider restating the running balance of the last item checked (after changing an earlier item)
 		// moves the comparison point, so the next new item is compared with what the provider says now.
@@ -260,4 +260,17 @@ func postedNow(posted map[string]int, key string) bool {
 func toInt(v any) int {
 	n, _ := v.(int)
 	return n
+}
+
+// reported records in a mismatch when its report reached mizan (checks.ReportedAt), so that a balance the
+// provider gave before it cannot resolve the alert (checks.Result.ResolvesBefore).
+func reported(r checks.Result, published time.Time) checks.Result {
+	if r.Outcome == checks.OK || published.IsZero() {
+		return r
+	}
+	if r.Details == nil {
+		r.Details = map[string]any{}
+	}
+	r.Details[checks.ReportedAt] = published.UTC()
+	return r
 }

@@ -73,9 +73,17 @@ type Result struct {
 	// ResolvesWith lists dedup-key prefixes an OK of this result resolves (a balance that agrees again closes
 	// the running-balance breaks and changed items of that wallet).
 	ResolvesWith []string
+	// ResolvesBefore limits ResolvesWith to alerts whose report reached mizan before it (their details'
+	// ReportedAt): a balance the provider gave before it restated an item cannot speak for the restatement.
+	// Zero: no limit.
+	ResolvesBefore time.Time
 	// EventID is the event whose arrival caused the evaluation ("" for periodic checks); set by the caller.
 	EventID string
 }
+
+// ReportedAt is the key, in a result's Details, of when the report that raised it reached mizan (the Kafka
+// record's time, set by the poller when it published the item): what ResolvesBefore compares.
+const ReportedAt = "reported_at"
 
 func dec(d decimal.Decimal) *decimal.Decimal { return &d }
 
@@ -252,6 +260,7 @@ func Balance(b events.Balance, ledger decimal.Decimal, watermark time.Time, expl
 	case diff.Abs().LessThanOrEqual(tolerance):
 		r.Outcome = OK
 		r.ResolvesWith = []string{CheckRunningBalance + ":" + subject + ":", CheckChangedItem + ":" + b.Provider + "/" + b.Account + "/item/"}
+		r.ResolvesBefore = b.ObservedAt
 	case diff.Sub(explained).Abs().LessThanOrEqual(tolerance):
 		// The whole difference is money an open alert already names: record the mismatch, raise nothing new.
 		r.Outcome = Mismatch

@@ -225,7 +225,7 @@ func (r *Reconciler) applyFacts(ctx context.Context, tx pgx.Tx, batch []*decoded
 			continue
 		}
 		t.applied[d.msg.Topic]++
-		facts = append(facts, apply.Fact{EventID: d.ev.ID, Value: d.fact})
+		facts = append(facts, apply.Fact{EventID: d.ev.ID, Value: d.fact, Published: d.msg.Time})
 	}
 	t.Result, err = r.applier.Apply(ctx, tx, facts)
 	return err

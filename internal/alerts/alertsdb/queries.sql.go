@@ -278,10 +278,19 @@ func (q *Queries) ResolveAlert(ctx context.Context, dedupKey string) (int64, err
 const resolveAlertsByPrefix = `-- name: ResolveAlertsByPrefix :exec
 UPDATE recon.alerts SET resolved_at = now(), last_seen_at = now()
 WHERE starts_with(dedup_key, $1::text) AND resolved_at IS NULL
+  AND ($2::timestamptz IS NULL OR NOT details ? 'reported_at'
+       OR (details->>'reported_at')::timestamptz < $2::timestamptz)
 `
 
-func (q *Queries) ResolveAlertsByPrefix(ctx context.Context, prefix string) error {
-	_, err := q.db.Exec(ctx, resolveAlertsByPrefix, prefix)
+type ResolveAlertsByPrefixParams struct {
+	Prefix string
+	Before *time.Time
+}
+
+// An alert whose report reached mizan at or after before stays open (checks.Result.ResolvesBefore); one
+// without a reported time (raised before mizan recorded it) resolves as it always did.
+func (q *Queries) ResolveAlertsByPrefix(ctx context.Context, arg ResolveAlertsByPrefixParams) error {
+	_, err := q.db.Exec(ctx, resolveAlertsByPrefix, arg.Prefix, arg.Before)
 	return err
 }
 
