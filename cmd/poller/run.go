@@ -111,7 +111,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return fmt.Errorf("no source named %q in %s", source, env.SourcesPath)
 		}
 	}
-	pool, err := cli.Pool(ctx, env)
+	open := cli.Pool // a one-off run (a CronJob's) that cannot reach PostgreSQL fails; the Job retries it
+	if args[0] == "run" {
+		open = cli.OpenPool // a Deployment's waits, not ready, rather than being restarted in a loop
+	}
+	pool, err := open(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -128,9 +132,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
-	if err := trust.Register(ctx, pool, srcs, "poller"); err != nil {
-		return err
-	}
 	reg := metrics.NewPoller(cli.BuildInfo())
 	defaultAddr := ""
 	if args[0] == "run" {
@@ -142,6 +143,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	defer stopHTTP()
+	if args[0] == "run" {
+		if err := cli.WaitForDatabase(ctx, pool, log); err != nil {
+			return nil // stopped while waiting: nothing was polled, nothing to undo
+		}
+	}
+	if err := trust.Register(ctx, pool, srcs, "poller"); err != nil {
+		return err
+	}
 	pcfg := poller.Config{Metrics: reg, TopicPrefix: kcfg.TopicPrefix}
 	if v := getenv("MIZAN_SETTLE_DELAY"); v != "" {
 		d, err := time.ParseDuration(v)

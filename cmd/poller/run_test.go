@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -14,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/mizanhq/mizan/internal/cli/clitest"
 	"github.com/mizanhq/mizan/internal/kafka/kafkatest"
 	"github.com/mizanhq/mizan/internal/pgtest"
 )
@@ -110,5 +112,49 @@ func TestOncePushesItsMetricsToThePushgateway(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "metrics pushed to the Pushgateway") {
 		t.Errorf("the push is not logged:\n%s", logs.String())
+	}
+}
+
+// `poller run` (a Deployment) started while PostgreSQL is away waits for it, not ready and saying why, instead
+// of exiting into a restart loop; `poller once` (a CronJob's run, which the Job retries) exits 1.
+func TestRunWaitsForPostgreSQLInsteadOfExiting(t *testing.T) {
+	t.Parallel()
+	kcfg := kafkatest.Config(t)
+	dir := t.TempDir()
+	sourcesFile := filepath.Join(dir, "sources.yaml")
+	if err := os.WriteFile(sourcesFile, []byte(`sources:
+  - name: bank-main
+    provider: bankstatement
+    iban: IR062960000000100324200001
+    dir: `+dir+`
+    feeds: { statements: "@every 15m" }
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := clitest.FreeAddr(t)
+	env := map[string]string{
+		"DATABASE_URL":  "postgres://mizan@" + clitest.FreeAddr(t) + "/mizan?sslmode=disable&connect_timeout=2",
+		"KAFKA_BROKERS": strings.Join(kcfg.Brokers, ","), "MIZAN_TOPIC_PREFIX": kcfg.TopicPrefix,
+		"MIZAN_SOURCES": sourcesFile, "MIZAN_SECRET_KEY": strings.Repeat("k", 32),
+		"MIZAN_SIGNING_KEYS": "k1:" + strings.Repeat("s", 32), "MIZAN_HTTP_ADDR": addr,
+	}
+	getenv := func(k string) string { return env[k] }
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"run"}, getenv, io.Discard, io.Discard) }()
+	status, body := clitest.FirstAnswer(t, "http://"+addr+"/readyz", done)
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "postgres") {
+		t.Fatalf("/readyz with PostgreSQL away: %d %q", status, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("stopped while waiting for PostgreSQL: %v", err)
+	}
+
+	env["MIZAN_HTTP_ADDR"] = "off"
+	err := run(t.Context(), []string{"once"}, getenv, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "connect to PostgreSQL (DATABASE_URL)") {
+		t.Fatalf("poller once with PostgreSQL away: %v", err)
 	}
 }

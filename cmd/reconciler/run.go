@@ -196,7 +196,7 @@ func consume(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	pool, workers, err := applyPool(ctx, env.DatabaseURL, rcfg.Workers, log)
+	pool, workers, err := applyPool(ctx, env.DatabaseURL, rcfg.Workers, *untilIdle, log)
 	if err != nil {
 		return err
 	}
@@ -252,7 +252,12 @@ func consume(ctx context.Context, args []string, getenv func(string) string, std
 // applyPool connects to DATABASE_URL with room for the apply workers: each holds a connection while it
 // applies, and the alert dispatcher, the time-driven checks and the stalled alert need one each besides.
 // Unless the URL sets pool_max_conns, the pool grows to fit; workers (0: the default) is then what it holds.
-func applyPool(ctx context.Context, url string, workers int, log *slog.Logger) (*pgxpool.Pool, int, error) {
+//
+// A long-running run does not wait for its first connection: PostgreSQL away at start-up is then what it is
+// later, an infrastructure failure the batches retry (not ready meanwhile, a stalled alert past
+// MIZAN_STALL_AFTER), not an exit that Kubernetes would answer with a restart loop. An --until-idle run, a
+// batch job, exits 1 instead.
+func applyPool(ctx context.Context, url string, workers int, untilIdle bool, log *slog.Logger) (*pgxpool.Pool, int, error) {
 	cfg, err := cli.PoolConfig(url)
 	if err != nil {
 		return nil, 0, err
@@ -272,8 +277,11 @@ func applyPool(ctx context.Context, url string, workers int, log *slog.Logger) (
 		return nil, 0, fmt.Errorf("connect to PostgreSQL (DATABASE_URL): %w", err)
 	}
 	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, 0, fmt.Errorf("connect to PostgreSQL (DATABASE_URL): %w", err)
+		if untilIdle {
+			pool.Close()
+			return nil, 0, fmt.Errorf("connect to PostgreSQL (DATABASE_URL): %w", err)
+		}
+		log.Warn("PostgreSQL does not answer yet (DATABASE_URL): consuming waits for it, not ready meanwhile", "err", err)
 	}
 	return pool, workers, nil
 }

@@ -6,11 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
 
+	"github.com/mizanhq/mizan/internal/cli/clitest"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka/kafkatest"
 	"github.com/mizanhq/mizan/internal/pgtest"
@@ -103,4 +105,59 @@ func TestSinceIsATimeOrADurationBack(t *testing.T) {
 	if _, err := parseSince("yesterday", now); err == nil {
 		t.Error("yesterday was accepted")
 	}
+}
+
+// PostgreSQL away when a long-running reconciler starts (a failover, a cluster still starting) is no reason to
+// exit: Kubernetes would restart it in a loop. It stays up, not ready, saying why; a Ctrl-C then is a clean
+// stop. An --until-idle run, a batch job, exits 1.
+func TestALongRunWaitsForPostgreSQLInsteadOfExiting(t *testing.T) {
+	t.Parallel()
+	kcfg := kafkatest.Config(t)
+	addr := clitest.FreeAddr(t)
+	env := map[string]string{
+		"DATABASE_URL":  "postgres://mizan@" + clitest.FreeAddr(t) + "/mizan?sslmode=disable&connect_timeout=2",
+		"KAFKA_BROKERS": strings.Join(kcfg.Brokers, ","), "MIZAN_TOPIC_PREFIX": kcfg.TopicPrefix,
+		"MIZAN_CONSUMER_GROUP": kafkatest.Group(t), "MIZAN_HTTP_ADDR": addr,
+		"MIZAN_SIGNING_KEYS": "k1:" + strings.Repeat("s", 32),
+	}
+	getenv := func(k string) string { return env[k] }
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	var out, logs syncBuilder
+	go func() { done <- run(ctx, []string{"run"}, getenv, &out, &logs) }()
+	status, body := clitest.FirstAnswer(t, "http://"+addr+"/readyz", done)
+	if status != http.StatusServiceUnavailable || !strings.Contains(body, "postgres") {
+		t.Fatalf("/readyz with PostgreSQL away: %d %q", status, body)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("stopped while waiting for PostgreSQL: %v\n%s", err, logs.String())
+	}
+
+	short, stop := context.WithTimeout(t.Context(), time.Minute)
+	defer stop()
+	env["MIZAN_HTTP_ADDR"] = "off"
+	if err := run(short, []string{"run", "--until-idle"}, getenv, &out, &logs); exitCode(err) != 1 ||
+		!strings.Contains(err.Error(), "connect to PostgreSQL (DATABASE_URL)") {
+		t.Fatalf("--until-idle with PostgreSQL away: %v (exit %d)", err, exitCode(err))
+	}
+}
+
+// syncBuilder is a strings.Builder a command running in another goroutine may write to.
+type syncBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuilder) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuilder) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -44,6 +45,21 @@ func Seconds(_ []string, a slog.Attr) slog.Attr {
 
 // Pool connects to DATABASE_URL and checks the connection, so that a wrong URL fails at start-up.
 func Pool(ctx context.Context, env config.Env) (*pgxpool.Pool, error) {
+	pool, err := OpenPool(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to PostgreSQL (DATABASE_URL): %w", err)
+	}
+	return pool, nil
+}
+
+// OpenPool is Pool without the first connection: for the long-running commands, which wait for PostgreSQL
+// (WaitForDatabase, or their own retries) instead of exiting — an exit would have Kubernetes restart them in
+// a loop for as long as the database is away, with nothing served to say why.
+func OpenPool(ctx context.Context, env config.Env) (*pgxpool.Pool, error) {
 	cfg, err := PoolConfig(env.DatabaseURL)
 	if err != nil {
 		return nil, err
@@ -52,11 +68,29 @@ func Pool(ctx context.Context, env config.Env) (*pgxpool.Pool, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to PostgreSQL (DATABASE_URL): %w", err)
 	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("connect to PostgreSQL (DATABASE_URL): %w", err)
-	}
 	return pool, nil
+}
+
+// WaitForDatabase pings PostgreSQL until it answers, backing off from one second to thirty and saying each
+// time what it got; only a cancelled ctx ends it early (its error). Meanwhile /readyz, served by then, fails.
+func WaitForDatabase(ctx context.Context, pool *pgxpool.Pool, log *slog.Logger) error {
+	wait := time.Second
+	for {
+		err := pool.Ping(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		log.Warn("PostgreSQL does not answer yet (DATABASE_URL): not ready, trying again", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
 }
 
 // PoolConfig reads DATABASE_URL into the pool configuration the commands use.
