@@ -186,20 +186,8 @@ func NewLedgerRef(ctx context.Context, db *Database, entries []ledger.Entry, ite
 		INSERT INTO benchref.balances (account_id) SELECT id FROM a`, codes, currencies); err != nil {
 		return nil, fmt.Errorf("ledger reference accounts: %w", err)
 	}
-	rows, err := conn.Query(ctx, `SELECT code, id FROM benchref.accounts`)
+	ids, err := idsByCode(ctx, conn, `SELECT code, id FROM benchref.accounts`)
 	if err != nil {
-		return nil, err
-	}
-	ids := map[string]int64{}
-	for rows.Next() {
-		var code string
-		var id int64
-		if err := rows.Scan(&code, &id); err != nil {
-			return nil, err
-		}
-		ids[code] = id
-	}
-	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	if _, err := conn.Exec(ctx, `VACUUM ANALYZE`); err != nil {

@@ -194,10 +194,18 @@ func createAccounts(ctx context.Context, pool *pgxpool.Pool, entries []ledger.En
 		codes, types, currencies); err != nil {
 		return nil, fmt.Errorf("create accounts: %w", err)
 	}
-	rows, err := pool.Query(ctx, `SELECT code, id FROM ledger.accounts`)
+	return idsByCode(ctx, pool, `SELECT code, id FROM ledger.accounts`)
+}
+
+// idsByCode reads a query's (code, id) rows: the accounts' ids by code, for the entries the bench builds.
+func idsByCode(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, sql string) (map[string]int64, error) {
+	rows, err := q.Query(ctx, sql)
 	if err != nil {
 		return nil, err
 	}
+	defer rows.Close()
 	ids := map[string]int64{}
 	for rows.Next() {
 		var code string
