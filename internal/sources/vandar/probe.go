@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mizanhq/mizan/internal/checks"
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/sources"
 )
@@ -150,10 +151,31 @@ func (p *prober) statement(ctx context.Context) {
 		e.Notes = append(e.Notes, "statuses: "+strings.Join(parts, ", "))
 	}
 	p.quarantined(e, page.Quarantined)
+	feeConvention(e, page.Items)
 	if len(page.Items) > 0 {
 		e.First = factJSON(page.Items[0])
 	}
 	p.unread(e, body, readFields["statement"], "data", "[]")
+}
+
+// feeConvention says which fee convention the page's running balance shows. mizan posts a wage on top of the
+// amount; an account whose wallet moves by the amount alone (the wage inside it) would break the running
+// balance at every item with a wage, so that is a problem to settle before the account is polled.
+func feeConvention(e *sources.EndpointReport, items []events.StatementItem) {
+	moved := slices.Clone(items)
+	slices.SortStableFunc(moved, func(a, b events.StatementItem) int { return a.EffectiveAt.Compare(b.EffectiveAt) })
+	switch checks.FeeConvention(moved) {
+	case checks.FeeOnTop:
+		e.Notes = append(e.Notes, "fee convention: the wage is on top of the amount, as mizan posts it")
+	case checks.FeeInside:
+		e.Problems = append(e.Problems, "fee convention: the wallet moves by the amount alone, the wage inside it; "+
+			"mizan posts the wage on top, so the running balance would break at every item with a wage")
+	case checks.FeeNeither:
+		e.Notes = append(e.Notes, "fee convention: undecided — this page's running balance fits neither convention "+
+			"(an item is missing between two, or the page does not hold consecutive items)")
+	default:
+		e.Notes = append(e.Notes, "fee convention: undecided — no item on this page with a wage and a running balance")
+	}
 }
 
 func (p *prober) settlements(ctx context.Context, name, version, rest string, sh shape, queued bool) {
@@ -339,7 +361,7 @@ func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
 // readFields are the members each decoder reads; anything else in an answer is noted by the probe.
 var readFields = map[string][]string{
 	"balance": {"wallet", "currency"},
-	"statement": {"id", "status", "amount", "wage", "wallet", "is_deposit", "channel", "created_at", "updated_at",
+	"statement": {"id", "status", "amount", "wage", "wallet", "is_deposit", "verified", "channel", "created_at", "updated_at",
 		"effective_time_stamp", "track_id", "description", "revised_transaction_id", "refund", "api_token"},
 	"settlement": {"id", "transaction_id", "gateway_transaction_id", "amount", "amount_toman", "wage", "wage_toman",
 		"wallet", "status", "track_id", "iban", "settlement_done_time_prediction", "prediction", "created_at",

@@ -1,11 +1,21 @@
 package vandar_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"flag"
+	"io"
 	"log/slog"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -76,6 +86,9 @@ func TestProbeUnderstandsTheSimulatorAndRecordsItRedacted(t *testing.T) {
 			t.Errorf("%s: %d items but no first item shown", e.Endpoint, e.Count)
 		}
 	}
+	if notes := strings.Join(report.Endpoints[1].Notes, "; "); !strings.Contains(notes, "the wage is on top of the amount") {
+		t.Errorf("statement notes %q: want the fee convention the simulator's running balance shows", notes)
+	}
 	if n := sim.Requests(vandartest.EndpointRefreshToken); n != 1 {
 		t.Errorf("%d refreshes, want the seed's one", n)
 	}
@@ -105,6 +118,90 @@ func TestProbeUnderstandsTheSimulatorAndRecordsItRedacted(t *testing.T) {
 		}
 		if strings.Contains(string(b), `"api_token": "`) && !strings.Contains(string(b), `"api_token": "[redacted]"`) {
 			t.Errorf("%s keeps an api_token", f)
+		}
+	}
+}
+
+// A probe of an account whose statement differs from what the poller handles says so and is not OK: here
+// the wallet moves by the amount alone (the wage inside it, not on top as mizan posts it), and an item
+// carries a status no document lists. The answer is the simulator's, rewritten on its way to the probe.
+func TestProbeReportsAWageInsideTheAmountAndAnUnknownStatus(t *testing.T) {
+	t.Parallel()
+	sim, _, _ := probedSim(t)
+	target, err := url.Parse(sim.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(r *http.Response) error {
+		if !strings.HasSuffix(r.Request.URL.Path, "/transaction") {
+			return nil
+		}
+		var page map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&page); err != nil {
+			return err
+		}
+		items := page["data"].([]any)
+		moved := func(i int) float64 { // when an item moved the wallet; one that did not, last
+			it := items[i].(map[string]any)
+			at, ok := it["effective_time_stamp"].(float64)
+			if info, known := vandar.LookupStatus(int(it["status"].(float64))); !ok || !known || !info.MovedWallet {
+				return math.MaxFloat64
+			}
+			return at
+		}
+		sort.SliceStable(items, func(i, j int) bool { return moved(i) < moved(j) })
+		wallet := 1_000_000_000.0
+		for i, v := range items {
+			it := v.(map[string]any)
+			if moved(i) == math.MaxFloat64 {
+				continue
+			}
+			move := it["amount"].(float64)
+			if it["is_deposit"] != true {
+				move = -move
+			}
+			wallet += move // the wage inside the amount: the wallet moves by the amount alone
+			it["wallet"] = wallet
+		}
+		items[len(items)-1].(map[string]any)["status"] = 77
+		b, err := json.Marshal(page)
+		if err != nil {
+			return err
+		}
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		r.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		return nil
+	}
+	front := httptest.NewServer(proxy)
+	t.Cleanup(front.Close)
+
+	access, refresh, _ := sim.IssueTokens("acme")
+	src, err := vandar.Settings{Business: "acme", APIURL: front.URL, BatchURL: front.URL,
+		AccessToken: sources.Secret(access), RefreshToken: sources.Secret(refresh),
+		Tune: func(c *vandar.Config) { c.GetLimit, c.PostLimit = rate.Inf, rate.Inf }}.
+		Open(sources.Env{Name: "vandar-acme", Credentials: sourcetest.NewCredentials().SetClock(sim.Now),
+			Log: slog.New(slog.DiscardHandler), Now: sim.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	report, err := src.(sources.Prober).Probe(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if report.OK() {
+		t.Fatalf("the probe found nothing wrong with a wage inside the amount and status 77: %+v", report)
+	}
+	statement := report.Endpoints[1]
+	problems := strings.Join(statement.Problems, "; ")
+	for _, want := range []string{"the wage inside it", "77"} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("statement problems %q: want one naming %q", problems, want)
+		}
+	}
+	for _, e := range report.Endpoints[2:] {
+		if len(e.Problems) > 0 {
+			t.Errorf("%s: problems %q, but only the statement was rewritten", e.Endpoint, e.Problems)
 		}
 	}
 }
