@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -231,6 +232,18 @@ func TestFreshDemoDatabaseDropsOnlyItsOwn(t *testing.T) {
 		t.Fatalf("the connected session was cut off: %v", err)
 	}
 	conn.Close(ctx)
+	// A closed connection's backend leaves pg_stat_activity a moment after the client hangs up; until then it
+	// still counts as a session, so wait for it to go rather than for some time.
+	for {
+		var sessions int
+		if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", own).Scan(&sessions); err != nil {
+			t.Fatal(err)
+		}
+		if sessions == 0 {
+			break
+		}
+		runtime.Gosched()
+	}
 	db, err = pg.FreshDemoDatabase(ctx, own)
 	if err != nil {
 		t.Fatal(err)
