@@ -449,6 +449,24 @@ func TestUnexpectedMoney(t *testing.T) {
 	}
 }
 
+// since holds back history: a line effective before it is never unexpected, even when mizan first sees it
+// after since (a backfill of an account the business has only just started publishing records for).
+func TestNoLineEffectiveBeforeSinceIsUnexpected(t *testing.T) {
+	t.Parallel()
+	since := day.AddDate(0, 0, -1)
+	f := setup(t, matching.Config{Defaults: matching.Settings{UnexpectedGrace: 10 * time.Minute, Since: since}})
+	f.record([]events.Expectation{expectation("order-1", events.ExpectPayment, 5, events.Reference{FactorNumber: "1"},
+		day.Add(time.Hour))}, nil)
+	// Backfilled now: one payment from ten days before since, one from an hour after it.
+	f.record(nil, []events.StatementItem{payment("171", 500_000, "1643", since.AddDate(0, 0, -10)),
+		payment("172", 600_000, "1644", since.Add(time.Hour))})
+	f.now = day.Add(time.Hour)
+	f.due()
+	if diff := cmp.Diff([]string{"unexpected vandar/acme/item/172"}, f.alerts()); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
+	}
+}
+
 // Importing the same CSV twice changes nothing the second time; an edited row replaces its expectation.
 func TestCSVImportIsIdempotent(t *testing.T) {
 	t.Parallel()
