@@ -3,7 +3,10 @@ package dbroles_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,17 +119,8 @@ func TestTheOwnerMigratesOnAFreshCluster(t *testing.T) {
 	}
 	t.Parallel()
 	ctx := context.Background()
-	dir := t.TempDir()
-	getenv := func(k string) string { return map[string]string{devstack.SwitchVar: string(devstack.KindInitdb)}[k] }
-	pg, err := devstack.Find(ctx, devstack.Options{URLVar: "UNSET_URL_VAR", Dir: dir, Getenv: getenv})
-	if err != nil {
-		if _, lookErr := exec.LookPath("initdb"); lookErr != nil {
-			t.Skipf("no initdb on this machine: %v", err)
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = devstack.StopServers(context.Background(), devstack.Options{Dir: dir, Getenv: getenv}) })
-	admin, err := pgx.Connect(ctx, pg.AdminURL)
+	adminURL := freshCluster(t)
+	admin, err := pgx.Connect(ctx, adminURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +128,7 @@ func TestTheOwnerMigratesOnAFreshCluster(t *testing.T) {
 	if _, err := admin.Exec(ctx, "CREATE DATABASE fresh"); err != nil {
 		t.Fatal(err)
 	}
-	ownerURL, _, err := dbroles.Ensure(ctx, pg.AdminURL, "fresh")
+	ownerURL, _, err := dbroles.Ensure(ctx, adminURL, "fresh")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,4 +141,87 @@ func TestTheOwnerMigratesOnAFreshCluster(t *testing.T) {
 	if err := migrations.Up(ctx, db); err != nil {
 		t.Fatalf("migrating as %s on a fresh cluster: %v", dbroles.Owner, err)
 	}
+}
+
+// freshCluster starts a PostgreSQL cluster of the test's own, that nobody has set up, and returns its
+// administrator's URL.
+func freshCluster(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	getenv := func(k string) string { return map[string]string{devstack.SwitchVar: string(devstack.KindInitdb)}[k] }
+	pg, err := devstack.Find(context.Background(), devstack.Options{URLVar: "UNSET_URL_VAR", Dir: dir, Getenv: getenv})
+	if err != nil {
+		if _, lookErr := exec.LookPath("initdb"); lookErr != nil {
+			t.Skipf("no initdb on this machine: %v", err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = devstack.StopServers(context.Background(), devstack.Options{Dir: dir, Getenv: getenv}) })
+	return pg.AdminURL
+}
+
+// The role setups a user is handed — deploy/compose/roles.sql, and the production SQL of docs/security.md —
+// run as written on a cluster nobody has set up, let the owner they create run every migration. Both once
+// left out mizan_accountant's membership of mizan_analyst, which migration 00093 cannot grant without
+// CREATEROLE: the owner's first migrate failed.
+func TestTheDocumentedRoleSetupsLetTheOwnerMigrate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL clusters of its own")
+	}
+	t.Parallel()
+	compose, err := os.ReadFile("../../deploy/compose/roles.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile("../../docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	production := regexp.MustCompile("(?s)Creating them in production.*?```sql\n(.*?)```").FindSubmatch(doc)
+	if production == nil {
+		t.Fatal("docs/security.md has no sql block under \"Creating them in production\"")
+	}
+	setups := []struct {
+		name, sql string
+		before    []string // what the setup assumes exists
+	}{
+		{"deploy/compose/roles.sql", string(compose), []string{"CREATE DATABASE mizan"}}, // the image's POSTGRES_DB
+		{"docs/security.md", strings.ReplaceAll(string(production[1]), "'…'", "'secret'"), nil},
+	}
+	for _, setup := range setups {
+		t.Run(setup.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			adminURL := freshCluster(t)
+			admin, err := pgx.Connect(ctx, adminURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer admin.Close(ctx)
+			// One statement at a time: CREATE DATABASE cannot run inside the implicit transaction of a
+			// multi-statement query.
+			for _, stmt := range append(setup.before, strings.Split(setup.sql, ";\n")...) {
+				if strings.TrimSpace(stripComments(stmt)) == "" {
+					continue
+				}
+				if _, err := admin.Exec(ctx, stmt); err != nil {
+					t.Fatalf("%s: %v", stmt, err)
+				}
+			}
+			cfg, err := pgx.ParseConfig(adminURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg.User, cfg.Database = dbroles.Owner, "mizan"
+			db := stdlib.OpenDB(*cfg)
+			defer db.Close()
+			if err := migrations.Up(ctx, db); err != nil {
+				t.Fatalf("migrating as %s after %s: %v", dbroles.Owner, setup.name, err)
+			}
+		})
+	}
+}
+
+func stripComments(sql string) string {
+	return regexp.MustCompile(`(?m)--.*$`).ReplaceAllString(sql, "")
 }
