@@ -13,7 +13,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/mizanhq/mizan/internal/demo"
 	"github.com/mizanhq/mizan/internal/devstack"
 	"github.com/mizanhq/mizan/internal/pgtest"
+	"github.com/mizanhq/mizan/internal/sources/sourcetest"
 )
 
 // make run, make run again, then make up stopped once it is ready: every start is clean and succeeds,
@@ -83,7 +83,7 @@ func TestRunTwiceThenKeepRunning(t *testing.T) {
 		t.Fatalf("make up with the reconciler's port taken ended with %v, want the stopped command named", err)
 	}
 
-	var out *syncBuffer
+	var out *sourcetest.LogBuffer
 	for attempt := 1; ; attempt++ {
 		var err error
 		out, err = makeUp(t, args, getenv)
@@ -253,36 +253,16 @@ func freePortPair(t *testing.T) int {
 	return 0
 }
 
-// syncBuffer is a bytes.Buffer the demo and its children's output goroutines may write at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-var _ io.Writer = (*syncBuffer)(nil)
-
 // makeUp runs make up on free ports until its reconciler answers /readyz, then stops it as Ctrl-C would. An
 // error is make up ending before it was ready, or failing to stop cleanly.
-func makeUp(t *testing.T, args []string, getenv func(string) string) (*syncBuffer, error) {
+func makeUp(t *testing.T, args []string, getenv func(string) string) (*sourcetest.LogBuffer, error) {
 	kafkaPort, httpPort := freePort(t), freePortPair(t)
 	for httpPort == kafkaPort || httpPort+1 == kafkaPort {
 		httpPort = freePortPair(t)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	out := &syncBuffer{}
+	out := &sourcetest.LogBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- demo.Run(ctx, append(args, "--keep-running", "--kafka-port", fmt.Sprint(kafkaPort),
