@@ -36,17 +36,21 @@ func ReadKeys(getenv func(string) string) (Keys, error) {
 	return k, nil
 }
 
-// ParseKeys reads "id=base64key,…".
+// ParseKeys reads "id=base64key,…". Its errors name an entry by its place, or by its id once that reads as
+// one, never by the key: an error message ends up in logs, and what is pasted into the wrong variable may be a
+// private key.
 func ParseKeys(s string) (Keys, error) {
 	keys := Keys{}
+	n := 0
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue
 		}
+		n++
 		id, b64, ok := strings.Cut(part, "=")
 		if !ok || id == "" || strings.ContainsAny(id, ": ") {
-			return nil, fmt.Errorf("%q is not id=base64key", part)
+			return nil, fmt.Errorf("entry %d is not id=base64key (an id without ':' or spaces)", n)
 		}
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
 		if err != nil || len(raw) != ed25519.PublicKeySize {
