@@ -50,9 +50,15 @@ func deadLetters(ctx context.Context, args []string, getenv func(string) string,
 	if err != nil {
 		return err
 	}
-	var gate *lazyGate
+	var (
+		gate    *lazyGate
+		expKeys matching.Keys
+	)
 	if args[0] == "replay" { // before connecting: a missing key is a configuration error, not a database one
 		if gate, err = readGate(env, getenv); err != nil {
+			return err
+		}
+		if expKeys, err = matching.ReadKeys(getenv); err != nil {
 			return err
 		}
 	}
@@ -81,10 +87,11 @@ func deadLetters(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	// A replayed letter passes the same trust gate as a consumed message: a letter refused as untrusted
-	// applies only once its source is registered or its signature checks out.
+	// applies only once its source is registered or its signature checks out. An expectation, where they must
+	// be signed, never does: a dead letter keeps no headers, so no signature (reconciler.Replay).
 	gate.pool = pool
-	r := reconciler.New(reconciler.Config{Group: kenv.ConsumerGroup, Checks: chk, Matching: match, Trust: gate},
-		pool, nil, nil, log)
+	r := reconciler.New(reconciler.Config{Group: kenv.ConsumerGroup, Checks: chk, Matching: match, Trust: gate,
+		ExpectationKeys: expKeys}, pool, nil, nil, log)
 	_, err = r.Replay(ctx, ids, since, stdout)
 	return err
 }

@@ -182,16 +182,13 @@ func consume(ctx context.Context, args []string, getenv func(string) string, std
 	if err != nil {
 		return err
 	}
-	// Expectations are believed unsigned (trust.BusinessFactTypes). Their Ed25519 signatures
-	// (internal/matching/signature.go) are not yet checked on the way in: a deployment that asks for them must
-	// not start believing they are.
-	if expKeys, err := matching.ReadKeys(getenv); err != nil {
+	// Set, every expectation must carry the business's signature; unset, they are believed unsigned
+	// (trust.BusinessFactTypes) and the Kafka ACL on their topic is what guards them.
+	expKeys, err := matching.ReadKeys(getenv)
+	if err != nil {
 		return err
-	} else if expKeys.Required() {
-		return fmt.Errorf("environment: %s is set, but this reconciler does not verify expectation signatures yet: "+
-			"unset it and restrict who may write the expectations topic with a Kafka ACL (docs/matching.md)",
-			matching.KeysEnv)
 	}
+	rcfg.ExpectationKeys = expKeys
 	gate, err := readGate(env, getenv)
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/mizanhq/mizan/internal/config"
+	"github.com/mizanhq/mizan/internal/matching"
 	"github.com/mizanhq/mizan/internal/reconciler"
 	"github.com/mizanhq/mizan/internal/sources"
 )
@@ -64,6 +66,8 @@ func CheckConfig(w io.Writer, program string, getenv func(string) string, provid
 		errs = append(errs, err)
 		_, err = reconciler.ReadEnv(reconciler.Config{}, getenv) // MIZAN_APPLY_WORKERS, MIZAN_STALL_AFTER
 		errs = append(errs, err)
+		_, err = matching.ReadKeys(getenv)
+		errs = append(errs, err)
 	default:
 		return fmt.Errorf("no configuration to check for %s", program)
 	}
@@ -96,6 +100,13 @@ func shown(v Var, value string) string {
 			s += " password=(set, masked)"
 		}
 		return s
+	case v.Name == matching.KeysEnv:
+		// The ids, not the keys: public keys are no secret, but what is pasted here by mistake may be a private one.
+		keys, err := matching.ParseKeys(value)
+		if err != nil {
+			return "(set, but not id=base64key,…)"
+		}
+		return "key ids " + strings.Join(slices.Sorted(maps.Keys(keys)), ", ")
 	case v.Name == "MIZAN_PUSHGATEWAY_URL":
 		u, err := url.Parse(value)
 		if err != nil {

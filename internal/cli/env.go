@@ -82,8 +82,9 @@ var vars = []Var{
 	{Name: "MIZAN_STALE_AFTER", Scope: replay, Default: "30m", Meaning: "a source with no complete poll for this long is stale"},
 	{Name: "MIZAN_YABANDPAY_MAX_FALL", Scope: replay, Default: "0", Meaning: "how far YabandPay's available balance may fall unexplained"},
 	{Name: "MIZAN_CHECK_INTERVAL", Scope: replay, Default: "1m", Meaning: "how often the time-driven checks run"},
-	{Name: "MIZAN_EXPECTATION_KEYS", Scope: []string{"reconciler run"}, Default: "none: expectations unsigned",
-		Meaning: "Ed25519 public keys expectations must be signed with; not checked yet, so set, reconciler run refuses to start (docs/matching.md)"},
+	{Name: "MIZAN_EXPECTATION_KEYS", Scope: replay, Default: "none: expectations believed unsigned",
+		Meaning: "id=base64 Ed25519 public keys (comma-separated) the business signs expectations with; set, an " +
+			"expectation without a valid signature by one of them is dead-lettered as untrusted (docs/matching.md)"},
 	{Name: "MIZAN_MATCHING_FILE", Scope: []string{"reconciler run", "reconciler config", "reconciler expect"},
 		Default: "every rule and grace at its default", Meaning: "YAML file of the matching rules, tolerances and graces per source (docs/matching.md)"},
 	{Name: "MIZAN_BANK_WINDOW_DAYS", Scope: replay, Default: "2",

@@ -10,12 +10,17 @@ import (
 
 // Expectations come from the business's systems, not from the poller, and are not signed with the poller's
 // key. Who may write their topic is a Kafka ACL (docs/matching.md). A deployment may also require them to be
-// signed with the business's own keys: set MIZAN_EXPECTATION_KEYS, and the trust gate refuses (to the dead
-// letters) every expectation without a valid signature by one of them. Off by default.
+// signed with the business's own keys: set MIZAN_EXPECTATION_KEYS, and the reconciler checks every expectation
+// record with Keys.Verify before anything of it is written (internal/reconciler, decode.go), refusing one
+// without a valid signature by a listed key as untrusted — a dead letter and an alert, like the trust gate's
+// refusals. It is checked there and not as a trust.Rule because a rule sees the decoded event, not the record's
+// bytes and headers. Off by default: unset, expectations are believed unsigned.
 //
 // The signature is Ed25519 over the Kafka record's value exactly as sent, carried in the record header
 // SignatureHeader as "<key id>:<base64 signature>". Ed25519 keeps the secret with the business: mizan holds only
-// public keys, so a reconciler's configuration cannot be used to forge an expectation.
+// public keys, so a reconciler's configuration cannot be used to forge an expectation. A dead letter keeps the
+// value but not the headers, so `reconciler dlq replay` cannot check an expectation's signature again: where
+// signatures are required, the business publishes a refused expectation again, signed.
 
 // SignatureHeader is the Kafka record header an expectation's signature travels in.
 const SignatureHeader = "mizan-expectation-signature"
@@ -36,17 +41,21 @@ func ReadKeys(getenv func(string) string) (Keys, error) {
 	return k, nil
 }
 
-// ParseKeys reads "id=base64key,…".
+// ParseKeys reads "id=base64key,…". Its errors name an entry by its place, or by its id once that reads as
+// one, never by the key: an error message ends up in logs, and what is pasted into the wrong variable may be a
+// private key.
 func ParseKeys(s string) (Keys, error) {
 	keys := Keys{}
+	n := 0
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue
 		}
+		n++
 		id, b64, ok := strings.Cut(part, "=")
 		if !ok || id == "" || strings.ContainsAny(id, ": ") {
-			return nil, fmt.Errorf("%q is not id=base64key", part)
+			return nil, fmt.Errorf("entry %d is not id=base64key (an id without ':' or spaces)", n)
 		}
 		raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
 		if err != nil || len(raw) != ed25519.PublicKeySize {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/matching"
 	"github.com/mizanhq/mizan/internal/trust"
 )
 
@@ -40,9 +41,10 @@ var knownTypes = map[string]func(events.Event) (any, error){
 
 func decodeAs[T any](ev events.Event) (any, error) { return events.DecodeData[T](ev) }
 
-// decode reads one message. It never fails: what cannot be read or is refused by the trust gate is marked to
-// be refused, with the reason; what the gate could not judge is marked unjudged.
-func decode(ctx context.Context, m kafka.Message, gate Gate) decoded {
+// decode reads one message. It never fails: what cannot be read, or is refused for its signature or by the
+// trust gate, is marked to be refused, with the reason; what the gate could not judge is marked unjudged.
+// keys are the business's keys an expectation must be signed with (none: expectations are believed unsigned).
+func decode(ctx context.Context, m kafka.Message, gate Gate, keys matching.Keys) decoded {
 	d := decoded{msg: m}
 	ev, err := events.Decode(m.Value)
 	if err != nil {
@@ -55,6 +57,14 @@ func decode(ctx context.Context, m kafka.Message, gate Gate) decoded {
 		d.refuse = unknownType(ev.Type)
 		return d
 	}
+	// Before the payload is read: what is not the business's is refused as untrusted, not as whatever else is
+	// wrong with it.
+	if ev.Type == events.TypeExpected {
+		if err := verifyExpectation(m, keys); err != nil {
+			d.refuse = &refusal{Code: CodeUntrusted, Err: &trust.Refusal{EventID: ev.ID, Type: ev.Type, Err: err}}
+			return d
+		}
+	}
 	if d.fact, err = read(ev); err != nil {
 		d.refuse = &refusal{Code: CodeMalformed, Err: err}
 		return d
@@ -65,6 +75,28 @@ func decode(ctx context.Context, m kafka.Message, gate Gate) decoded {
 	}
 	d.admit(ctx, gate)
 	return d
+}
+
+// verifyExpectation checks an expectation record's signature (matching.SignatureHeader) against keys: over
+// the record's value as received, so nothing a producer or the broker could re-encode is trusted. It is checked
+// here rather than by the trust gate, whose rules see the decoded event, not the record's bytes and headers.
+// An error is matching.ErrSignature: the message's own fault, the same however often it is tried.
+func verifyExpectation(m kafka.Message, keys matching.Keys) error {
+	if !keys.Required() {
+		return nil
+	}
+	var header string
+	n := 0
+	for _, h := range m.Headers {
+		if h.Key == matching.SignatureHeader {
+			header, n = string(h.Value), n+1
+		}
+	}
+	if n > 1 {
+		// Which one a consumer would read is a choice an attacker could exploit: none is believed.
+		return fmt.Errorf("%w: header %s %d times", matching.ErrSignature, matching.SignatureHeader, n)
+	}
+	return keys.Verify(m.Value, header)
 }
 
 // admit puts a decoded, valid fact through the trust gate (signature, known sources, amount and time

@@ -2,6 +2,7 @@ package reconciler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/mizanhq/mizan/internal/alerts"
 	"github.com/mizanhq/mizan/internal/kafka"
+	"github.com/mizanhq/mizan/internal/matching"
 	"github.com/mizanhq/mizan/internal/reconciler/reconcilerdb"
 )
 
@@ -46,7 +48,7 @@ type ReplayResult struct {
 	Applied       int // applied now
 	Duplicates    int // applied before (an earlier replay, or the same event arrived again meanwhile)
 	Failed        int // still refused
-	NotReplayable int // truncated: the table holds only a prefix of the original
+	NotReplayable int // truncated, or an expectation that must be signed: a dead letter keeps no signature
 }
 
 // ReplayError ends a `dlq replay` that left dead letters failing or not replayable.
@@ -63,7 +65,8 @@ func (e *ReplayError) ExitCode() int { return ExitDeadLetters }
 // that no replay has applied yet (zero since: all of them). Each goes through the same decode, trust gate
 // and apply path as a consumed message, in a transaction of its own that also records the outcome on the
 // letter; replaying twice is harmless (the event id makes the second a duplicate). A letter whose original
-// was truncated cannot be replayed. It writes one line per letter to out; an infrastructure or environment
+// was truncated cannot be replayed, nor, when Config.ExpectationKeys are given, an expectation: its signature
+// was in a record header, which a dead letter does not keep. It writes one line per letter to out; an infrastructure or environment
 // failure stops it with an error.
 func (r *Reconciler) Replay(ctx context.Context, ids []int64, since time.Time, out io.Writer) (ReplayResult, error) {
 	var res ReplayResult
@@ -140,8 +143,17 @@ func (r *Reconciler) replayOne(ctx context.Context, l letter) (outcome, why stri
 			len(l.Original), l.Size, l.SHA256)
 		return outcome, why, pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error { return record(ctx, tx) })
 	}
+	// A dead letter keeps the record's value, not its headers: an expectation's signature is not among what is
+	// replayed. So where expectations must be signed, a letter that is one is refused again, and told apart from
+	// one that still fails: the fix is the business publishing it again, signed, not a replay.
 	d := decode(ctx, kafka.Message{Topic: l.Topic, Partition: l.Partition, Offset: l.Offset, Key: []byte(l.Key),
-		Value: l.Original}, r.cfg.Trust)
+		Value: l.Original}, r.cfg.Trust, r.cfg.ExpectationKeys)
+	if errors.Is(d.refuse, matching.ErrSignature) {
+		outcome = "not_replayable"
+		why = fmt.Sprintf("expectations must be signed here (%s) and a dead letter keeps a record's value, not its "+
+			"headers, so its signature cannot be checked again; have the business publish it again, signed", matching.KeysEnv)
+		return outcome, why, pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error { return record(ctx, tx) })
+	}
 	if d.unjudged != nil {
 		return "", "", d.unjudged // the gate could not judge it: stop, as for any database failure
 	}

@@ -117,18 +117,25 @@ func (b *bundle) publish(evs ...events.Event) {
 // publishRaw writes values as they are, under key, to the statement topic.
 func (b *bundle) publishRaw(key string, values ...[]byte) {
 	b.t.Helper()
-	// A transport of its own: kafka-go's shared default one caches the cluster's metadata for seconds, and on a
-	// real broker a topic created since (this test's) is then "unknown" to it.
-	transport := &kafkago.Transport{}
-	defer transport.CloseIdleConnections()
-	w := &kafkago.Writer{Addr: kafkago.TCP(b.kafka.Brokers...), Topic: b.kafka.Topic(events.TopicStatement),
-		Balancer: &kafkago.Murmur2Balancer{Consistent: true}, BatchTimeout: 5 * time.Millisecond,
-		RequiredAcks: kafkago.RequireAll, Transport: transport}
-	defer w.Close()
 	msgs := make([]kafkago.Message, len(values))
 	for i, v := range values {
 		msgs[i] = kafkago.Message{Key: []byte(key), Value: v}
 	}
+	b.publishRecords(events.TopicStatement, msgs...)
+}
+
+// publishRecords writes records as they are — key, value and headers — to topic, in one write: what a
+// producer other than mizan's publisher sends (a business's, an attacker's).
+func (b *bundle) publishRecords(topic string, msgs ...kafkago.Message) {
+	b.t.Helper()
+	// A transport of its own: kafka-go's shared default one caches the cluster's metadata for seconds, and on a
+	// real broker a topic created since (this test's) is then "unknown" to it.
+	transport := &kafkago.Transport{}
+	defer transport.CloseIdleConnections()
+	w := &kafkago.Writer{Addr: kafkago.TCP(b.kafka.Brokers...), Topic: b.kafka.Topic(topic),
+		Balancer: &kafkago.Murmur2Balancer{Consistent: true}, BatchTimeout: 5 * time.Millisecond,
+		RequiredAcks: kafkago.RequireAll, Transport: transport}
+	defer w.Close()
 	if err := w.WriteMessages(context.Background(), msgs...); err != nil {
 		b.t.Fatal(err)
 	}

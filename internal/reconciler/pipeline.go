@@ -193,7 +193,7 @@ func (p *pipeline) dispatch(msgs []kafka.Message) {
 	parts := make([][]*decoded, len(p.lanes))
 	all := make([]decoded, len(msgs))
 	for k, m := range msgs {
-		all[k] = decode(p.stopCtx, m, p.r.cfg.Trust)
+		all[k] = decode(p.stopCtx, m, p.r.cfg.Trust, p.r.cfg.ExpectationKeys)
 		i := laneOf(m.Key, len(p.lanes))
 		parts[i] = append(parts[i], &all[k])
 	}

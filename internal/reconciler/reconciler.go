@@ -94,6 +94,12 @@ type Config struct {
 	// not judge (the database did not answer) fails its batch, which is retried. cmd/reconciler always sets
 	// it; `dlq replay` passes the same gate. nil admits every event: only for tests of the consume loop itself.
 	Trust Gate
+	// ExpectationKeys are the business's Ed25519 public keys (MIZAN_EXPECTATION_KEYS): when any are given, an
+	// expectation (events.TypeExpected) is applied only if its record carries a valid signature by one of them
+	// (matching.SignatureHeader), and is otherwise dead-lettered, reason code untrusted, before anything is
+	// written. Every key listed is accepted, so a rotation lists the new key and the old. Default none:
+	// expectations are believed unsigned, and who may write their topic is a Kafka ACL (docs/matching.md).
+	ExpectationKeys matching.Keys
 }
 
 // Gate is the trust boundary (a *trust.Gate): nil to admit ev, an error that is trust.ErrRefused to refuse it,
