@@ -270,12 +270,12 @@ func (f *fixture) yabandpay(t *testing.T, start time.Time) {
 		// What the accounts hold now, read from the ledger as the reconciler reads it: not the figures the
 		// last snapshot reported (with the reserve inside available, the reserve account holds none of it).
 		held := map[string]decimal.Decimal{}
-		for fig, acc := range posting.YabandPayFigureAccounts(b.Account, b.Currency) {
+		for fig, acc := range posting.SnapshotFigureAccounts(events.ProviderYabandPay, b.Account, b.Currency) {
 			if held[fig], err = ledger.Balance(f.ctx, f.pool, acc.Code); err != nil {
 				t.Fatal(err)
 			}
 		}
-		e, _, ok := posting.YabandPaySnapshot(b, held, first, ev.ID)
+		e, _, ok := posting.Snapshot(b, held, first, ev.ID)
 		first = false
 		if ok {
 			f.apply(t, e)

@@ -108,7 +108,7 @@ func TestEntrySourcesMigration(t *testing.T) {
 	if !ok {
 		t.Fatal("SettlementDone posted nothing")
 	}
-	snap, _, ok := posting.YabandPaySnapshot(events.Balance{Provider: "yabandpay", Account: "m-1", Currency: "EUR",
+	snap, _, ok := posting.Snapshot(events.Balance{Provider: "yabandpay", Account: "m-1", Currency: "EUR",
 		Amount: decimal.RequireFromString("10.50"), ObservedAt: at,
 		Figures: map[string]decimal.Decimal{"available": decimal.RequireFromString("10.50")}}, nil, true, "ev-yb-1")
 	if !ok {

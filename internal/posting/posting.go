@@ -491,22 +491,3 @@ func SnapshotFigureAccounts(provider, user, currency string) map[string]ledger.A
 	}
 	return out
 }
-
-// YabandPayReserveConvention is SnapshotReserveConvention.
-//
-// Deprecated: use SnapshotReserveConvention. Kept while internal/chaos still calls it.
-func YabandPayReserveConvention(b events.Balance) string { return SnapshotReserveConvention(b) }
-
-// YabandPaySnapshot is Snapshot; b.Provider must be set.
-//
-// Deprecated: use Snapshot. Kept while internal/analysts' tests still call it.
-func YabandPaySnapshot(b events.Balance, ledgerBal map[string]decimal.Decimal, first bool, eventID string) (ledger.Entry, map[string]decimal.Decimal, bool) {
-	return Snapshot(b, ledgerBal, first, eventID)
-}
-
-// YabandPayFigureAccounts is SnapshotFigureAccounts of YabandPay.
-//
-// Deprecated: use SnapshotFigureAccounts. Kept while internal/analysts' tests still call it.
-func YabandPayFigureAccounts(user, currency string) map[string]ledger.Account {
-	return SnapshotFigureAccounts(events.ProviderYabandPay, user, currency)
-}
