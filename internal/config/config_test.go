@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -178,5 +179,59 @@ func TestReadChecksReadsTheBankCalendar(t *testing.T) {
 	if _, err := ReadChecks(getenv(map[string]string{"MIZAN_BANK_HOLIDAYS_FILE": bad})); err == nil ||
 		!strings.Contains(err.Error(), "line 2") {
 		t.Errorf("a bad holidays file: %v", err)
+	}
+}
+
+// The sources a user copies from the docs parse as written: README's example, docs/sources.md's
+// bankstatement source, and that source reading CSV with the documented column mapping.
+func TestTheSourcesTheDocsShowParse(t *testing.T) {
+	t.Parallel()
+	blocks := func(path string) []string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(b), -1) {
+			out = append(out, m[1])
+		}
+		return out
+	}
+	anyValue := func(string) string { return "a-value-long-enough-for-any-secret-0123456789" }
+	find := func(bs []string, prefix string) string {
+		for _, b := range bs {
+			if strings.HasPrefix(b, prefix) && strings.Contains(b, "provider:") {
+				return b
+			}
+		}
+		t.Fatalf("no yaml block starting %q", prefix)
+		return ""
+	}
+	readme, sourcesDoc := blocks("../../README.md"), blocks("../../docs/sources.md")
+	bank := find(sourcesDoc, "  - name: bank-")
+	var mapping string
+	for _, b := range sourcesDoc {
+		if strings.HasPrefix(b, "    csv:") {
+			mapping = b
+		}
+	}
+	if mapping == "" {
+		t.Fatal("docs/sources.md shows no csv mapping")
+	}
+	csvSource := strings.Replace(strings.Replace(bank, "name: bank-", "name: csv-bank-", 1), "format: auto", "format: csv", 1) + mapping
+	files := map[string]string{
+		"README.md":                 find(readme, "sources:"),
+		"docs/sources.md":           "sources:\n" + bank,
+		"docs/sources.md with csv:": "sources:\n" + csvSource,
+	}
+	for name, file := range files {
+		s, err := ParseSources([]byte(file), anyValue, registry.Providers())
+		if err != nil {
+			t.Errorf("%s: %v\n%s", name, err, file)
+			continue
+		}
+		if len(s.Sources) == 0 {
+			t.Errorf("%s: no source read", name)
+		}
 	}
 }
