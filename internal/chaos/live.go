@@ -2,14 +2,12 @@ package chaos
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"slices"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
@@ -20,8 +18,9 @@ import (
 // (status 3) and then succeed or fail, settlements that are PENDING and then DONE, FAILED or CANCELED (the
 // last two bringing their money back as a later -6 item), a batch whose items are INIT and then paid, failed
 // or cancelled, refunds, cash-ins, internal transfers, corrections. Access tokens are expired a few times on
-// the same schedule, so the pollers refresh and rotate their pairs mid-chaos, and one posted payment is
-// restated (a new amount) once the chaos is over, between two quiet runs of the pipeline (see restateOnce).
+// the same schedule, so the pollers refresh and rotate their pairs mid-chaos, one refresh faulted and one
+// expiry raced by both pollers (tokens.go), and one payment is restated (a new amount) mid-chaos, once mizan
+// has posted it (see restateMidChaos).
 //
 // The simulator runs on the real clock, not on one the suite steps: mizan's watermark ("everything up to the
 // cutoff, the poll's start, is published") and its balance observation time are the poller's clock, so a
@@ -35,22 +34,26 @@ type liveItem struct {
 	item vandartest.Item
 }
 
-// restatement is the one restated payment: posted first with from, then reported with to.
+// restatement is the one restated payment: posted first with from, then reported with to, no earlier than
+// at and only once mizan has posted it.
 type restatement struct {
 	biz      string
 	id       int64
 	from, to int64
-	done     bool
+	at       time.Time
+	done     atomic.Bool
 }
 
 type live struct {
 	start, end time.Time   // of the live items (end: the last change of any)
 	items      []liveItem  // as added, in their final state's plan
-	moves      []time.Time // every moment a live item appears or changes, sorted
-	expiries   []time.Time // when every access token is expired
+	expiries   []time.Time // when every access token is expired (more follow until the pollers have raced)
+	faulted    []bool      // by expiry: the refresh after it is faulted
 	restate    *restatement
 	refresh    *refreshGate
-	expired    int
+
+	movesMu sync.Mutex
+	moves   []time.Time // every moment a live item appears or changes, sorted; the restatement's once due
 }
 
 // balanceGuard is how long before a live change a balance request is held back until the change has
@@ -65,7 +68,7 @@ const liveTick = 5 * time.Second
 
 // planLive adds each business's live items to the simulator, timed from start over span, and plans the
 // token expiries. Items the wallet cannot afford at their time are left out, as Vandar refuses them.
-func planLive(vsim *vandartest.Server, seed uint64, start time.Time, span time.Duration, perBusiness int) (*live, error) {
+func planLive(vsim *vandartest.Server, seed uint64, start time.Time, span time.Duration, perBusiness, refreshFaults int) (*live, error) {
 	l := &live{start: start, refresh: newRefreshGate()}
 	if perBusiness <= 0 {
 		return l, nil
@@ -157,21 +160,28 @@ func planLive(vsim *vandartest.Server, seed uint64, start time.Time, span time.D
 		}
 	}
 	slices.SortFunc(l.moves, func(a, b time.Time) int { return a.Compare(b) })
+	// From the second expiry on, as many as the setting says have the refresh that follows faulted; the first
+	// stays a plain rotation under the chaos.
 	for i := 1; i <= 3; i++ {
 		l.expiries = append(l.expiries, start.Add(span*time.Duration(i)/4))
+		l.faulted = append(l.faulted, i >= 2 && i-1 <= refreshFaults)
 	}
-	// The payment to restate: the live acme payment that succeeds last.
-	var last time.Time
+	// The payment to restate: the live acme payment that succeeds first, restated restateAfter after it
+	// succeeds — mid-chaos, while processes are being killed — or as soon after as mizan has posted it.
+	var first time.Time
 	for _, li := range l.items {
 		it := li.item
 		if li.biz == clean && (it.Kind == vandartest.KindIPG || it.Kind == vandartest.KindForm) &&
-			it.FinalStatus == vandartest.StatusPaymentSucceeded && it.ResolvedAt.After(last) {
-			last = it.ResolvedAt
-			l.restate = &restatement{biz: clean, id: it.ID, from: it.Amount, to: it.Amount + 5_000}
+			it.FinalStatus == vandartest.StatusPaymentSucceeded && (first.IsZero() || it.ResolvedAt.Before(first)) {
+			first = it.ResolvedAt
+			l.restate = &restatement{biz: clean, id: it.ID, from: it.Amount, to: it.Amount + 5_000, at: it.ResolvedAt.Add(restateAfter)}
 		}
 	}
 	return l, nil
 }
+
+// restateAfter is how long after the restated payment succeeds the suite first looks for it in the ledger.
+const restateAfter = 3 * liveTick
 
 func maxTime(a, b time.Time) time.Time {
 	if b.After(a) {
@@ -185,148 +195,68 @@ func maxTime(a, b time.Time) time.Time {
 func (l *live) holdBalance() {
 	for {
 		now := time.Now()
+		l.movesMu.Lock()
 		i, _ := slices.BinarySearchFunc(l.moves, now, func(m, t time.Time) int {
 			if m.After(t) {
 				return 1
 			}
 			return -1
 		})
-		if i == len(l.moves) || l.moves[i].Sub(now) > balanceGuard {
+		var next time.Time
+		if i < len(l.moves) {
+			next = l.moves[i]
+		}
+		l.movesMu.Unlock()
+		if next.IsZero() || next.Sub(now) > balanceGuard {
 			return
 		}
-		time.Sleep(l.moves[i].Sub(now) + 50*time.Millisecond)
+		time.Sleep(next.Sub(now) + 50*time.Millisecond)
 	}
 }
 
-// move expires every access token at each planned moment. It returns when all are done or ctx ends.
-func (l *live) move(ctx context.Context, vsim *vandartest.Server, logf func(string, ...any)) {
-	for _, at := range l.expiries {
-		sleep(ctx, time.Until(at))
-		if ctx.Err() != nil {
-			return
-		}
-		vsim.ExpireAccessTokenNow()
-		l.expired++
-		logf("world: every Vandar access token expired (%d/%d): the pollers must refresh and rotate their pairs", l.expired, len(l.expiries))
-	}
+// announce adds a moment the world changes at, at least twice balanceGuard from now, so that balance requests
+// are held back before it like before any planned change; it returns the moment.
+func (l *live) announce() time.Time {
+	at := time.Now().Add(2 * balanceGuard).Truncate(time.Second).Add(time.Second)
+	l.movesMu.Lock()
+	defer l.movesMu.Unlock()
+	i, _ := slices.BinarySearchFunc(l.moves, at, func(m, t time.Time) int { return m.Compare(t) })
+	l.moves = slices.Insert(l.moves, i, at)
+	return at
 }
 
-// restateOnce restates the payment, which mizan must have posted by then; a no-op once done or without one. The suite calls
-// it between two quiet runs of the pipeline, not during the chaos: a balance observed just before the
-// restatement and checked after the changed_item alert (balance checks wait for a statement watermark past
-// the observation, which two pollers or `poller run`, polling a source's feeds at once, often leave for the
-// next poll) agrees with the ledger, and mizan used to take that agreement for the discrepancy gone — it
-// resolved the changed_item alert and raised a balance alert for the same money at the next observation (one
-// discrepancy, two alerts; a run on Apache Kafka showed it). The reconciler now tells a balance observed before
-// a restatement from one after it (TestABalanceFromBeforeARestatementLeavesItsAlertOpen, internal/apply);
-// moving the restatement back into the chaos is left for a run that can show it holds there too.
-func (l *live) restateOnce(ctx context.Context, vsim *vandartest.Server, posted func(context.Context, string) bool, logf func(string, ...any)) {
+// restate restates the payment mid-chaos: from its planned moment on, as soon as mizan has posted it (a
+// restatement of an item mizan never saw would be a new item, not a changed one) — waiting for that through
+// the kills and restarts, for as long as the chaos lasts; the chaos does not end before it is done. The
+// moment is announced first, so that no balance Vandar computes before it arrives at the poller after it
+// (holdBalance). mizan must then tell a balance observed before the restatement from one after it: the
+// changed_item alert stays open, no balance alert is raised for the same money
+// (TestABalanceFromBeforeARestatementLeavesItsAlertOpen, internal/apply). A no-op without a payment to restate.
+func (l *live) restateMidChaos(ctx context.Context, vsim *vandartest.Server, posted func(context.Context, string) bool, logf func(string, ...any)) {
 	r := l.restate
-	if r == nil || r.done {
+	if r == nil {
 		return
 	}
 	key := fmt.Sprintf("vandar:%s:statement:%d", r.biz, r.id)
-	if !posted(ctx, key) {
-		// The pipeline has finished and lost it: the verification names it; nothing to restate.
-		logf("world: %s is not in the ledger; not restated", key)
+	sleep(ctx, time.Until(r.at))
+	for ctx.Err() == nil && !posted(ctx, key) {
+		sleep(ctx, 500*time.Millisecond)
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	at := l.announce()
+	sleep(ctx, time.Until(at))
+	if ctx.Err() != nil {
 		return
 	}
 	if err := vsim.ChangeAmount(r.biz, r.id, r.to); err != nil {
 		logf("world: could not restate %s: %v", key, err)
 		return
 	}
-	r.done = true
-	logf("world: %s item %d restated from %d to %d toman after mizan posted it", r.biz, r.id, r.from, r.to)
+	r.done.Store(true)
+	logf("world: %s item %d restated from %d to %d toman, mid-chaos, after mizan posted it", r.biz, r.id, r.from, r.to)
 }
 
-// refreshGate knows when a poller is between Vandar rotating its token pair and storing the new one: from the
-// refresh answer until a request carries the new access token (mizan stores the pair before it uses it). A
-// kill in that window loses the pair for good — Vandar has retired the old refresh token — which is the
-// provider's property, not a fault of mizan's: the suite's kills of pollers, and its PostgreSQL stops (the
-// pair's store), wait for the window to close.
-type refreshGate struct {
-	mu      sync.Mutex
-	pending map[string]bool // new access tokens not yet seen in use
-	changed chan struct{}
-}
-
-func newRefreshGate() *refreshGate {
-	return &refreshGate{pending: map[string]bool{}, changed: make(chan struct{})}
-}
-
-func (g *refreshGate) signal() {
-	close(g.changed)
-	g.changed = make(chan struct{})
-}
-
-// wait returns once no refresh is pending, or after limit (a poller that died otherwise never uses its new
-// token; the suite must not wait for it for ever).
-func (g *refreshGate) wait(ctx context.Context, limit time.Duration) {
-	deadline := time.After(limit)
-	for {
-		g.mu.Lock()
-		n, ch := len(g.pending), g.changed
-		g.mu.Unlock()
-		if n == 0 {
-			return
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			return
-		case <-ctx.Done():
-			return
-		}
-	}
-}
-
-// hook wraps the simulator: refresh answers open the window, a request with the new access token closes it.
-func (g *refreshGate) hook(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		if !strings.Contains(r.URL.Path, "refreshtoken") {
-			if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
-				g.mu.Lock()
-				if g.pending[tok] {
-					delete(g.pending, tok)
-					g.signal()
-				}
-				g.mu.Unlock()
-			}
-			next.ServeHTTP(rw, r)
-			return
-		}
-		rec := &recorder{ResponseWriter: rw}
-		g.mu.Lock() // held while answering: a wait that starts meanwhile sees the new token pending
-		defer g.mu.Unlock()
-		next.ServeHTTP(rec, r)
-		var answer struct {
-			AccessToken string `json:"access_token"`
-			Data        struct {
-				AccessToken string `json:"access_token"`
-			} `json:"data"`
-		}
-		if json.Unmarshal(rec.body, &answer) == nil {
-			if tok := cmpOr(answer.AccessToken, answer.Data.AccessToken); tok != "" {
-				g.pending[tok] = true
-			}
-		}
-	})
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-// recorder keeps a copy of what a handler writes.
-type recorder struct {
-	http.ResponseWriter
-	body []byte
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	r.body = append(r.body, b...)
-	return r.ResponseWriter.Write(b)
-}
+// restated reports whether the restatement is done, or there is none to do.
+func (l *live) restated() bool { return l.restate == nil || l.restate.done.Load() }

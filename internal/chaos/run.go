@@ -85,6 +85,9 @@ type suite struct {
 	group  groupWatch
 	killMu sync.Mutex // held by the reconciler loop whose member is dead, until it starts it again
 
+	tokens   tokenWatch // the token expiries and what the pollers did at them (tokens.go)
+	replicas sync.Map   // poller process name → the pollerLoop replica that started it
+
 	outMu sync.Mutex
 }
 
@@ -174,8 +177,9 @@ func (s *suite) run(ctx context.Context) (*Summary, error) {
 	for _, b := range w.vsim.Businesses() {
 		s.logf("vandar %s: %d items over %d days", b, len(w.vsim.Items(b)), s.o.Setting.Days)
 	}
-	s.logf("world: %d live items from %s to %s, %d token expiries, a restatement of %v",
-		len(w.live.items), w.live.start.Format("15:04:05"), w.live.end.Format("15:04:05"), len(w.live.expiries), w.live.restate != nil)
+	s.logf("world: %d live items from %s to %s, %d token expiries planned (%d refreshes faulted), a restatement of %v",
+		len(w.live.items), w.live.start.Format("15:04:05"), w.live.end.Format("15:04:05"), len(w.live.expiries),
+		s.o.Setting.RefreshFaults, w.live.restate != nil)
 	if err := w.writeSources(filepath.Join(s.dir, "sources.yaml")); err != nil {
 		return nil, err
 	}
@@ -208,14 +212,12 @@ func (s *suite) run(ctx context.Context) (*Summary, error) {
 	go s.group.watch(watchCtx, s.broker.addr(), config.DefaultConsumerGroup, filepath.Join(logDir, "group.log")) // who owns which partition, as the coordinator says
 	chaosStart := time.Now()
 	moveCtx, stopMoving := context.WithCancel(ctx)
-	moved := make(chan struct{})
-	go func() {
-		defer close(moved)
-		w.live.move(moveCtx, w.vsim, s.logf)
-	}()
+	var moving sync.WaitGroup
+	moving.Go(func() { s.expireTokens(moveCtx) })
+	moving.Go(func() { w.live.restateMidChaos(moveCtx, w.vsim, s.posted, s.logf) })
 	err = s.chaos(ctx)
 	stopMoving()
-	<-moved
+	moving.Wait()
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +270,8 @@ func (s *suite) chaos(ctx context.Context) error {
 			done = true
 		case <-tick.C:
 			done = s.reconcilerKills.Load() >= int64(set.ReconcilerKills) && s.pollerKills.Load() >= int64(set.PollerKills) &&
-				s.disruptionsDone.Load() && s.pointsDone(testpoint.PollerPublished, testpoint.ReconcilerApplied)
+				s.disruptionsDone.Load() && s.pointsDone(testpoint.PollerPublished, testpoint.ReconcilerApplied) &&
+				s.w.live.restated() && s.tokensDone()
 		}
 	}
 	stop()
@@ -282,10 +285,13 @@ func (s *suite) chaos(ctx context.Context) error {
 		return err
 	}
 	if s.reconcilerKills.Load() < int64(set.ReconcilerKills) || s.pollerKills.Load() < int64(set.PollerKills) ||
-		!s.disruptionsDone.Load() || !s.pointsDone(testpoint.PollerPublished, testpoint.ReconcilerApplied) {
-		return fmt.Errorf("the chaos did not reach its counts within %s: %d of %d reconciler kills, %d of %d poller kills, disruptions done %v, kills at test points %v",
+		!s.disruptionsDone.Load() || !s.pointsDone(testpoint.PollerPublished, testpoint.ReconcilerApplied) ||
+		!s.w.live.restated() || !s.tokensDone() {
+		rotated, failed, recovered := s.w.live.refresh.counts()
+		return fmt.Errorf("the chaos did not reach its counts within %s: %d of %d reconciler kills, %d of %d poller kills, disruptions done %v, "+
+			"kills at test points %v, restated %v, tokens: %s, %d refreshes rotated, %d failed, %d after a failure",
 			set.Timeout, s.reconcilerKills.Load(), set.ReconcilerKills, s.pollerKills.Load(), set.PollerKills, s.disruptionsDone.Load(),
-			s.pointCounts())
+			s.pointCounts(), s.w.live.restated(), &s.tokens, rotated, failed, recovered)
 	}
 	return nil
 }
@@ -300,6 +306,7 @@ func (s *suite) pollerLoop(ctx context.Context, replica int) error {
 			if err != nil {
 				return err
 			}
+			s.replicas.Store(p.name, replica)
 			s.pollerRuns.Add(1)
 			select {
 			case <-p.done:
@@ -329,6 +336,7 @@ func (s *suite) pollerLoop(ctx context.Context, replica int) error {
 			return err
 		}
 		s.w.kill.attach(p)
+		s.replicas.Store(p.name, replica)
 		s.pollerRuns.Add(1)
 		select {
 		case <-p.done:
@@ -524,27 +532,16 @@ func (s *suite) disrupt(ctx context.Context) error {
 }
 
 // finish lets the pipeline complete: once the world has stopped moving, the poller until one run is clean,
-// then the reconciler until idle; then it restates the payment and runs both again (live.restateOnce says
-// why only now). `poller once` polls a source's balance before its statement, so the run's statement
-// watermark passes its balance observation and the reconciler checks every balance observed before the
-// restatement before it sees the restatement.
+// then the reconciler until idle.
 func (s *suite) finish(ctx context.Context) error {
-	l := s.w.live
-	if wait := time.Until(l.end.Add(time.Second)); wait > 0 {
+	if wait := time.Until(s.w.live.end.Add(time.Second)); wait > 0 {
 		s.logf("waiting %s for the world's last live change", wait.Round(time.Second))
 		sleep(ctx, wait)
 	}
-	if err := s.finishOnce(ctx); err != nil {
-		return err
-	}
-	if l.restate == nil {
-		return nil
-	}
-	l.restateOnce(ctx, s.w.vsim, s.posted, s.logf)
 	return s.finishOnce(ctx)
 }
 
-// posted reports whether the ledger has an entry of the key.
+// posted reports whether the ledger has an entry of the key (false while PostgreSQL does not answer).
 func (s *suite) posted(ctx context.Context, key string) bool {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

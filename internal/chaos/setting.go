@@ -23,8 +23,11 @@
 //     poison messages sit on the statement topic, the biggest as large as the broker accepts;
 //   - the world moves meanwhile (live.go): live payments wait and then succeed or fail, settlements go from
 //     PENDING to DONE, FAILED or CANCELED with their money coming back later, a batch's items from INIT to
-//     paid, failed or cancelled, refunds, cash-ins, transfers and corrections arrive, every access token expires three times (the pollers refresh and rotate their
-//     pairs), and a posted payment is restated — all drawn from the seed, on the real clock.
+//     paid, failed or cancelled, refunds, cash-ins, transfers and corrections arrive, every access token
+//     expires three times or more (the pollers refresh and rotate their pairs; one refresh is answered 503
+//     and must be made good by a later one; one expiry is raced by both pollers, and no refresh token may
+//     reach Vandar twice: tokens.go), and a payment is restated mid-chaos once mizan has posted it — all
+//     drawn from the seed, on the real clock.
 //
 // Then it lets the pipeline finish (`poller once` until a clean run, `reconciler run --until-idle`) and
 // proves that nothing was lost and nothing counted twice, against a truth computed from the simulators' own
@@ -61,6 +64,7 @@ type Setting struct {
 	PointKills       int           // SIGKILLs at each test point (testpoint: publish→cursor, commit→offsets, Slack→outbox)
 	BrokerRestarts   int           // alternately clean (SIGTERM) and crashed (SIGKILL)
 	PostgresRestarts int           // alternately immediate (crash) and fast
+	RefreshFaults    int           // token expiries (of the three planned, from the second on) whose refresh is answered 503 (tokens.go)
 	Days             int           // of simulated history
 	PerDay           [2]int        // about how many statement items a day, for each of the two businesses
 	LiveItems        int           // items each business gets while the chaos runs (live.go)
@@ -71,9 +75,9 @@ type Setting struct {
 
 // Settings are the named settings: ci for every CI run (a few minutes), long for a soak.
 var Settings = map[string]Setting{
-	"ci": {Name: "ci", Reconcilers: 3, Pollers: 2, PointKills: 1, ReconcilerKills: 10, PollerKills: 8, BrokerRestarts: 2, PostgresRestarts: 2,
+	"ci": {Name: "ci", Reconcilers: 3, Pollers: 2, PointKills: 1, ReconcilerKills: 10, PollerKills: 8, BrokerRestarts: 2, PostgresRestarts: 2, RefreshFaults: 1,
 		Days: 30, PerDay: [2]int{120, 60}, LiveItems: 40, LiveSpan: 45 * time.Second, ApplyWorkers: 3, Timeout: 12 * time.Minute},
-	"long": {Name: "long", Reconcilers: 3, Pollers: 2, PointKills: 3, ReconcilerKills: 100, PollerKills: 50, BrokerRestarts: 6, PostgresRestarts: 6,
+	"long": {Name: "long", Reconcilers: 3, Pollers: 2, PointKills: 3, ReconcilerKills: 100, PollerKills: 50, BrokerRestarts: 6, PostgresRestarts: 6, RefreshFaults: 2,
 		Days: 30, PerDay: [2]int{250, 125}, LiveItems: 300, LiveSpan: 15 * time.Minute, ApplyWorkers: 3, Timeout: 80 * time.Minute},
 }
 
@@ -89,7 +93,7 @@ func SettingNames() string {
 
 func (s Setting) String() string {
 	return fmt.Sprintf("%s: %d reconcilers and %d pollers at once, %d reconciler kills, %d poller kills, %d at each test point, "+
-		"%d broker and %d PostgreSQL restarts, %d days of about %d+%d items a day and %d live items each over %s, %d apply workers",
-		s.Name, s.Reconcilers, s.Pollers, s.ReconcilerKills, s.PollerKills, s.PointKills, s.BrokerRestarts, s.PostgresRestarts,
+		"%d broker and %d PostgreSQL restarts, %d faulted token refreshes, %d days of about %d+%d items a day and %d live items each over %s, %d apply workers",
+		s.Name, s.Reconcilers, s.Pollers, s.ReconcilerKills, s.PollerKills, s.PointKills, s.BrokerRestarts, s.PostgresRestarts, s.RefreshFaults,
 		s.Days, s.PerDay[0], s.PerDay[1], s.LiveItems, s.LiveSpan, s.ApplyWorkers)
 }

@@ -47,6 +47,9 @@ type Summary struct {
 	AlertsExpected, AlertsRaised, AlertsUnexpected                 int // the world's alerts, those raised exactly once, the others
 	Accounts, AccountsEqual, EntriesEqual                          int // compared with the truth (truth.go)
 	LiveItems, TokenExpiries                                       int
+	Refreshes, RefreshesFaulted, RefreshesAfterFault               int  // Vandar's refresh answers: new pairs, 503s, new pairs after a 503
+	RefreshReuses                                                  int  // refresh tokens presented again after they were exchanged
+	RacedBy2                                                       bool // an expiry both pollers found due for one business, both polling it since
 	Restated                                                       bool
 	Violations                                                     []string
 	Took, ChaosTook                                                time.Duration
@@ -61,13 +64,15 @@ func (m *Summary) Line(setting string, pass bool) string {
 	return fmt.Sprintf("chaos %s on %s: %s — %d reconcilers in one group and %d pollers at once; survived %d reconciler kills, %d poller kills, "+
 		"kills at test points %s, %d broker and %d PostgreSQL restarts, %d rebalances (%d partition moves between live members, "+
 		"%d members at most, longest rebalance %s, %d failed joins logged), %d polls skipped on the lock (%d finished polls never overlapped), "+
-		"%d fault kinds armed (%d poller runs failed, %d reconciler exits); a moving world of %d live items, %d token expiries, restated %v; "+
+		"%d fault kinds armed (%d poller runs failed, %d reconciler exits); a moving world of %d live items, %d token expiries "+
+		"(%d refreshes, %d faulted and %d good after, raced by both pollers %v, refresh tokens reused %d), restated mid-chaos %v; "+
 		"%d items, %d events (%d messages, %d redelivered), %d applied, %d entries (%d equal to the truth in postings and time); "+
 		"accounts compared %d, equal %d; lost %d, duplicated %d; dead letters %d/%d (biggest poison %d bytes); "+
 		"alerts expected %d, raised exactly once %d, unexpected %d (Slack %d, %d again after a send the outbox could not record); chaos %s, total %s",
 		setting, m.Broker, verdict, m.Reconcilers, m.Pollers, m.ReconcilerKills, m.PollerKills, m.PointKills, m.BrokerRestarts,
 		m.PostgresRestarts, m.Rebalances, m.PartitionMoves, m.MaxMembers, m.LongestRebalance.Round(time.Second), m.JoinFailures, m.LockSkips, m.LockedPolls, m.FaultArms, m.PollerFailed,
-		m.ReconcilerExits, m.LiveItems, m.TokenExpiries, m.Restated, m.Items, m.Events, m.Messages, m.Messages-m.Events-m.Poison, m.Applied,
+		m.ReconcilerExits, m.LiveItems, m.TokenExpiries,
+		m.Refreshes, m.RefreshesFaulted, m.RefreshesAfterFault, m.RacedBy2, m.RefreshReuses, m.Restated, m.Items, m.Events, m.Messages, m.Messages-m.Events-m.Poison, m.Applied,
 		m.Entries, m.EntriesEqual, m.Accounts, m.AccountsEqual, m.Lost, m.Duplicated,
 		m.DeadLetters, m.Poison, m.MaxPoison, m.AlertsExpected, m.AlertsRaised, m.AlertsUnexpected, m.SlackMessages, m.SlackRedelivered,
 		m.ChaosTook.Round(time.Second), m.Took.Round(time.Second))
@@ -83,9 +88,12 @@ func (s *suite) verify(ctx context.Context) (*Summary, error) {
 		Poison: len(s.poison), Broker: s.o.Broker, Reconcilers: max(1, s.o.Setting.Reconcilers), Pollers: max(1, s.o.Setting.Pollers),
 		PointKills: s.pointCounts(), JoinFailures: s.logLines("reconciler-*.log", "Failed to join group"),
 		LockSkips: s.logLines("poller-*.log", "poll skipped: another process is polling it"),
-		LiveItems: len(s.w.live.items), TokenExpiries: s.w.live.expired,
-		Restated: s.w.live.restate != nil && s.w.live.restate.done,
+		LiveItems: len(s.w.live.items), RefreshReuses: s.w.vsim.RefreshReuses(),
+		Restated: s.w.live.restate != nil && s.w.live.restate.done.Load(),
 	}
+	m.Refreshes, m.RefreshesFaulted, m.RefreshesAfterFault = s.w.live.refresh.counts()
+	expiries, raced, racedBiz, wentOn, faults := s.tokenCounts()
+	m.TokenExpiries, m.RacedBy2 = expiries, raced && wentOn
 	m.MaxMembers, m.Rebalances, m.PartitionMoves, m.LongestRebalance = s.group.counts()
 	for _, p := range s.poison {
 		m.MaxPoison = max(m.MaxPoison, len(p))
@@ -114,6 +122,21 @@ func (s *suite) verify(ctx context.Context) (*Summary, error) {
 	m.LockedPolls = polls
 	if len(overlaps) > 0 {
 		bad("two pollers polled one feed at once %d times (the advisory lock did not hold): %s", len(overlaps), sample(overlaps))
+	}
+	// The world's moves the run was for: the restatement mid-chaos, a faulted token refresh that a later one
+	// made good, an expiry both pollers raced, and no refresh token ever presented twice.
+	if s.w.live.restate != nil && !m.Restated {
+		bad("the payment to restate was never restated (mizan never posted vandar/%s/%d during the chaos)", s.w.live.restate.biz, s.w.live.restate.id)
+	}
+	if m.RefreshesFaulted < faults || faults > 0 && m.RefreshesAfterFault == 0 {
+		bad("%d token refreshes were faulted of %d armed, %d good ones after: the faulted refresh never happened or was never made good",
+			m.RefreshesFaulted, faults, m.RefreshesAfterFault)
+	}
+	if s.o.Setting.Pollers > 1 && len(s.w.live.expiries) > 0 && !m.RacedBy2 {
+		bad("no token expiry was raced by both pollers and polled through (raced %v, for %q; both polled since %v)", raced, racedBiz, wentOn)
+	}
+	if m.RefreshReuses > 0 {
+		bad("Vandar saw %d refresh tokens presented again after they were exchanged: two refreshes of one pair", m.RefreshReuses)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
@@ -144,7 +167,7 @@ func (s *suite) verifyLedger(ctx context.Context, m *Summary, bad func(string, .
 		items := s.w.vsim.Items(biz)
 		m.Items += len(items)
 		posted := map[int64]int64{} // ids are unique within a business, not across them
-		if r := s.w.live.restate; r != nil && r.done && r.biz == biz {
+		if r := s.w.live.restate; r != nil && r.done.Load() && r.biz == biz {
 			posted[r.id] = r.from
 		}
 		if err := t.addVandar(biz, openings[biz], items, posted); err != nil {
@@ -468,7 +491,7 @@ func (s *suite) verifyAlerts(ctx context.Context, m *Summary, bad func(string, .
 			}
 		}
 	}
-	if r := s.w.live.restate; r != nil && r.done {
+	if r := s.w.live.restate; r != nil && r.done.Load() {
 		// Sticky: the ledger keeps what was posted, so the balance never agrees again.
 		expected = append(expected, expect{"changed_item", fmt.Sprintf("vandar/%s/item/%d", r.biz, r.id), true})
 	}

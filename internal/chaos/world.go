@@ -65,7 +65,7 @@ func newWorld(s Setting, now, liveStart time.Time, seed uint64) (*world, error) 
 		return nil, err
 	}
 	w.vsim = vsim
-	if w.live, err = planLive(vsim, seed, liveStart, s.LiveSpan, s.LiveItems); err != nil {
+	if w.live, err = planLive(vsim, seed, liveStart, s.LiveSpan, s.LiveItems, s.RefreshFaults); err != nil {
 		return nil, err
 	}
 	w.kill.gate = w.live.refresh
@@ -174,9 +174,10 @@ func (w *world) env(dir, dbURL, brokers string, workers int) []string {
 }
 
 // armFaults arms every fault kind of both simulators: a few of each at once, and each at a small rate for
-// the rest of the chaos. Faults never hit Vandar's token refresh: Vandar rotates the refresh token when it
+// the rest of the chaos. None of these hits Vandar's token refresh: Vandar rotates the refresh token when it
 // answers, so an answer lost on the way (truncated, too slow) loses the pair for good — a property of the
-// provider, not something a client can recover from. It returns how many fault arms it set.
+// provider, not something a client can recover from. The refresh's own faults, 503s that come before Vandar
+// rotates, are armed at planned expiries (tokens.go). It returns how many fault arms it set.
 func (w *world) armFaults() int {
 	vkinds := []vandartest.Fault{
 		{Kind: vandartest.FaultStatus, Status: 503},

@@ -106,7 +106,7 @@ func (c *Client) accessToken(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if c.kept || c.needsRefresh(*c.tokens) {
-		if err := c.refreshLocked(ctx, c.tokens.Access); err != nil {
+		if err := c.refreshLocked(ctx, c.tokens.Access, false); err != nil {
 			return "", err
 		}
 	}
@@ -124,7 +124,7 @@ func (c *Client) refreshAfterUnauthorized(ctx context.Context, used string) (str
 	if c.tokens.Access != used && !c.kept && !c.needsRefresh(*c.tokens) {
 		return c.tokens.Access, nil // a concurrent call refreshed while this one waited for the lock
 	}
-	if err := c.refreshLocked(ctx, used); err != nil {
+	if err := c.refreshLocked(ctx, used, true); err != nil {
 		return "", err
 	}
 	return c.tokens.Access, nil
@@ -207,7 +207,8 @@ func (c *Client) loadLocked(ctx context.Context) error {
 //
 // A refresh that timed out or failed on Vandar's side may still have rotated the pair. It is tried again
 // only when that cannot burn a pair: when the old access token still works (so Vandar did not rotate).
-func (c *Client) refreshLocked(ctx context.Context, stale string) error {
+// refused says Vandar refused stale before this refresh (a 401): its refusal afterwards then tells nothing.
+func (c *Client) refreshLocked(ctx context.Context, stale string, refused bool) error {
 	release, err := c.cfg.Credentials.Lock(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: business %s: take the refresh lock: %w", ErrRefresh, c.cfg.Business, err)
@@ -257,7 +258,7 @@ func (c *Client) refreshLocked(ctx context.Context, stale string) error {
 			return err // refused: the refresh token is dead, and saying it again will not revive it
 		default:
 			// A timeout, a reset, a 5xx: Vandar may have rotated the pair and the answer been lost.
-			if works, lost, why := c.lostRefresh(ctx, old); !works {
+			if works, lost, why := c.lostRefresh(ctx, old, refused && old.Access == stale); !works {
 				c.log.ErrorContext(ctx, "vandar: refresh failed and may have rotated the pair; not refreshing again now",
 					slog.String("business", c.cfg.Business), slog.String("reason", why), slog.String("error", err.Error()))
 				next := "the next poll tries again"
@@ -286,8 +287,12 @@ func (c *Client) refreshLocked(ctx context.Context, stale string) error {
 // was (works: the old access token still works, so trying again cannot present a retired refresh token) or
 // rotated it (lost: the old access token was refused before its expiry). A lost pair is recorded
 // (CredentialLost), so that later polls fail at once instead of presenting the dead refresh token. Otherwise
-// — an access token that had expired anyway, or no clear answer — nothing can be told: not retried now.
-func (c *Client) lostRefresh(ctx context.Context, old Tokens) (works, lost bool, why string) {
+// — an access token that had expired anyway, one Vandar had refused before the refresh (refusedBefore: Vandar
+// ends access tokens early, and a refusal that came first says nothing about the refresh), or no clear answer
+// — nothing can be told: not retried now, the next poll tries again. Recording a loss there would lock the
+// business out for good after a 5xx that never reached Vandar (make chaos found it: a 503 on the refresh
+// after every access token had been ended early).
+func (c *Client) lostRefresh(ctx context.Context, old Tokens, refusedBefore bool) (works, lost bool, why string) {
 	works, err := c.accessWorks(ctx, old.Access)
 	switch {
 	case works:
@@ -296,6 +301,8 @@ func (c *Client) lostRefresh(ctx context.Context, old Tokens) (works, lost bool,
 		return false, false, "whether the old access token still works is unknown: " + err.Error()
 	case !c.now().Before(old.AccessExpiresAt):
 		return false, false, "the old access token no longer works, but it had expired anyway"
+	case refusedBefore:
+		return false, false, "the old access token no longer works, but Vandar refused it before the refresh too"
 	}
 	at := c.now().UTC().Format(time.RFC3339)
 	if err := c.saveDetached(ctx, map[string]sources.Credential{CredentialLost: {Value: []byte(at)}}); err != nil {

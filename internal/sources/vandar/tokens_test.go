@@ -204,6 +204,36 @@ func TestARefreshThatNeverReachedVandarIsRetried(t *testing.T) {
 	}
 }
 
+// Vandar ends an access token before its expiry and the refresh that follows the 401 fails with a 503 before
+// it reaches Vandar. The old token's refusal says nothing about the refresh (it was refused before it), so the
+// pair is not recorded as lost: the next poll refreshes again and goes on, no refresh token presented twice.
+func TestARefreshFailedAfterAnEarlyExpiryIsTriedAgainByTheNextPoll(t *testing.T) {
+	t.Parallel()
+	sim := newRefreshSim(t, nil)
+	access, refresh, _ := sim.srv.IssueTokens("acme")
+	store := sourcetest.NewCredentials().SetClock(sim.srv.Now).
+		Put(vandar.CredentialAccess, access, refreshNow.Add(4*24*time.Hour)).
+		Put(vandar.CredentialRefresh, refresh, refreshNow.Add(9*24*time.Hour))
+	sim.srv.ExpireAccessTokenNow()
+	sim.srv.Inject(vandartest.Fault{Kind: vandartest.FaultStatus, Status: 503, Endpoint: vandartest.EndpointRefreshToken}, 1)
+	_, err := sim.client(t, store).Balance(t.Context())
+	if !errors.Is(err, vandar.ErrRefresh) || !strings.Contains(err.Error(), "the next poll tries again") {
+		t.Fatalf("err = %v, want ErrRefresh leaving it to the next poll", err)
+	}
+	if _, lost := store.Get(vandar.CredentialLost); lost {
+		t.Fatal("a refresh that never reached Vandar was recorded as lost")
+	}
+	if _, err := sim.client(t, store).Balance(t.Context()); err != nil {
+		t.Fatalf("the next poll: %v", err)
+	}
+	if n, reuses := sim.refreshes(), sim.srv.RefreshReuses(); n != 2 || reuses != 0 {
+		t.Errorf("%d refreshes, %d reuses; want 2 and 0", n, reuses)
+	}
+	if store.Value(vandar.CredentialAccess) == access {
+		t.Error("the rotated pair was not stored")
+	}
+}
+
 // Two pollers (two processes: two database sessions) find the same pair due at the same moment. The credential
 // lock in PostgreSQL lets one refresh; the other waits, re-reads the store and adopts the new pair. Vandar sees
 // one refresh and no reused refresh token, and both go on. The first refresh is held at the simulator until a
