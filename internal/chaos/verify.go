@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	kafkago "github.com/segmentio/kafka-go"
 	"github.com/shopspring/decimal"
 
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/kafka"
 	"github.com/mizanhq/mizan/internal/sources/vandar/vandartest"
 	"github.com/mizanhq/mizan/internal/testpoint"
 )
@@ -240,7 +240,7 @@ func (s *suite) verifyEvents(ctx context.Context, m *Summary, bad func(string, .
 	}
 	var deadLetters []dead
 	for _, topic := range events.AllTopics {
-		msgs, err := readTopic(ctx, s.broker.addr(), topic)
+		msgs, err := kafka.ReadTopic(ctx, s.broker.addr(), topic)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", topic, err)
 		}
@@ -332,72 +332,6 @@ type position struct {
 }
 
 func (p position) String() string { return fmt.Sprintf("%s/%d@%d", p.topic, p.partition, p.offset) }
-
-// readTopic reads every message of every partition of a topic, from the first offset to the last.
-func readTopic(ctx context.Context, addr, topic string) ([]kafkago.Message, error) {
-	conn, err := kafkago.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	parts, err := conn.ReadPartitions(topic)
-	conn.Close()
-	if err != nil {
-		return nil, err
-	}
-	var out []kafkago.Message
-	for _, p := range parts {
-		msgs, err := readPartition(ctx, addr, topic, p.ID)
-		if err != nil {
-			return nil, fmt.Errorf("partition %d: %w", p.ID, err)
-		}
-		out = append(out, msgs...)
-	}
-	return out, nil
-}
-
-func readPartition(ctx context.Context, addr, topic string, partition int) ([]kafkago.Message, error) {
-	conn, err := kafkago.DialLeader(ctx, "tcp", addr, topic, partition)
-	if err != nil {
-		return nil, err
-	}
-	defer conn.Close()
-	first, last, err := conn.ReadOffsets()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := conn.Seek(first, kafkago.SeekAbsolute); err != nil {
-		return nil, err
-	}
-	var out []kafkago.Message
-	next := first
-	for next < last {
-		if err := conn.SetReadDeadline(time.Now().Add(30 * time.Second)); err != nil {
-			return nil, err
-		}
-		batch := conn.ReadBatch(1, 16<<20)
-		n := 0
-		for {
-			msg, err := batch.ReadMessage()
-			if err != nil {
-				break
-			}
-			msg.Partition = partition
-			out = append(out, msg)
-			next = msg.Offset + 1
-			n++
-		}
-		if err := batch.Close(); err != nil && n == 0 {
-			return nil, err
-		}
-		if n == 0 {
-			return nil, fmt.Errorf("no progress at offset %d of %d", next, last)
-		}
-		if _, err := conn.Seek(next, kafkago.SeekAbsolute); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
 
 // verifyInvariants recomputes the ledger's invariants from its rows: every entry's postings sum to zero per
 // currency (and there are at least two), every account's postings are numbered 1, 2, 3, … with balance_after

@@ -5,19 +5,14 @@
 package security_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	kafkago "github.com/segmentio/kafka-go"
 
 	"github.com/mizanhq/mizan/internal/sources/sourcetest"
 )
@@ -136,54 +131,6 @@ func random(prefix string) string {
 // logLines are the lines written to a log buffer so far.
 func logLines(b *sourcetest.LogBuffer) []string {
 	return strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
-}
-
-// readTopic reads every message of every partition of a topic (its full name), first offset to last.
-func readTopic(ctx context.Context, addr, topic string) ([]kafkago.Message, error) {
-	conn, err := kafkago.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return nil, err
-	}
-	parts, err := conn.ReadPartitions(topic)
-	conn.Close()
-	if err != nil {
-		return nil, err
-	}
-	var out []kafkago.Message
-	for _, p := range parts {
-		pc, err := kafkago.DialLeader(ctx, "tcp", addr, topic, p.ID)
-		if err != nil {
-			return nil, err
-		}
-		first, last, err := pc.ReadOffsets()
-		if err == nil {
-			_, err = pc.Seek(first, kafkago.SeekAbsolute)
-		}
-		for next := first; err == nil && next < last; {
-			_ = pc.SetReadDeadline(time.Now().Add(20 * time.Second))
-			batch := pc.ReadBatch(1, 16<<20)
-			n := 0
-			for {
-				msg, rerr := batch.ReadMessage()
-				if rerr != nil {
-					break
-				}
-				out = append(out, msg)
-				next, n = msg.Offset+1, n+1
-			}
-			batch.Close()
-			if n == 0 {
-				err = fmt.Errorf("%s/%d: no progress at offset %d of %d", topic, p.ID, next, last)
-			} else {
-				_, err = pc.Seek(next, kafkago.SeekAbsolute)
-			}
-		}
-		pc.Close()
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }

@@ -280,7 +280,7 @@ func TestNoCredentialReachesALogAnErrorAnEventOrAMetric(t *testing.T) {
 	t.Run("events", func(t *testing.T) {
 		var items []string
 		for _, base := range events.AllTopics {
-			msgs, err := readTopic(ctx, p.kcfg.Brokers[0], p.kcfg.Topic(base))
+			msgs, err := kafka.ReadTopic(ctx, p.kcfg.Brokers[0], p.kcfg.Topic(base))
 			if err != nil {
 				t.Fatal(err)
 			}

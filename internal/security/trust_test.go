@@ -129,7 +129,7 @@ func TestTheReconcilerTakesNothingOnTrust(t *testing.T) {
 		t.Errorf("%d dead letters, want one for each of the %d attempts", r.Stats.DeadLetters, len(attacks))
 	}
 	dead := map[string]string{} // event id → reason
-	msgs, err := readTopic(ctx, kcfg.Brokers[0], kcfg.Topic(events.TopicDLQ))
+	msgs, err := kafka.ReadTopic(ctx, kcfg.Brokers[0], kcfg.Topic(events.TopicDLQ))
 	if err != nil {
 		t.Fatal(err)
 	}
