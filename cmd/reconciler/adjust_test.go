@@ -28,7 +28,8 @@ func TestAccountantCommands(t *testing.T) {
 	b := make([]byte, 5)
 	_, _ = rand.Read(b)
 	login := "mizan_test_sara_" + hex.EncodeToString(b)
-	if _, err := pool.Exec(ctx, "CREATE ROLE "+login+" LOGIN IN ROLE mizan_accountant"); err != nil {
+	// A password, because a server may ask for one (the embedded PostgreSQL does) where trust would not.
+	if _, err := pool.Exec(ctx, "CREATE ROLE "+login+" LOGIN PASSWORD '"+login+"' IN ROLE mizan_accountant"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP ROLE IF EXISTS "+login) })
@@ -36,7 +37,7 @@ func TestAccountantCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.User = url.User(login)
+	u.User = url.UserPassword(login, login)
 	env := map[string]string{"DATABASE_URL": u.String()}
 	getenv := func(k string) string { return env[k] }
 

@@ -147,7 +147,8 @@ func (b *bundle) runtimeRole() (string, *pgxpool.Pool) {
 	suffix := make([]byte, 6)
 	_, _ = rand.Read(suffix)
 	role := "mizan_test_runtime_" + hex.EncodeToString(suffix)
-	b.exec(`CREATE ROLE ` + role + ` LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT`)
+	// A password, because a server may ask for one (the embedded PostgreSQL does) where trust would not.
+	b.exec(`CREATE ROLE ` + role + ` LOGIN PASSWORD '` + role + `' NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT`)
 	b.t.Cleanup(func() {
 		ctx := context.Background()
 		admin, err := pgx.Connect(ctx, b.dbURL)
@@ -170,7 +171,7 @@ func (b *bundle) runtimeRole() (string, *pgxpool.Pool) {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	u.User = url.User(role)
+	u.User = url.UserPassword(role, role)
 	pool, err := pgxpool.New(context.Background(), u.String())
 	if err != nil {
 		b.t.Fatal(err)
