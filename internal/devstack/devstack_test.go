@@ -55,12 +55,14 @@ func TestHelperFind(t *testing.T) {
 }
 
 // The embedded PostgreSQL, forced with MIZAN_PG=embedded: two processes asking for it at once get one
-// server — exactly one of them starts it — and it serves a database migrated to mizan's schema.
+// server — exactly one of them starts it — and it serves a database migrated to mizan's schema. Its
+// directory is given relative to the processes' working directory, as make run gives .run.
 func TestEmbeddedIsSharedByTwoProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a PostgreSQL (and downloads its binaries the first time)")
 	}
-	dir := t.TempDir()
+	work := t.TempDir()
+	dir := filepath.Join(work, "run")
 	// As root the embedded server is started through a binary that re-runs itself as its unprivileged
 	// child: the demo, as make run and make test use it.
 	exe := filepath.Join(t.TempDir(), "demo")
@@ -69,7 +71,7 @@ func TestEmbeddedIsSharedByTwoProcesses(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build demo: %v\n%s", err, out)
 	}
-	spec, _ := json.Marshal(struct{ Dir, Exe string }{dir, exe})
+	spec, _ := json.Marshal(struct{ Dir, Exe string }{"run", exe})
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
@@ -83,6 +85,7 @@ func TestEmbeddedIsSharedByTwoProcesses(t *testing.T) {
 	for i := range results {
 		wg.Go(func() {
 			cmd := exec.Command(os.Args[0], "-test.run=^TestHelperFind$", "-test.count=1")
+			cmd.Dir = work
 			cmd.Env = append(os.Environ(), helperEnv+"="+string(spec), devstack.SwitchVar+"=embedded")
 			out, err := cmd.CombinedOutput()
 			sc := bufio.NewScanner(strings.NewReader(string(out)))

@@ -142,8 +142,13 @@ func (o Options) server(force Kind) *server {
 			kind = KindInitdb
 		}
 	}
-	return &server{kind: kind, dir: filepath.Join(o.Dir, "postgres-"+string(kind)), port: o.Port, params: o.Params,
-		exe: o.Exe, log: log, initdb: initdb}
+	// Absolute, because PostgreSQL reads a relative log_directory from its data directory, and the server may
+	// be started by a child process in another working directory.
+	dir := filepath.Join(o.Dir, "postgres-"+string(kind))
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	return &server{kind: kind, dir: dir, port: o.Port, params: o.Params, exe: o.Exe, log: log, initdb: initdb}
 }
 
 // StopServers stops the servers mizan started in o.Dir (either kind), if they run.
