@@ -9,11 +9,11 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
-	"github.com/shopspring/decimal"
 
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka/kafkatest"
 	"github.com/mizanhq/mizan/internal/matching"
+	"github.com/mizanhq/mizan/internal/matching/matchingtest"
 	"github.com/mizanhq/mizan/internal/pgtest"
 	"github.com/mizanhq/mizan/internal/reconciler"
 )
@@ -32,14 +32,7 @@ func TestExpectationKeysAreReadAndEnforced(t *testing.T) {
 	kcfg := kafkatest.Config(t)
 	now := time.Now().UTC().Truncate(time.Second)
 	value := func(id string) []byte {
-		x := events.Expectation{ExpectationID: id, Kind: events.ExpectPayment, Provider: "vandar", Account: "acme",
-			Reference: events.Reference{FactorNumber: strings.TrimPrefix(id, "order-")}, Amount: decimal.NewFromInt(500_000),
-			Currency: events.CurrencyToman, ExpectedBy: now.Add(72 * time.Hour), Status: events.ExpectationOpen}
-		ev, err := x.Event(now)
-		if err != nil {
-			t.Fatal(err)
-		}
-		v, err := ev.Marshal()
+		v, err := matchingtest.OrderRecord(id, 500_000, now)
 		if err != nil {
 			t.Fatal(err)
 		}

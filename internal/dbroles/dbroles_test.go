@@ -119,12 +119,7 @@ func TestTheOwnerMigratesOnAFreshCluster(t *testing.T) {
 	}
 	t.Parallel()
 	ctx := context.Background()
-	adminURL := freshCluster(t)
-	admin, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close(ctx)
+	adminURL, admin := freshCluster(t)
 	if _, err := admin.Exec(ctx, "CREATE DATABASE fresh"); err != nil {
 		t.Fatal(err)
 	}
@@ -144,8 +139,8 @@ func TestTheOwnerMigratesOnAFreshCluster(t *testing.T) {
 }
 
 // freshCluster starts a PostgreSQL cluster of the test's own, that nobody has set up, and returns its
-// administrator's URL.
-func freshCluster(t *testing.T) string {
+// administrator's URL and a connection as the administrator; both go when the test ends.
+func freshCluster(t *testing.T) (string, *pgx.Conn) {
 	t.Helper()
 	dir := t.TempDir()
 	getenv := func(k string) string { return map[string]string{devstack.SwitchVar: string(devstack.KindInitdb)}[k] }
@@ -157,7 +152,12 @@ func freshCluster(t *testing.T) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = devstack.StopServers(context.Background(), devstack.Options{Dir: dir, Getenv: getenv}) })
-	return pg.AdminURL
+	admin, err := pgx.Connect(context.Background(), pg.AdminURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Close(context.Background()) })
+	return pg.AdminURL, admin
 }
 
 // The role setups a user is handed — deploy/compose/roles.sql, and the production SQL of docs/security.md —
@@ -192,12 +192,7 @@ func TestTheDocumentedRoleSetupsLetTheOwnerMigrate(t *testing.T) {
 		t.Run(setup.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			adminURL := freshCluster(t)
-			admin, err := pgx.Connect(ctx, adminURL)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer admin.Close(ctx)
+			adminURL, admin := freshCluster(t)
 			// One statement at a time: CREATE DATABASE cannot run inside the implicit transaction of a
 			// multi-statement query.
 			for _, stmt := range append(setup.before, strings.Split(setup.sql, ";\n")...) {

@@ -10,10 +10,10 @@ import (
 	"time"
 
 	kafkago "github.com/segmentio/kafka-go"
-	"github.com/shopspring/decimal"
 
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/matching"
+	"github.com/mizanhq/mizan/internal/matching/matchingtest"
 	"github.com/mizanhq/mizan/internal/reconciler"
 	"github.com/mizanhq/mizan/internal/trust"
 )
@@ -41,14 +41,7 @@ func (s signer) entry() string { return s.id + "=" + base64.StdEncoding.EncodeTo
 // producer sends.
 func expectation(t *testing.T, id string, amount int64) []byte {
 	t.Helper()
-	x := events.Expectation{ExpectationID: id, Kind: events.ExpectPayment, Provider: "vandar", Account: "acme",
-		Reference: events.Reference{FactorNumber: strings.TrimPrefix(id, "order-")}, Amount: decimal.NewFromInt(amount),
-		Currency: events.CurrencyToman, ExpectedBy: t0.Add(72 * time.Hour), Status: events.ExpectationOpen}
-	ev, err := x.Event(t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	value, err := ev.Marshal()
+	value, err := matchingtest.OrderRecord(id, amount, t0)
 	if err != nil {
 		t.Fatal(err)
 	}

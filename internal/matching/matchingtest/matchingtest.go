@@ -12,6 +12,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/shopspring/decimal"
@@ -231,4 +232,17 @@ func WriteCSV(w io.Writer, exps []events.Expectation) error {
 	}
 	cw.Flush()
 	return cw.Error()
+}
+
+// OrderRecord is the Kafka record value a business's producer sends for acme's order id (its factor number
+// after "order-") of amount toman, published at at and due three days later.
+func OrderRecord(id string, amount int64, at time.Time) ([]byte, error) {
+	x := events.Expectation{ExpectationID: id, Kind: events.ExpectPayment, Provider: "vandar", Account: "acme",
+		Reference: events.Reference{FactorNumber: strings.TrimPrefix(id, "order-")}, Amount: decimal.NewFromInt(amount),
+		Currency: events.CurrencyToman, ExpectedBy: at.Add(72 * time.Hour), Status: events.ExpectationOpen}
+	ev, err := x.Event(at)
+	if err != nil {
+		return nil, err
+	}
+	return ev.Marshal()
 }
