@@ -296,28 +296,15 @@ func (m RawMember) Value() json.RawMessage { return m.value }
 // Object returns the members of the member's value if it is an object; nil otherwise.
 func (m RawMember) Object() []RawMember { return members(m.value) }
 
-// members lists the members of v, one valid JSON value (whitespace around it allowed), if it is an object.
-// Only ever called on what ReadRaw found valid: the scan relies on it.
+// members lists the members of v, one value ReadRaw found valid, if it is an object.
 func members(v []byte) []RawMember {
 	i := skipSpace(v, 0)
 	if i >= len(v) || v[i] != '{' {
 		return nil
 	}
-	var out []RawMember
-	i = skipSpace(v, i+1)
-	for v[i] != '}' {
-		end := stringEnd(v, i)
-		name := v[i:end]
-		i = skipSpace(v, end)
-		i = skipSpace(v, i+1) // the ':'
-		vend := valueEnd(v, i)
-		out = append(out, RawMember{name: unquoteName(name), value: v[i:vend]})
-		i = skipSpace(v, vend)
-		if v[i] == ',' {
-			i = skipSpace(v, i+1)
-		}
-	}
-	return out
+	s := rawScanner{v: v}
+	s.object(i)
+	return s.members
 }
 
 // unquoteName returns a member's name without its quotes, unescaped as encoding/json unescapes it.
@@ -343,45 +330,4 @@ func skipSpace(v []byte, i int) int {
 		i++
 	}
 	return i
-}
-
-// stringEnd returns the index just after the JSON string that starts at v[i].
-func stringEnd(v []byte, i int) int {
-	for j := i + 1; ; j++ {
-		switch v[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
-		}
-	}
-}
-
-// valueEnd returns the index just after the JSON value that starts at v[i].
-func valueEnd(v []byte, i int) int {
-	switch v[i] {
-	case '"':
-		return stringEnd(v, i)
-	case '{', '[':
-		depth := 0
-		for j := i; ; j++ {
-			switch v[j] {
-			case '"':
-				j = stringEnd(v, j) - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-	}
-	j := i
-	for j < len(v) && v[j] != ',' && v[j] != '}' && v[j] != ']' && v[j] != ' ' && v[j] != '\t' &&
-		v[j] != '\n' && v[j] != '\r' {
-		j++
-	}
-	return j
 }
