@@ -84,7 +84,7 @@ func (a *Applier) Apply(ctx context.Context, tx pgx.Tx, facts []Fact) (Result, e
 	for _, f := range facts {
 		switch v := f.Value.(type) {
 		case events.StatementItem:
-			items = append(items, itemEvent{v, f.EventID, f.Published})
+			items = append(items, itemEvent{v, events.ReadRaw(v.Raw), f.EventID, f.Published})
 		case events.Watermark:
 			marks = append(marks, v)
 		case events.Balance:
@@ -238,7 +238,9 @@ func (a *Applier) Apply(ctx context.Context, tx pgx.Tx, facts []Fact) (Result, e
 }
 
 type itemEvent struct {
-	item      events.StatementItem
+	item events.StatementItem
+	// raw is item.Raw read once, for both its readers: the posting rule and matching.
+	raw       events.RawFields
 	eventID   string
 	published time.Time
 }
@@ -284,7 +286,7 @@ func (a *Applier) postItems(ctx context.Context, tx pgx.Tx, items []itemEvent, r
 	first := map[string]int{} // an item's key → the item that posts it
 	for i, ie := range items {
 		key := posting.StatementKey(ie.item)
-		es, err := posting.StatementEntries(ie.item, ie.eventID, rets[key])
+		es, err := posting.StatementEntries(ie.item, ie.raw, ie.eventID, rets[key])
 		if err != nil {
 			return nil, &FactError{EventID: ie.eventID, Err: err}
 		}

@@ -36,8 +36,8 @@ func (a *Applier) match(ctx context.Context, tx pgx.Tx, items []itemEvent, exps 
 		stated[i] = matching.Stated{Expectation: e.x, EventID: e.eventID, Origin: matching.OriginKafka}
 	}
 	lines := make([]matching.Item, len(items))
-	for i, ie := range items {
-		lines[i] = matching.Item{StatementItem: ie.item, EventID: ie.eventID}
+	for i := range items {
+		lines[i] = matching.Item{StatementItem: items[i].item, EventID: items[i].eventID, RawFields: &items[i].raw}
 	}
 	results, err := a.matcher.Record(ctx, tx, stated, lines, marks, a.now())
 	if errors.Is(err, matching.ErrGroupTooLarge) {

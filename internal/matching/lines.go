@@ -15,9 +15,11 @@ import (
 // have not (yet) succeeded — a pending payment becomes a line when a later report says it succeeded.
 //
 // A settlement's or refund's fate comes from its own line: Vandar reports it again as failed or cancelled.
-func LineOf(it events.StatementItem, seen time.Time) (Line, bool) {
+//
+// raw is the item's Raw as events.ReadRaw read it (once for every reader of the item: posting and matching).
+func LineOf(it events.StatementItem, raw events.RawFields, seen time.Time) (Line, bool) {
 	l := Line{ItemID: it.ItemID, Amount: it.Amount, Fee: it.Fee, Currency: it.Currency, At: it.EffectiveAt,
-		SeenAt: seen, Refs: References(it)}
+		SeenAt: seen, Refs: References(it, raw)}
 	if l.At.IsZero() {
 		l.At = it.CreatedAt
 	}
@@ -50,25 +52,48 @@ func LineOf(it events.StatementItem, seen time.Time) (Line, bool) {
 
 // References reads what a matching rule can match a statement item by. The normalized item has the track id;
 // Vandar's factorNumber, payment_number and a refund's refund.source_transaction (the payment it refunds) are
-// only in the raw item, read here and nowhere else. Numbers or strings are both accepted; null and "" are no
-// reference.
-func References(it events.StatementItem) events.Reference {
+// only in the raw item (raw: it.Raw as events.ReadRaw read it), read here and nowhere else. Numbers or strings
+// are both accepted; null and "" are no reference.
+//
+// The raw item is read as json.Unmarshal into a struct with those three fields reads it — names ignoring case,
+// the last of a repeated one, the members of repeated refund objects merged, a null refund forgetting the
+// ones before — and an item Unmarshal would refuse (not one valid JSON value, or a refund that is neither an
+// object nor null) has no references but the track id.
+func References(it events.StatementItem, raw events.RawFields) events.Reference {
 	r := events.Reference{TrackID: strings.TrimSpace(it.TrackID)}
-	var raw struct {
-		FactorNumber  json.RawMessage `json:"factorNumber"`
-		PaymentNumber json.RawMessage `json:"payment_number"`
-		Refund        *struct {
-			SourceTransaction json.RawMessage `json:"source_transaction"`
-		} `json:"refund"`
-	}
-	// A raw item that is not an object (it was decoded by the source, so it is) yields no references.
-	if json.Unmarshal(it.Raw, &raw) != nil {
+	if !raw.Whole() {
 		return r
 	}
-	r.FactorNumber = scalar(raw.FactorNumber)
-	r.PaymentNumber = scalar(raw.PaymentNumber)
-	if raw.Refund != nil && it.Kind == events.KindRefund {
-		r.PaymentItemID = scalar(raw.Refund.SourceTransaction)
+	var factorNumber, paymentNumber, source json.RawMessage
+	refund := false
+	for _, m := range raw.Members() {
+		switch {
+		case m.NamedFold("factorNumber"):
+			factorNumber = m.Value()
+		case m.NamedFold("payment_number"):
+			paymentNumber = m.Value()
+		case m.NamedFold("refund"):
+			switch m.Value()[0] {
+			case 'n':
+				refund, source = false, nil
+			case '{':
+				if !refund {
+					refund, source = true, nil
+				}
+				for _, f := range m.Object() {
+					if f.NamedFold("source_transaction") {
+						source = f.Value()
+					}
+				}
+			default:
+				return r // Unmarshal refuses the whole item
+			}
+		}
+	}
+	r.FactorNumber = scalar(factorNumber)
+	r.PaymentNumber = scalar(paymentNumber)
+	if refund && it.Kind == events.KindRefund {
+		r.PaymentItemID = scalar(source)
 	}
 	return r
 }

@@ -33,6 +33,9 @@ type Stated struct {
 type Item struct {
 	events.StatementItem
 	EventID string
+	// RawFields is the item's Raw as events.ReadRaw read it, when the caller has read it already (for the
+	// posting rule); nil: read here.
+	RawFields *events.RawFields
 }
 
 // Matcher records expectations and provider lines and matches them. It holds only its configuration: all state
@@ -81,7 +84,12 @@ func (m *Matcher) record(ctx context.Context, tx pgx.Tx, exps []Stated, items []
 	var lines []lineIn
 	var accts []account
 	for _, it := range items {
-		if l, ok := LineOf(it.StatementItem, now); ok {
+		raw := it.RawFields
+		if raw == nil {
+			read := events.ReadRaw(it.Raw)
+			raw = &read
+		}
+		if l, ok := LineOf(it.StatementItem, *raw, now); ok {
 			lines = append(lines, lineIn{l, it.Provider, it.Account, it.EventID})
 			accts = append(accts, account{it.Provider, it.Account})
 		}

@@ -244,32 +244,32 @@ func TestLineOfReadsReferencesFromTheRawItem(t *testing.T) {
 	pay := events.StatementItem{Provider: "vandar", Account: "acme", ItemID: "1", Kind: events.KindPayment,
 		State: events.StateSucceeded, Direction: events.DirectionIn, MovedWallet: true, Amount: decimal.NewFromInt(5),
 		Currency: "IRT", EffectiveAt: t0, Raw: []byte(`{"factorNumber": 1643, "payment_number": null}`)}
-	l, ok := LineOf(pay, t0)
+	l, ok := LineOf(pay, events.ReadRaw(pay.Raw), t0)
 	if !ok || l.Kind != events.ExpectPayment || l.State != LineCounted || l.Refs.FactorNumber != "1643" {
 		t.Fatalf("payment line = %+v, %v", l, ok)
 	}
 	pay.Raw = []byte(`{"factorNumber": " 92 "}`)
-	if l, _ := LineOf(pay, t0); l.Refs.FactorNumber != "92" {
+	if l, _ := LineOf(pay, events.ReadRaw(pay.Raw), t0); l.Refs.FactorNumber != "92" {
 		t.Errorf("string factor number = %q", l.Refs.FactorNumber)
 	}
 	pending := pay
 	pending.State, pending.MovedWallet = events.StatePending, false
-	if l, ok := LineOf(pending, t0); !ok || l.State != LineVoid {
+	if l, ok := LineOf(pending, events.ReadRaw(pending.Raw), t0); !ok || l.State != LineVoid {
 		t.Errorf("pending payment = %+v, %v; want a void line (updates an existing one only)", l, ok)
 	}
 	refund := events.StatementItem{ItemID: "2", Kind: events.KindRefund, State: events.StateSucceeded,
 		Direction: events.DirectionOut, Raw: []byte(`{"refund": {"type": "IPG", "source_transaction": 171}}`)}
-	if l, ok := LineOf(refund, t0); !ok || l.Kind != events.ExpectRefund || l.Refs.PaymentItemID != "171" {
+	if l, ok := LineOf(refund, events.ReadRaw(refund.Raw), t0); !ok || l.Kind != events.ExpectRefund || l.Refs.PaymentItemID != "171" {
 		t.Errorf("refund line = %+v, %v", l, ok)
 	}
 	stl := events.StatementItem{ItemID: "3", Kind: events.KindSettlement, State: events.StateCanceled, TrackID: "T",
 		Direction: events.DirectionOut, Raw: []byte(`{"payment_number": "4411"}`)}
-	if l, ok := LineOf(stl, t0); !ok || l.Kind != events.ExpectPayout || l.State != LineFailed ||
+	if l, ok := LineOf(stl, events.ReadRaw(stl.Raw), t0); !ok || l.Kind != events.ExpectPayout || l.State != LineFailed ||
 		l.Refs.TrackID != "T" || l.Refs.PaymentNumber != "4411" {
 		t.Errorf("cancelled settlement line = %+v, %v", l, ok)
 	}
 	cash := events.StatementItem{ItemID: "4", Kind: events.KindCashIn, Direction: events.DirectionIn, Raw: []byte(`{}`)}
-	if _, ok := LineOf(cash, t0); ok {
+	if _, ok := LineOf(cash, events.ReadRaw(cash.Raw), t0); ok {
 		t.Error("a cash-in is no rule's line")
 	}
 }

@@ -1,6 +1,8 @@
 package posting
 
 import (
+	"os"
+
 	"testing"
 
 	"github.com/mizanhq/mizan/internal/events"
@@ -16,6 +18,29 @@ func BenchmarkStatement(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		if _, ok, err := Statement(items[i%len(items)], "event-id"); err != nil || !ok {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+// BenchmarkStatementRealItem is the statement posting rule on a real statement item of the Vandar simulator,
+// whose 1.8 kB raw item it reads its references from.
+func BenchmarkStatementRealItem(b *testing.B) {
+	raw, err := os.ReadFile("../events/testdata/statement_item.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ev, err := events.Decode(raw)
+	if err != nil {
+		b.Fatal(err)
+	}
+	item, err := events.DecodeData[events.StatementItem](ev)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok, err := Statement(item, "event-id"); err != nil || !ok {
 			b.Fatal(ok, err)
 		}
 	}

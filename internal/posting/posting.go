@@ -114,7 +114,7 @@ type Returned struct {
 // Money in: wallet +(amount − fee), fees +fee, counter-account −amount.
 // Money out: wallet −(amount + fee), fees +fee, counter-account +amount.
 func Statement(it events.StatementItem, eventID string) (ledger.Entry, bool, error) {
-	es, err := StatementEntries(it, eventID, Returned{})
+	es, err := StatementEntries(it, events.ReadRaw(it.Raw), eventID, Returned{})
 	if err != nil || len(es) == 0 {
 		return ledger.Entry{}, false, err
 	}
@@ -133,7 +133,11 @@ func Statement(it events.StatementItem, eventID string) (ledger.Entry, bool, err
 // settlement. Which one is decided by the returned item as posted (ret.Kind); a return whose item the ledger
 // does not know is taken for a settlement's, the common case — the label "بازگشت وجه" is Vandar's name for
 // refunds and for returns alike, so the channel cannot tell.
-func StatementEntries(it events.StatementItem, eventID string, ret Returned) ([]ledger.Entry, error) {
+//
+// raw is the item's Raw as events.ReadRaw read it, for the references the entry keeps (the caller reads it
+// once for every reader of the item: posting and matching).
+func StatementEntries(it events.StatementItem, raw events.RawFields, eventID string, ret Returned) (
+	[]ledger.Entry, error) {
 	if !it.MovedWallet {
 		return nil, nil
 	}
@@ -180,7 +184,7 @@ func StatementEntries(it events.StatementItem, eventID string, ret Returned) ([]
 			meta["returns_kind"] = ret.Kind
 		}
 	}
-	addReferences(meta, it)
+	addReferences(meta, it, raw)
 	e := ledger.Entry{
 		IdempotencyKey: StatementKey(it),
 		EffectiveAt:    it.EffectiveAt,

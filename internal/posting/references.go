@@ -1,7 +1,6 @@
 package posting
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"unicode/utf8"
@@ -43,10 +42,10 @@ var rawReferences = []struct {
 }
 
 // addReferences copies the item's references into an entry's metadata: the normalized ones first, then
-// what the provider's raw item says. It never fails — a reference is for finding an entry, and a raw item
-// it cannot read (or one without references) just gives none.
-func addReferences(meta map[string]any, it events.StatementItem) {
-	raw := rawObject(it.Raw)
+// what the provider's raw item says (raw: the item's Raw, read once for every reader of it). It never fails —
+// a reference is for finding an entry, and a raw item it cannot read (or one without references) just gives
+// none.
+func addReferences(meta map[string]any, it events.StatementItem, raw events.RawFields) {
 	for _, r := range rawReferences {
 		for _, path := range r.paths {
 			if v, ok := rawText(raw, path...); ok {
@@ -80,7 +79,7 @@ func addReferences(meta map[string]any, it events.StatementItem) {
 // withRawReferences adds to a payout's metadata the references its raw report carries that the normalized
 // fact has no field for (the deposit id), and returns meta.
 func withRawReferences(meta map[string]any, raw json.RawMessage) map[string]any {
-	if v, ok := rawText(rawObject(raw), "payment_number"); ok {
+	if v, ok := rawText(events.ReadRaw(raw), "payment_number"); ok {
 		meta[RefPaymentNumber] = v
 	}
 	return meta
@@ -116,37 +115,14 @@ func MaskCard(s string) string {
 	return b.String()
 }
 
-// rawObject decodes the top level of a raw item, numbers kept as written; nil if it is not an object.
-func rawObject(raw json.RawMessage) map[string]any {
-	if len(raw) == 0 {
-		return nil
+// rawText follows path through the raw item's nested objects to a string or a number (the names exact, as a
+// decode into a map[string]any has always read them here), and returns it as a reference.
+func rawText(raw events.RawFields, path ...string) (string, bool) {
+	v, ok := raw.Text(path...)
+	if !ok {
+		return "", false
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var m map[string]any
-	if dec.Decode(&m) != nil {
-		return nil
-	}
-	return m
-}
-
-// rawText follows path through nested objects to a string or a number, and returns it as a reference.
-func rawText(m map[string]any, path ...string) (string, bool) {
-	var v any = m
-	for _, p := range path {
-		obj, ok := v.(map[string]any)
-		if !ok {
-			return "", false
-		}
-		v = obj[p]
-	}
-	switch x := v.(type) {
-	case string:
-		return reference(x)
-	case json.Number:
-		return reference(x.String())
-	}
-	return "", false
+	return reference(v)
 }
 
 // reference trims s and accepts it if it is a plausible reference: not empty, not too long, printable.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/mizanhq/mizan/internal/events"
 	"github.com/mizanhq/mizan/internal/kafka"
@@ -40,6 +41,27 @@ var knownTypes = map[string]func(events.Event) (any, error){
 }
 
 func decodeAs[T any](ev events.Event) (any, error) { return events.DecodeData[T](ev) }
+
+// decodeAll decodes msgs on up to procs goroutines, each a contiguous run of the messages: the k-th decoded
+// is msgs[k]'s, whatever order they finished in. Each message's decoding is independent of the others' (the
+// trust gate is safe for concurrent use), so the result is the one decode would give one by one. It returns
+// once every message is decoded; a ctx that ends meanwhile ends no decoding early, it only makes the gate's
+// database look-ups fail (unjudged), as it did one by one.
+func decodeAll(ctx context.Context, msgs []kafka.Message, gate Gate, keys matching.Keys, procs int) []decoded {
+	all := make([]decoded, len(msgs))
+	procs = max(1, min(procs, len(msgs)))
+	var wg sync.WaitGroup
+	for g := range procs {
+		lo, hi := g*len(msgs)/procs, (g+1)*len(msgs)/procs
+		wg.Go(func() {
+			for k := lo; k < hi; k++ {
+				all[k] = decode(ctx, msgs[k], gate, keys)
+			}
+		})
+	}
+	wg.Wait()
+	return all
+}
 
 // decode reads one message. It never fails: what cannot be read, or is refused for its signature or by the
 // trust gate, is marked to be refused, with the reason; what the gate could not judge is marked unjudged.

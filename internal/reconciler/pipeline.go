@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -188,12 +189,12 @@ func (p *pipeline) fetch() error {
 
 // dispatch decodes a fetched batch, splits it by key into the lanes' parts and queues it for the committer.
 // Decoding here, in the fetcher, keeps it off the workers' critical path: the workers' transactions run
-// while the next batch is decoded (about 30 µs an event, docs/performance.md).
+// while the next batch is decoded (about 30 µs an event, docs/performance.md), on every core, so that a
+// replay — all duplicates, little for PostgreSQL to do — is not bound by one goroutine's decoding.
 func (p *pipeline) dispatch(msgs []kafka.Message) {
 	parts := make([][]*decoded, len(p.lanes))
-	all := make([]decoded, len(msgs))
+	all := decodeAll(p.stopCtx, msgs, p.r.cfg.Trust, p.r.cfg.ExpectationKeys, runtime.GOMAXPROCS(0))
 	for k, m := range msgs {
-		all[k] = decode(p.stopCtx, m, p.r.cfg.Trust, p.r.cfg.ExpectationKeys)
 		i := laneOf(m.Key, len(p.lanes))
 		parts[i] = append(parts[i], &all[k])
 	}
