@@ -67,10 +67,15 @@ func newLetter(d *decoded, cause error, group string, now time.Time) letter {
 	return l
 }
 
-// origin names where a letter came from for its alert: the message key (provider/account), else the event's
-// source, else the topic.
+// origin names where a letter came from, for its alert. A message the ledger refused had passed the trust
+// gate: its key (provider/account), else its event's source, is where it came from. Any other was refused
+// before it was authenticated — unreadable, of no known type or version, invalid, or refused by the gate —
+// so its key and source are whatever its producer wrote: a producer cycling them would open an alert each.
+// Its origin is the topic, which the producer cannot choose beyond the topics it may write.
 func (l letter) origin() string {
 	switch {
+	case l.ReasonCode != CodeRefused:
+		return l.Topic
 	case l.Key != "":
 		return l.Key
 	case l.Source != "":
@@ -79,8 +84,16 @@ func (l letter) origin() string {
 	return l.Topic
 }
 
+// claimed says, for a letter whose origin is its topic, which key the producer wrote: shown, never believed.
+func (l letter) claimed() string {
+	if l.origin() != l.Topic || l.Key == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (key %q as its producer wrote it)", l.Key)
+}
+
 // recordDeadLetters records, inside the batch's transaction, a dead letter for every refused message of
-// batch and raises its alert (one per source and reason code). A message refused again — the batch replayed
+// batch and raises its alert (one per origin and reason code). A message refused again — the batch replayed
 // after a crash between the database commit and the offset commit — is the same dead letter (same topic,
 // partition and offset): nothing new is recorded, raised or published. It returns the letters new to the table.
 func (r *Reconciler) recordDeadLetters(ctx context.Context, tx pgx.Tx, batch []*decoded) ([]letter, error) {
@@ -118,14 +131,14 @@ func (r *Reconciler) recordDeadLetters(ctx context.Context, tx pgx.Tx, batch []*
 	return out, nil
 }
 
-// alert is the dead_letter alert of a letter: one per source and reason code, naming where the latest
-// refused message sits and why.
+// alert is the dead_letter alert of a letter: one per origin (see origin) and reason code, naming where the
+// latest refused message sits and why.
 func (l letter) alert() alerts.Alert {
 	origin := l.origin()
 	return alerts.Alert{Kind: alerts.KindDeadLetter, Severity: checks.SeverityCritical, Subject: origin,
 		DedupKey: fmt.Sprintf("%s:%s:%s", alerts.KindDeadLetter, origin, l.ReasonCode),
-		Summary: fmt.Sprintf("message refused to the dead letters (%s) from %s: %s partition %d offset %d: %s",
-			l.ReasonCode, origin, l.Topic, l.Partition, l.Offset, truncateText(l.Reason, 1500)),
+		Summary: fmt.Sprintf("message refused to the dead letters (%s) from %s: %s partition %d offset %d%s: %s",
+			l.ReasonCode, origin, l.Topic, l.Partition, l.Offset, l.claimed(), truncateText(l.Reason, 1500)),
 		Details: map[string]any{"dead_letter_id": l.ID, "topic": l.Topic, "partition": l.Partition, "offset": l.Offset,
 			"event_id": l.EventID, "reason_code": l.ReasonCode, "reason": truncateText(l.Reason, 2000),
 			"look_closer": fmt.Sprintf("SELECT id, refused_at, topic, partition, \"offset\", event_id, reason FROM recon.dead_letters "+

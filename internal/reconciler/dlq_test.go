@@ -3,6 +3,7 @@ package reconciler_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -35,7 +36,7 @@ func TestDeadLettersReplayAfterAFixIdempotently(t *testing.T) {
 	if len(letters) != 1 || letters[0].ReasonCode != reconciler.CodeUntrusted || !strings.Contains(letters[0].Reason, "unknown source") {
 		t.Fatalf("dead letters: %+v", letters)
 	}
-	if got := b.alerts("dead_letter"); len(got) != 1 || got[0].DedupKey != "dead_letter:vandar/acme:untrusted" {
+	if got := b.alerts("dead_letter"); len(got) != 1 || got[0].DedupKey != "dead_letter:"+b.kafka.Topic(events.TopicStatement)+":untrusted" {
 		t.Fatalf("alerts: %+v", got)
 	}
 	var list strings.Builder
@@ -93,5 +94,30 @@ func TestDeadLettersReplayAfterAFixIdempotently(t *testing.T) {
 	}
 	if n := b.count(`SELECT count(*) FROM recon.dead_letters WHERE replay_outcome = 'not_replayable' AND id = $1`, id); n != 1 {
 		t.Fatal("the outcome is not recorded")
+	}
+}
+
+// Whoever can produce to a topic chooses the keys of what they write: refused messages under a hundred
+// made-up keys are a hundred dead letters but one alert per topic and reason, not a hundred — an alert flood
+// would bury the one that matters. The alert names the key the latest one claimed, without believing it.
+func TestRefusedMessagesUnderManyKeysAreOneAlert(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	for i := range 100 {
+		b.publishRaw(fmt.Sprintf("vandar/made-up-%d", i), []byte(`{"specversion":"1.0","id":`))
+	}
+	r, _ := b.reconciler(reconciler.Config{}, nil)
+	if err := untilIdle(t, r); err != nil {
+		t.Fatal(err)
+	}
+	if letters := b.deadLetters(); len(letters) != 100 {
+		t.Fatalf("%d dead letters, want one for each of the 100 messages", len(letters))
+	}
+	got := b.alerts("dead_letter")
+	if len(got) != 1 || got[0].DedupKey != "dead_letter:"+b.kafka.Topic(events.TopicStatement)+":malformed" {
+		t.Fatalf("alerts: %+v", got)
+	}
+	if !strings.Contains(got[0].Summary, `(key "vandar/made-up-`) || !strings.Contains(got[0].Summary, "as its producer wrote it") {
+		t.Errorf("summary %q: want the claimed key, shown as claimed", got[0].Summary)
 	}
 }
