@@ -3,14 +3,13 @@ package posting
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/events/rawtest"
 )
 
 // The statement posting rule reads the raw item's references from events.ReadRaw, which scans the item once
@@ -81,73 +80,12 @@ func rawTextBefore(m map[string]any, path ...string) (string, bool) {
 	return "", false
 }
 
-// rawItems returns real raw provider items and every JSON object in the providers' fixtures, each exactly
-// as written there.
-func rawItems(tb testing.TB) []json.RawMessage {
-	tb.Helper()
-	var files []string
-	for _, pattern := range []string{"../events/testdata/*.json", "../sources/*/testdata/*.json",
-		"../sources/*/testdata/*/*.json", "../sources/*/testdata/*/*/*.json"} {
-		m, err := filepath.Glob(pattern)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		files = append(files, m...)
-	}
-	var out []json.RawMessage
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			tb.Fatal(err)
-		}
-		objects(b, &out)
-	}
-	if len(out) < 100 {
-		tb.Fatalf("only %d raw items in %d fixture files", len(out), len(files))
-	}
-	return out
-}
-
-// objects appends every JSON object in v, at any depth, to out.
-func objects(v json.RawMessage, out *[]json.RawMessage) {
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(v, &obj) == nil && obj != nil {
-		*out = append(*out, v)
-		for _, m := range obj {
-			objects(m, out)
-		}
-		return
-	}
-	var arr []json.RawMessage
-	if json.Unmarshal(v, &arr) == nil {
-		for _, m := range arr {
-			objects(m, out)
-		}
-	}
-}
-
-// trickyRawItems are what encoding/json reads in ways easy to get wrong: repeated names, names in another
-// case or escaped, numbers, nulls, nested objects of the wrong kind, what follows the first value.
-var trickyRawItems = []string{
-	``, `null`, `[]`, `"x"`, `12`, `{}`, `{`, `{"factorNumber":"1"`, `{"factorNumber":"1"} trailing`,
-	`{"factorNumber":"1"}{"factorNumber":"2"}`, `  {"ref_id" : 12.50e3 , "factorNumber":-0}  `,
-	`{"factorNumber":"1","factorNumber":"2"}`, `{"factorNumber":"1","factorNumber":null}`,
-	`{"FactorNumber":"1"}`, `{"factor\u004eumber":"7","factor_number":"8"}`, `{"factorNumber":"","factor_number":"8"}`,
-	`{"factorNumber":{"a":1},"factor_number":[1,"2"]}`, `{"factorNumber":true,"factor_number":" 9 "}`,
-	`{"card_number":"6037-6912 3456 7890","cardNumber":"1"}`, `{"cardNumber":"6037691234567890"}`,
-	`{"payer":{"iban":"ir12"},"receiver":{"iban":"ir34"}}`, `{"payer":{"iban":"ir12","iban":null},"receiver":{"iban":"ir34"}}`,
-	`{"payer":"ir12","receiver":{"IBAN":"ir34","iban":5}}`, `{"payer":{"iban":"ir\"12\\"},"payer":{}}`,
-	`{"ref_id":"a\u0000b","tracking_code":"` + string(bytes.Repeat([]byte("9"), 65)) + `"}`,
-	`{"ref_id":"\ud800","tracking_code":"\xff\xfe","track_id":"  T-1  ","payment_number":1e400}`,
-	"{\"ref_\xffid\":\"1\",\"ref_id\":\"2\"}", `{"refund":{"source_transaction":1},"payment_number":"x"}`,
-}
-
 // The references kept are exactly what the map[string]any reading kept, for every fixture and tricky item,
 // money in and out.
 func TestRawReferencesAsBefore(t *testing.T) {
 	t.Parallel()
-	items := rawItems(t)
-	for _, s := range trickyRawItems {
+	items := rawtest.Items(t)
+	for _, s := range rawtest.Tricky {
 		items = append(items, json.RawMessage(s))
 	}
 	for _, raw := range items {
@@ -159,10 +97,10 @@ func TestRawReferencesAsBefore(t *testing.T) {
 
 // FuzzRawReferences: whatever the raw item, the references kept are what the map[string]any reading kept.
 func FuzzRawReferences(f *testing.F) {
-	for _, raw := range rawItems(f) {
+	for _, raw := range rawtest.Items(f) {
 		f.Add([]byte(raw), false)
 	}
-	for _, s := range trickyRawItems {
+	for _, s := range rawtest.Tricky {
 		f.Add([]byte(s), true)
 	}
 	f.Fuzz(func(t *testing.T, raw []byte, out bool) {
