@@ -3,6 +3,8 @@ package matching_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -571,6 +573,59 @@ func TestLookupsUseTheReferenceIndexes(t *testing.T) {
 	text := strings.Join(plan, "\n")
 	if strings.Contains(text, "Seq Scan on expectations") || !strings.Contains(text, "expectations_factor_number_idx") {
 		t.Errorf("the lookup does not use the factor number index:\n%s", text)
+	}
+}
+
+// A batch of payments lends its factor numbers to the refunds that named them before they arrived: each
+// payment finds its refunds through the payment_item_id index, however many refund lines the history holds.
+// make bench found the planner scanning every refund line against every payment of the batch.
+func TestRefundsOfABatchsPaymentsAreFoundByIndex(t *testing.T) {
+	t.Parallel()
+	f := setup(t, matching.Config{})
+	if _, err := f.pool.Exec(f.ctx, `
+		INSERT INTO recon.provider_lines (provider, account, item_id, kind, state, amount, fee, currency, effective_at,
+			seen_at, factor_number, event_id)
+		SELECT 'vandar', 'acme' || g % 50, 'p' || g, 'payment', 'counted', 1000, 0, 'IRT', now(), now(), g::text, 'ep' || g
+		FROM generate_series(1, 60000) g;
+		-- A history of refunds, most already holding their payment's factor number.
+		INSERT INTO recon.provider_lines (provider, account, item_id, kind, state, amount, fee, currency, effective_at,
+			seen_at, factor_number, payment_item_id, event_id)
+		SELECT 'vandar', 'acme' || (g * 3) % 50, 'r' || g, 'refund', 'counted', 1000, 0, 'IRT', now(), now(),
+			CASE WHEN g % 6 = 0 THEN NULL ELSE g::text END, 'p' || g * 3, 'er' || g
+		FROM generate_series(1, 17000) g;
+		ANALYZE recon.provider_lines`); err != nil {
+		t.Fatal(err)
+	}
+	batch := func(n int) (p, a, id []string) { // payments 3 to 3n, every third one refunded before it arrived
+		for i := 1; i <= n; i++ {
+			p, a, id = append(p, "vandar"), append(a, fmt.Sprintf("acme%d", i*3%50)), append(id, fmt.Sprintf("p%d", i*3))
+		}
+		return p, a, id
+	}
+	var plan []string
+	var fixed int
+	err := pgx.BeginFunc(f.ctx, f.pool, func(tx pgx.Tx) error {
+		p, a, id := batch(1000)
+		rows, err := tx.Query(f.ctx, "EXPLAIN "+sqlOf(t, "refund_factors_of_payments"), p, a, id)
+		if err != nil {
+			return err
+		}
+		if plan, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(f.ctx, sqlOf(t, "refund_factors_of_payments"), p, a, id)
+		fixed = int(tag.RowsAffected())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if !regexp.MustCompile(`Index Cond: \(\(?payment_item_id\)? = `).MatchString(text) {
+		t.Errorf("the refunds are not looked up by payment_item_id:\n%s", text)
+	}
+	if fixed != 166 { // refunds 6, 12, … 996 of payments 18, 36, … 2988 had none
+		t.Errorf("%d refunds took their payment's factor number, want 166", fixed)
 	}
 }
 

@@ -1,9 +1,16 @@
 -- The same, for refunds recorded before the payment they name: the payments just recorded lend their factor
--- numbers to them.
-UPDATE recon.provider_lines r SET factor_number = p.factor_number
-FROM unnest($1::text[], $2::text[], $3::text[]) AS t(prov, acct, id), recon.provider_lines p
-WHERE p.provider = t.prov AND p.account = t.acct AND p.item_id = t.id
-  AND p.kind = 'payment' AND p.factor_number IS NOT NULL
-  AND r.provider = p.provider AND r.account = p.account AND r.kind = 'refund' AND r.payment_item_id = p.item_id
-  AND r.factor_number IS NULL
+-- numbers to them. Each payment finds its refunds by the payment_item_id index (the lateral subquery, kept
+-- from being flattened by OFFSET 0): flattened, the planner scanned every refund line with a payment_item_id
+-- against every payment of the batch, a cost that grew with the history (make bench, 2026-12-07).
+UPDATE recon.provider_lines r SET factor_number = x.factor_number
+FROM (SELECT f.provider, f.account, f.item_id, p.factor_number
+      FROM unnest($1::text[], $2::text[], $3::text[]) AS t(prov, acct, id)
+      JOIN recon.provider_lines p ON p.provider = t.prov AND p.account = t.acct AND p.item_id = t.id
+      CROSS JOIN LATERAL (
+          SELECT f.provider, f.account, f.item_id FROM recon.provider_lines f
+          WHERE f.payment_item_id = p.item_id AND f.provider = p.provider AND f.account = p.account
+            AND f.kind = 'refund' AND f.factor_number IS NULL
+          OFFSET 0) f
+      WHERE p.kind = 'payment' AND p.factor_number IS NOT NULL) x
+WHERE r.provider = x.provider AND r.account = x.account AND r.item_id = x.item_id
 RETURNING r.provider, r.account, r.item_id
