@@ -629,6 +629,56 @@ func TestRefundsOfABatchsPaymentsAreFoundByIndex(t *testing.T) {
 	}
 }
 
+// The other way round: a batch's refunds take their factor numbers from payments recorded before, each
+// found by primary key, however many lines the account holds. make bench found the planner reading every
+// line of the account for each refund.
+func TestPaymentsOfABatchsRefundsAreFoundByKey(t *testing.T) {
+	t.Parallel()
+	f := setup(t, matching.Config{})
+	if _, err := f.pool.Exec(f.ctx, `
+		INSERT INTO recon.provider_lines (provider, account, item_id, kind, state, amount, fee, currency, effective_at,
+			seen_at, factor_number, event_id)
+		SELECT 'vandar', 'acme', 'p' || g, 'payment', 'counted', 1000, 0, 'IRT', now(), now(), g::text, 'ep' || g
+		FROM generate_series(1, 20000) g;
+		INSERT INTO recon.provider_lines (provider, account, item_id, kind, state, amount, fee, currency, effective_at,
+			seen_at, payment_item_id, event_id)
+		SELECT 'vandar', 'acme', 'r' || g, 'refund', 'counted', 1000, 0, 'IRT', now(), now(), 'p' || g * 7, 'er' || g
+		FROM generate_series(1, 100) g;
+		ANALYZE recon.provider_lines`); err != nil {
+		t.Fatal(err)
+	}
+	var p, a, id []string
+	for i := 1; i <= 100; i++ {
+		p, a, id = append(p, "vandar"), append(a, "acme"), append(id, fmt.Sprintf("r%d", i))
+	}
+	var plan []string
+	var fixed int
+	err := pgx.BeginFunc(f.ctx, f.pool, func(tx pgx.Tx) error {
+		rows, err := tx.Query(f.ctx, "EXPLAIN "+sqlOf(t, "refund_factors_of_refunds"), p, a, id)
+		if err != nil {
+			return err
+		}
+		if plan, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(f.ctx, sqlOf(t, "refund_factors_of_refunds"), p, a, id)
+		fixed = int(tag.RowsAffected())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, line := range plan {
+		if strings.Contains(line, "provider_lines_pkey") && i+1 < len(plan) && !strings.Contains(plan[i+1], "item_id = ") {
+			t.Errorf("a primary-key scan without the item id:\n%s", strings.Join(plan, "\n"))
+			break
+		}
+	}
+	if fixed != 100 {
+		t.Errorf("%d refunds took their payment's factor number, want 100", fixed)
+	}
+}
+
 func sqlOf(t *testing.T, name string) string {
 	t.Helper()
 	b, err := matching.SQLFiles.ReadFile("sql/" + name + ".sql")
