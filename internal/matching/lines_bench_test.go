@@ -1,11 +1,11 @@
 package matching_test
 
 import (
-	"os"
 	"testing"
 	"time"
 
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/events/rawtest"
 	"github.com/mizanhq/mizan/internal/matching"
 )
 
@@ -13,18 +13,7 @@ import (
 // reading the raw item itself, and given it already read (the reconciler reads it once for posting and
 // matching).
 func BenchmarkLineOf(b *testing.B) {
-	raw, err := os.ReadFile("../events/testdata/statement_item.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ev, err := events.Decode(raw)
-	if err != nil {
-		b.Fatal(err)
-	}
-	item, err := events.DecodeData[events.StatementItem](ev)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, item := rawtest.StatementEvent(b)
 	at := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	b.Run("reading the raw item", func(b *testing.B) {
 		b.ReportAllocs()

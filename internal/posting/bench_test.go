@@ -1,11 +1,10 @@
 package posting
 
 import (
-	"os"
-
 	"testing"
 
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/events/rawtest"
 )
 
 // BenchmarkStatement is the posting rule the reconciler runs for every statement item: key, accounts,
@@ -26,18 +25,7 @@ func BenchmarkStatement(b *testing.B) {
 // BenchmarkStatementRealItem is the statement posting rule on a real statement item of the Vandar simulator,
 // whose 1.8 kB raw item it reads its references from.
 func BenchmarkStatementRealItem(b *testing.B) {
-	raw, err := os.ReadFile("../events/testdata/statement_item.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ev, err := events.Decode(raw)
-	if err != nil {
-		b.Fatal(err)
-	}
-	item, err := events.DecodeData[events.StatementItem](ev)
-	if err != nil {
-		b.Fatal(err)
-	}
+	_, item := rawtest.StatementEvent(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, ok, err := Statement(item, "event-id"); err != nil || !ok {
