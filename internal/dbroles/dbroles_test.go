@@ -3,6 +3,7 @@ package dbroles_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -42,15 +43,7 @@ func TestTheOwnerMigratesAndTheRuntimeRolePosts(t *testing.T) {
 		t.Fatalf("a second Ensure: %v", err)
 	}
 
-	ocfg, err := pgx.ParseConfig(ownerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDB(*ocfg)
-	defer db.Close()
-	if err := migrations.Up(ctx, db); err != nil {
-		t.Fatalf("migrating as %s: %v", dbroles.Owner, err)
-	}
+	migrateAs(t, ownerURL)
 
 	owner, err := pgxpool.New(ctx, ownerURL)
 	if err != nil {
@@ -127,15 +120,7 @@ func TestTheOwnerMigratesOnAFreshCluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ocfg, err := pgx.ParseConfig(ownerURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	db := stdlib.OpenDB(*ocfg)
-	defer db.Close()
-	if err := migrations.Up(ctx, db); err != nil {
-		t.Fatalf("migrating as %s on a fresh cluster: %v", dbroles.Owner, err)
-	}
+	migrateAs(t, ownerURL)
 }
 
 // freshCluster starts a PostgreSQL cluster of the test's own, that nobody has set up, and returns its
@@ -203,20 +188,30 @@ func TestTheDocumentedRoleSetupsLetTheOwnerMigrate(t *testing.T) {
 					t.Fatalf("%s: %v", stmt, err)
 				}
 			}
-			cfg, err := pgx.ParseConfig(adminURL)
+			u, err := url.Parse(adminURL)
 			if err != nil {
 				t.Fatal(err)
 			}
-			cfg.User, cfg.Database = dbroles.Owner, "mizan"
-			db := stdlib.OpenDB(*cfg)
-			defer db.Close()
-			if err := migrations.Up(ctx, db); err != nil {
-				t.Fatalf("migrating as %s after %s: %v", dbroles.Owner, setup.name, err)
-			}
+			u.User, u.Path = url.User(dbroles.Owner), "/mizan"
+			migrateAs(t, u.String())
 		})
 	}
 }
 
 func stripComments(sql string) string {
 	return regexp.MustCompile(`(?m)--.*$`).ReplaceAllString(sql, "")
+}
+
+// migrateAs runs every migration connected as dbURL's role, failing the test with what the migration said.
+func migrateAs(t *testing.T, dbURL string) {
+	t.Helper()
+	cfg, err := pgx.ParseConfig(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	defer db.Close()
+	if err := migrations.Up(context.Background(), db); err != nil {
+		t.Fatalf("migrating as %s: %v", cfg.User, err)
+	}
 }
