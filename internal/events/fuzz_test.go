@@ -205,7 +205,7 @@ func seedEvents(f testing.TB) []events.Event {
 }
 
 // seedEnvelopes are the seed events encoded, and the poison shapes the reconciler must refuse.
-func seedEnvelopes(f *testing.F) [][]byte {
+func seedEnvelopes(f testing.TB) [][]byte {
 	var out [][]byte
 	for _, ev := range seedEvents(f) {
 		b, err := ev.Marshal()
