@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -57,6 +59,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	workers := fs.Int("workers", 0, "the reconciler's apply workers in the ingest and replay, and the independent reference's "+
 		"connections beside them (default: MIZAN_APPLY_WORKERS, else the reconciler's default, GOMAXPROCS and at least 2); "+
 		"the ingest is also measured with one worker")
+	without := fs.String("without", "", "comma-separated features of the schema to leave out, to measure what they cost: "+
+		strings.Join(slices.Sorted(maps.Keys(bench.Features)), ", "))
 	skip := fs.String("skip", "", "comma-separated phases not to run: reference, ingest, poller, rss, balance, matching")
 	if _, ok := cli.HelpWanted(args); ok {
 		cli.PrintFlagsHelp(stdout, "bench", usage, fs)
@@ -106,6 +110,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			skipped[s] = true
 		}
 	}
+	var left []string
+	for _, s := range strings.Split(*without, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if _, ok := bench.Features[s]; !ok {
+			return fmt.Errorf("--without %q: not one of %s", s, strings.Join(slices.Sorted(maps.Keys(bench.Features)), ", "))
+		}
+		left = append(left, s)
+	}
 	switch {
 	case *events < *businesses || *businesses < 1:
 		return fmt.Errorf("--events %d over --businesses %d: want at least one event per business", *events, *businesses)
@@ -132,7 +146,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	rep, err := bench.Run(ctx, bench.Config{
 		AdminURL: bench.AdminURL(getenv), Events: *events, Businesses: *businesses, Batch: *batch, ReferenceConns: *refConns,
 		Backfill: *backfill, RSSItems: *rssItems, RSSSources: *rssSources, History: lengths, BalanceCalls: *calls, ExplainEvents: *explainEvents,
-		PollerBin: *pollerBin, OutDir: *out, Partitions: *partitions, Skip: skipped, Progress: stderr, Log: log,
+		PollerBin: *pollerBin, OutDir: *out, Partitions: *partitions, Skip: skipped, Without: left, Progress: stderr, Log: log,
 		MatchExpectations: *matchExps, Workers: *workers, MatchItems: *matchItems,
 	})
 	if rep != nil {

@@ -34,18 +34,28 @@ type Database struct {
 	admin string
 }
 
-// CreateDatabase creates a fresh database named after purpose and applies mizan's migrations to it.
-func CreateDatabase(ctx context.Context, admin, purpose string) (*Database, error) {
-	return createDatabase(ctx, admin, purpose, true)
+// CreateDatabase creates a fresh database named after purpose and applies mizan's migrations to it, then
+// removes the features named in without (Features).
+func CreateDatabase(ctx context.Context, admin, purpose string, without ...string) (*Database, error) {
+	return createDatabase(ctx, admin, purpose, true, without)
+}
+
+// Features are the parts of mizan's schema a run can leave out (bench --without), to measure what each costs
+// the ingest: the SQL that removes it. A run without one measures a ledger mizan does not ship.
+var Features = map[string]string{
+	// The GIN index that finds an entry by any reference it carries (migration 00092).
+	"references-index": "DROP INDEX ledger.entries_references_idx",
+	// The trigger that writes each entry's ledger.entry_sources row (migration 00020).
+	"entry-sources": "DROP TRIGGER entries_record_sources ON ledger.entries",
 }
 
 // CreateBareDatabase creates a fresh, empty database named after purpose: no mizan schema, for the
 // independent reference (ledgerref.go), which brings its own.
 func CreateBareDatabase(ctx context.Context, admin, purpose string) (*Database, error) {
-	return createDatabase(ctx, admin, purpose, false)
+	return createDatabase(ctx, admin, purpose, false, nil)
 }
 
-func createDatabase(ctx context.Context, admin, purpose string, migrate bool) (*Database, error) {
+func createDatabase(ctx context.Context, admin, purpose string, migrate bool, without []string) (*Database, error) {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	name := "mizan_bench_" + purpose + "_" + hex.EncodeToString(b)
@@ -70,6 +80,11 @@ func createDatabase(ctx context.Context, admin, purpose string, migrate bool) (*
 	}
 	db := stdlib.OpenDB(*cfg)
 	err = migrations.Up(ctx, db)
+	for _, f := range without {
+		if err == nil {
+			_, err = db.ExecContext(ctx, Features[f])
+		}
+	}
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}

@@ -234,6 +234,10 @@ func (r *Report) printDetails(w io.Writer) {
 		section("workload")
 		fmt.Fprintf(w, "%s statement events (gateway and form payments, settlements; every one moves its wallet), %d businesses, "+
 			"%d bytes a CloudEvent on average, %d partitions\n", n(r.Workload.Events), r.Workload.Businesses, r.Workload.Bytes, r.Config.Partitions)
+		if len(r.Config.Without) > 0 {
+			fmt.Fprintf(w, "WITHOUT %s: every database of this run lacks them, so it measures what they cost, not mizan as it ships\n",
+				strings.Join(r.Config.Without, ", "))
+		}
 	}
 	if r.ReferenceSame.Entries > 0 {
 		section("reference")

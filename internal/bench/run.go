@@ -57,6 +57,8 @@ type Config struct {
 	Workers int
 	// Skip names phases not to run: reference, ingest, poller, rss, balance, matching.
 	Skip map[string]bool
+	// Without names features of the schema left out of every database the run migrates (Features).
+	Without []string
 	// Progress receives a line as each phase starts.
 	Progress io.Writer
 	Log      *slog.Logger
@@ -140,7 +142,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}()
 	newDB := func(purpose string) (*Database, error) {
-		db, err := CreateDatabase(ctx, cfg.AdminURL, purpose)
+		db, err := CreateDatabase(ctx, cfg.AdminURL, purpose, cfg.Without...)
 		if err == nil {
 			dbs = append(dbs, db)
 		}
