@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -349,11 +350,14 @@ func (f *fixture) balanceBefore(code string, at time.Time) decimal.Decimal {
 // still on their way (one in eight stuck past its predicted date), and failed, cancelled or bounced ones
 // come back as return items.
 func (f *fixture) statement(b business, start time.Time) ([]events.StatementItem, []*payout) {
-	r := rand.New(rand.NewPCG(b.seed, 42))
+	// The times draw from a generator of their own: drawn from the items' one, every slot the clock adds at
+	// the end would shift every item before it, and which of them carries the planted order would depend on
+	// the time of day the test runs (it did: order 1643 fell on a failed payment some hours of the day).
+	r, slots := rand.New(rand.NewPCG(b.seed, 42)), rand.New(rand.NewPCG(b.seed, 43))
 	var times []time.Time
 	for at := start.Add(7 * time.Hour); at.Before(f.now.Add(-2 * time.Hour)); {
 		times = append(times, at)
-		at = at.Add(time.Duration(3+r.IntN(12))*time.Hour + time.Duration(r.IntN(3600))*time.Second)
+		at = at.Add(time.Duration(3+slots.IntN(12))*time.Hour + time.Duration(slots.IntN(3600))*time.Second)
 	}
 	times = append(times, f.boundary.Add(-time.Microsecond), f.boundary)
 	slices.SortFunc(times, time.Time.Compare)
@@ -702,4 +706,31 @@ func dec(t *testing.T, s string) decimal.Decimal {
 		t.Fatalf("numeric %q: %v", s, err)
 	}
 	return d
+}
+
+// The documents' lookup (docs/analysts.md question 15) finds acme's order 1643 only if the fixture plants it
+// on a payment that moved the wallet — at whatever hour the tests run. It did not: the statement's slots and
+// items drew from one generator, so each slot the clock added reshuffled every item, and 160 of 960 hours
+// put the order on a failed payment (TestFindAPaymentByReference and the document's query failed then).
+func TestThePlantedPaymentIsThereWhateverTheHour(t *testing.T) {
+	t.Parallel()
+	loc, err := vandar.Tehran()
+	if err != nil {
+		t.Fatal(err)
+	}
+	order, ref := `"factorNumber":"`+strconv.Itoa(plantedOrder)+`"`, `"ref_id":"`+plantedRefID+`"`
+	now := time.Now().Truncate(time.Hour)
+	for h := range 40 * 24 {
+		f := &fixture{now: now.Add(time.Duration(h) * time.Hour), tehran: loc}
+		start := f.tehranMidnight(f.now.Add(-history), 0)
+		f.boundary = f.tehranMidnight(start, 21)
+		items, _ := f.statement(businesses[0], start)
+		if !slices.ContainsFunc(items, func(it events.StatementItem) bool {
+			return it.MovedWallet && it.Kind == events.KindPayment &&
+				strings.Contains(string(it.Raw), order) && strings.Contains(string(it.Raw), ref)
+		}) {
+			t.Fatalf("with the clock at %s, acme's statement has no payment of order %d that moved the wallet",
+				f.now.Format(time.RFC3339), plantedOrder)
+		}
+	}
 }
