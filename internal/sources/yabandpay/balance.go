@@ -213,9 +213,10 @@ func decodeBalanceAt(endpoint, user, currency string, body []byte, observed time
 
 // sameUser compares the UID an answer names with the configured one: as text, or — where the answer wrote
 // it as a JSON number, which drops leading zeros — as the same digits once the configured UID's leading zeros
-// are set aside.
+// are set aside. Spaces around either are not part of a UID: trimming only the answer refused a configured
+// UID with a space in front as soon as its own echo came back (FuzzSignInput, regression-blank-user).
 func sameUser(answered, configured string) bool {
-	answered = strings.TrimSpace(answered)
+	answered, configured = strings.TrimSpace(answered), strings.TrimSpace(configured)
 	if answered == configured {
 		return true
 	}
