@@ -3,11 +3,11 @@ package events
 import (
 	"bytes"
 	"encoding/json"
-
 	"errors"
 	"fmt"
-	jsonv1 "github.com/go-json-experiment/json/v1"
 	"time"
+
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // SpecVersion is the CloudEvents version of every envelope mizan writes and the only one it reads.
