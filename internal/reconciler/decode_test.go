@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"runtime"
 	"sync/atomic"
 	"testing"
 
 	"github.com/mizanhq/mizan/internal/events"
+	"github.com/mizanhq/mizan/internal/events/rawtest"
 	"github.com/mizanhq/mizan/internal/kafka"
 	"github.com/mizanhq/mizan/internal/trust"
 )
@@ -26,18 +26,7 @@ func (f gateFunc) Admit(ctx context.Context, ev events.Event, fact any) error {
 // id of its own, and among them some a reconciler refuses: bytes that are no event, and an unknown type.
 func statementMessages(tb testing.TB, n int) []kafka.Message {
 	tb.Helper()
-	raw, err := os.ReadFile("../events/testdata/statement_item.json")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ev, err := events.Decode(raw)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	item, err := events.DecodeData[events.StatementItem](ev)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	_, item := rawtest.StatementEvent(tb)
 	msgs := make([]kafka.Message, n)
 	for k := range msgs {
 		item.ItemID = fmt.Sprint(k)
