@@ -602,37 +602,14 @@ func TestRefundsOfABatchsPaymentsAreFoundByIndex(t *testing.T) {
 		}
 		return p, a, id
 	}
-	var plan []string
-	var fixed int
-	err := pgx.BeginFunc(f.ctx, f.pool, func(tx pgx.Tx) error {
-		p, a, id := batch(1000)
-		rows, err := tx.Query(f.ctx, "EXPLAIN "+sqlOf(t, "refund_factors_of_payments"), p, a, id)
-		if err != nil {
-			return err
-		}
-		if plan, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(f.ctx, sqlOf(t, "refund_factors_of_payments"), p, a, id)
-		fixed = int(tag.RowsAffected())
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Join(plan, "\n")
-	if !regexp.MustCompile(`Index Cond: \(\(?payment_item_id\)? = `).MatchString(text) {
-		t.Errorf("the refunds are not looked up by payment_item_id:\n%s", text)
+	p, a, id := batch(1000)
+	plan, fixed := planAndRun(t, f, "refund_factors_of_payments", p, a, id)
+	if !regexp.MustCompile(`Index Cond: \(\(?payment_item_id\)? = `).MatchString(plan) {
+		t.Errorf("the refunds are not looked up by payment_item_id:\n%s", plan)
 	}
 	// Nor are the batch's payments read by anything but their key: a make bench pass found them hash-joined
 	// with every line holding a factor number, read through that index.
-	for _, line := range plan {
-		if strings.Contains(line, "Index Cond:") && !strings.Contains(line, "item_id = ") ||
-			strings.Contains(line, "Seq Scan on provider_lines") {
-			t.Errorf("an index read without an item id, so of every payment with a factor number:\n%s", text)
-			break
-		}
-	}
+	readsByItemID(t, plan)
 	if fixed != 166 { // refunds 6, 12, … 996 of payments 18, 36, … 2988 had none
 		t.Errorf("%d refunds took their payment's factor number, want 166", fixed)
 	}
@@ -663,31 +640,47 @@ func TestPaymentsOfABatchsRefundsAreFoundByKey(t *testing.T) {
 	for g := 2001; g <= 2098; g++ {
 		p, a, id = append(p, "vandar"), append(a, fmt.Sprintf("acme%d", g*7%50)), append(id, fmt.Sprintf("r%d", g))
 	}
-	var plan []string
-	var fixed int
+	plan, fixed := planAndRun(t, f, "refund_factors_of_refunds", p, a, id)
+	readsByItemID(t, plan)
+	if fixed != 98 {
+		t.Errorf("%d refunds took their payment's factor number, want the batch's 98", fixed)
+	}
+}
+
+// planAndRun explains the statement of file name with these arguments, then runs it, in one transaction: its
+// plan as text, and how many rows it changed.
+func planAndRun(t *testing.T, f *fixture, name string, args ...any) (plan string, changed int) {
+	t.Helper()
 	err := pgx.BeginFunc(f.ctx, f.pool, func(tx pgx.Tx) error {
-		rows, err := tx.Query(f.ctx, "EXPLAIN "+sqlOf(t, "refund_factors_of_refunds"), p, a, id)
+		rows, err := tx.Query(f.ctx, "EXPLAIN "+sqlOf(t, name), args...)
 		if err != nil {
 			return err
 		}
-		if plan, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
 			return err
 		}
-		tag, err := tx.Exec(f.ctx, sqlOf(t, "refund_factors_of_refunds"), p, a, id)
-		fixed = int(tag.RowsAffected())
+		plan = strings.Join(lines, "\n")
+		tag, err := tx.Exec(f.ctx, sqlOf(t, name), args...)
+		changed = int(tag.RowsAffected())
 		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range plan {
-		if strings.Contains(line, "Index Cond:") && !strings.Contains(line, "item_id = ") {
-			t.Errorf("an index read without an item id, so of the whole account or every refund:\n%s", strings.Join(plan, "\n"))
-			break
+	return plan, changed
+}
+
+// readsByItemID fails the test if the plan reads provider lines by anything but an item id — a sequential
+// scan, or an index read without one, reads a whole account or every line of a kind.
+func readsByItemID(t *testing.T, plan string) {
+	t.Helper()
+	for line := range strings.SplitSeq(plan, "\n") {
+		if strings.Contains(line, "Index Cond:") && !strings.Contains(line, "item_id = ") ||
+			strings.Contains(line, "Seq Scan on provider_lines") {
+			t.Errorf("a read of provider lines without an item id: %s\n%s", strings.TrimSpace(line), plan)
+			return
 		}
-	}
-	if fixed != 98 {
-		t.Errorf("%d refunds took their payment's factor number, want the batch's 98", fixed)
 	}
 }
 
