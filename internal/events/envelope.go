@@ -91,9 +91,7 @@ func Decode(b []byte) (Event, error) {
 		return env.check()
 	}
 	env = envelope{}
-	dec := jsonv1.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(&env); err != nil {
+	if err := jsonv1.NewDecoder(bytes.NewReader(b)).Decode(&env); err != nil {
 		return Event{}, fmt.Errorf("%w: not a JSON envelope: %v", ErrMalformed, err)
 	}
 	return env.check()
