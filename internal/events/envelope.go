@@ -78,8 +78,8 @@ func (e Event) Marshal() ([]byte, error) {
 // Decode reads a CloudEvents JSON envelope and checks the attributes every mizan event must have. What is wrong
 // is named in the error, which wraps ErrMalformed.
 //
-// It reads with the encoding/json v1 API on the v2 implementation (github.com/go-json-experiment/json/v1,
-// what encoding/json itself is from Go 1.27): the same rules as encoding/json — names matched ignoring case,
+// It reads with the encoding/json v1 API on the v2 implementation (github.com/go-json-experiment/json/v1, a
+// mirror of the standard library's encoding/json/v2 experiment): the same rules as encoding/json — names matched ignoring case,
 // duplicates allowed, the first value read and what follows it not looked at — in one pass over the bytes
 // instead of three, about half the CPU of the reconciler's decoding. FuzzDecodeAsEncodingJSON holds it to
 // encoding/json.
