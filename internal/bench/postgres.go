@@ -81,8 +81,12 @@ func createDatabase(ctx context.Context, admin, purpose string, migrate bool, wi
 	db := stdlib.OpenDB(*cfg)
 	err = migrations.Up(ctx, db)
 	for _, f := range without {
+		sql, known := Features[f]
+		if err == nil && !known {
+			err = fmt.Errorf("no feature %q to leave out", f)
+		}
 		if err == nil {
-			_, err = db.ExecContext(ctx, Features[f])
+			_, err = db.ExecContext(ctx, sql)
 		}
 	}
 	if cerr := db.Close(); err == nil {

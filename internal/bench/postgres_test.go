@@ -32,6 +32,10 @@ func TestAFeatureLeftOutIsGoneAndOnlyIt(t *testing.T) {
 		}
 		return map[string]bool{"references-index": index, "entry-sources": trigger}
 	}
+	if db, err := CreateDatabase(ctx, pgtest.AdminURL(), "bench_without_test", "no-such-feature"); err == nil {
+		_ = db.Drop()
+		t.Error("a feature that does not exist was left out without a word: the run would measure all of them")
+	}
 	all := slices.Sorted(maps.Keys(Features))
 	for _, without := range [][]string{nil, {"references-index"}, all} {
 		db, err := CreateDatabase(ctx, pgtest.AdminURL(), "bench_without_test", without...)
