@@ -582,11 +582,8 @@ func TestLookupsUseTheReferenceIndexes(t *testing.T) {
 func TestRefundsOfABatchsPaymentsAreFoundByIndex(t *testing.T) {
 	t.Parallel()
 	f := setup(t, matching.Config{})
+	paymentLines(t, f, 60000)
 	if _, err := f.pool.Exec(f.ctx, `
-		INSERT INTO recon.provider_lines (provider, account, item_id, kind, state, amount, fee, currency, effective_at,
-			seen_at, factor_number, event_id)
-		SELECT 'vandar', 'acme' || g % 50, 'p' || g, 'payment', 'counted', 1000, 0, 'IRT', now(), now(), g::text, 'ep' || g
-		FROM generate_series(1, 60000) g;
 		-- A history of refunds, most already holding their payment's factor number.
 		INSERT INTO recon.provider_lines (provider, account, item_id, kind, state, amount, fee, currency, effective_at,
 			seen_at, factor_number, payment_item_id, event_id)
@@ -623,11 +620,8 @@ func TestPaymentsOfABatchsRefundsAreFoundByKey(t *testing.T) {
 	f := setup(t, matching.Config{})
 	// 50 accounts of payments, and a history of refunds most of which already hold their payment's factor
 	// number; the batch is the last 98 refunds, recorded before they took it.
+	paymentLines(t, f, 50000)
 	if _, err := f.pool.Exec(f.ctx, `
-		INSERT INTO recon.provider_lines (provider, account, item_id, kind, state, amount, fee, currency, effective_at,
-			seen_at, factor_number, event_id)
-		SELECT 'vandar', 'acme' || g % 50, 'p' || g, 'payment', 'counted', 1000, 0, 'IRT', now(), now(), g::text, 'ep' || g
-		FROM generate_series(1, 50000) g;
 		INSERT INTO recon.provider_lines (provider, account, item_id, kind, state, amount, fee, currency, effective_at,
 			seen_at, factor_number, payment_item_id, event_id)
 		SELECT 'vandar', 'acme' || g * 7 % 50, 'r' || g, 'refund', 'counted', 1000, 0, 'IRT', now(), now(),
@@ -644,6 +638,19 @@ func TestPaymentsOfABatchsRefundsAreFoundByKey(t *testing.T) {
 	readsByItemID(t, plan)
 	if fixed != 98 {
 		t.Errorf("%d refunds took their payment's factor number, want the batch's 98", fixed)
+	}
+}
+
+// paymentLines records n payment lines over 50 accounts: payment pG in account acme<G mod 50>, with factor
+// number G.
+func paymentLines(t *testing.T, f *fixture, n int) {
+	t.Helper()
+	if _, err := f.pool.Exec(f.ctx, `
+		INSERT INTO recon.provider_lines (provider, account, item_id, kind, state, amount, fee, currency, effective_at,
+			seen_at, factor_number, event_id)
+		SELECT 'vandar', 'acme' || g % 50, 'p' || g, 'payment', 'counted', 1000, 0, 'IRT', now(), now(), g::text, 'ep' || g
+		FROM generate_series(1, $1::int) g`, n); err != nil {
+		t.Fatal(err)
 	}
 }
 
