@@ -24,10 +24,13 @@ import (
 // matchingFile is the demo's MIZAN_MATCHING_FILE for the one-off run. The businesses publish a record for
 // every order, payout and refund they make, so a line no record explains is the planted one, not a record
 // still on its way: the wait for one (an hour by default, for records that arrive after the provider's line)
-// is cut to a second, and the run's final checks, after it has gone idle, judge it.
+// is cut to a nanosecond — nothing to wait for, zero being the default's placeholder — and the run's final
+// checks, after it has gone idle, judge it. It was a second: a run that ingested everything and went idle
+// within that second (the whole demo's statement takes a few hundred milliseconds) judged the planted line
+// too early and missed its alert, a run whose verdict depended on the machine's speed.
 const matchingFile = `# Written by the demo: the businesses publish every record before the first poll.
 defaults:
-  unexpected_grace: 1s
+  unexpected_grace: 1ns
 `
 
 // matchingFileLive is the same for `make up`: new orders are published as the simulator's clock reaches
